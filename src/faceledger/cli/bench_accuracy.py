@@ -1,0 +1,3 @@
+"""Accuracy benchmarks: verify, identify, detect, calibrate (issue: accuracy)."""
+
+from .bench import bench  # noqa: F401

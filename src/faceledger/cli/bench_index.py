@@ -1,0 +1,3 @@
+"""Index benchmark (issue: scale)."""
+
+from .bench import bench  # noqa: F401

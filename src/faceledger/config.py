@@ -1,0 +1,90 @@
+"""Typed settings, read once at an entry point and passed down.
+
+Every setting can come from a keyword argument or an environment variable with the
+``FACELEDGER_`` prefix (``FACELEDGER_DATA_DIR``, ``FACELEDGER_MODELS_DIR`` ...). Nothing here
+runs at import time: :meth:`Settings.from_env` is called by the CLI, the server or a test.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+ENV_PREFIX = "FACELEDGER_"
+DEFAULT_PACK = "yunet-omz0095"
+
+
+def _project_root() -> Path:
+    # src/faceledger/config.py -> project root (only meaningful in a source checkout)
+    return Path(__file__).resolve().parents[2]
+
+
+def default_models_dir() -> Path:
+    """``../shared/models`` next to the working directory or the source checkout, when it
+    exists; otherwise a per-user cache directory where ``faceledger models fetch`` puts files."""
+    for base in (Path.cwd(), _project_root()):
+        candidate = (base / ".." / "shared" / "models").resolve()
+        if candidate.is_dir():
+            return candidate
+    return Path.home() / ".cache" / "faceledger" / "models"
+
+
+def default_datasets_dir() -> Path:
+    for base in (Path.cwd(), _project_root()):
+        candidate = (base / ".." / "shared" / "datasets").resolve()
+        if candidate.is_dir():
+            return candidate
+    return Path("../shared/datasets")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    models_dir: Path = field(default_factory=default_models_dir)
+    pack: str = DEFAULT_PACK
+    accept_research_licence: bool = False
+    max_image_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 80_000_000
+    workers: int = max(1, min(2, os.cpu_count() or 1))
+    batch_size: int = 32
+    operating_far: float = 1e-4
+    key_file: Path | None = None
+    require_purpose: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _parse(name: str, annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        if "bool" in kind:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if "int" in kind:
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw

@@ -1,0 +1,112 @@
+"""One exception hierarchy for faceledger.
+
+Every error the library raises derives from :class:`FaceLedgerError`, carries a stable
+``code`` (used by the CLI and the HTTP API) and an ``http_status`` that the API's single
+error handler renders. Lower-layer errors (sqlite3, PIL, OpenCV, OpenVINO) are translated
+at the boundary where they occur, so callers only ever catch these.
+
+    FaceLedgerError
+    ├── ConfigError              a setting is missing or wrong
+    ├── ImageError               a photo cannot be used
+    │   ├── ImageDecodeError     unreadable or unsupported bytes
+    │   └── ImageTooLargeError   over the byte or pixel limit (decompression bombs too)
+    ├── ModelError               a model pack cannot be used
+    │   ├── ModelFileError       a file is missing or its sha256 does not match
+    │   └── LicenceNotAcknowledged   a research pack was asked for without acknowledging its licence
+    ├── StoreError               the catalog or index cannot be used
+    │   ├── NotFoundError        a named thing does not exist
+    │   ├── AlreadyExistsError   a named thing exists already
+    │   └── IndexMismatchError   catalog and vector index disagree
+    ├── LawfulBasisError         a source lacks what the law requires, or an action lacks purpose/case
+    ├── NoFaceError              a probe holds no face
+    ├── AuthError                missing, wrong or insufficient credentials (API)
+    └── IntegrityError           the audit chain or an encrypted template fails verification
+"""
+
+from __future__ import annotations
+
+
+class FaceLedgerError(Exception):
+    code = "faceledger_error"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(FaceLedgerError):
+    code = "config_error"
+    http_status = 500
+
+
+class ImageError(FaceLedgerError):
+    code = "image_error"
+    http_status = 422
+
+
+class ImageDecodeError(ImageError):
+    code = "image_decode_error"
+
+
+class ImageTooLargeError(ImageError):
+    code = "image_too_large"
+    http_status = 413
+
+
+class ModelError(FaceLedgerError):
+    code = "model_error"
+    http_status = 500
+
+
+class ModelFileError(ModelError):
+    code = "model_file_error"
+
+
+class LicenceNotAcknowledged(ModelError):
+    code = "licence_not_acknowledged"
+    http_status = 403
+
+
+class StoreError(FaceLedgerError):
+    code = "store_error"
+    http_status = 500
+
+
+class NotFoundError(StoreError):
+    code = "not_found"
+    http_status = 404
+
+
+class AlreadyExistsError(StoreError):
+    code = "already_exists"
+    http_status = 409
+
+
+class IndexMismatchError(StoreError):
+    code = "index_mismatch"
+
+
+class LawfulBasisError(FaceLedgerError):
+    code = "lawful_basis_required"
+    http_status = 422
+
+
+class NoFaceError(FaceLedgerError):
+    code = "no_face"
+    http_status = 422
+
+
+class AuthError(FaceLedgerError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class ForbiddenError(AuthError):
+    code = "forbidden"
+    http_status = 403
+
+
+class IntegrityError(FaceLedgerError):
+    code = "integrity_error"
+    http_status = 500

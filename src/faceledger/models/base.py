@@ -1,0 +1,77 @@
+"""The two model roles and the analyzer that chains them.
+
+Models follow a load/predict pair with lazy loading: a model object is cheap to build, loads
+its weights on first use (or on an explicit ``load()``), and can be handed a ready runtime
+session in unit tests.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+
+import numpy as np
+
+from ..types import DetectedFace
+
+
+class Model(abc.ABC):
+    """Lazy-loading base: ``load()`` once, then ``predict``-style calls."""
+
+    def __init__(self) -> None:
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    @abc.abstractmethod
+    def _load(self) -> None: ...
+
+
+class Detector(Model):
+    """Finds faces with five landmarks in a BGR uint8 image."""
+
+    def detect(self, bgr: np.ndarray) -> list[DetectedFace]:
+        self.load()
+        if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.shape[0] < 2 or bgr.shape[1] < 2:
+            return []
+        return self._detect(bgr)
+
+    @abc.abstractmethod
+    def _detect(self, bgr: np.ndarray) -> list[DetectedFace]: ...
+
+
+class Recognizer(Model):
+    """Turns a face (image + landmarks) into an L2-normalised embedding."""
+
+    embedding_size: int
+
+    def embed(self, bgr: np.ndarray, faces: list[DetectedFace], flip: bool = False) -> np.ndarray:
+        self.load()
+        if not faces:
+            return np.zeros((0, self.embedding_size), dtype=np.float32)
+        crops = [self.align(bgr, face) for face in faces]
+        vectors = self._embed(crops)
+        if flip:
+            vectors = vectors + self._embed([np.ascontiguousarray(c[:, ::-1]) for c in crops])
+        return l2_normalise(vectors)
+
+    @abc.abstractmethod
+    def align(self, bgr: np.ndarray, face: DetectedFace) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _embed(self, crops: list[np.ndarray]) -> np.ndarray: ...
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

@@ -1,0 +1,57 @@
+"""The built-in model packs. Importing this module registers them (no files are touched)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .align import OMZ_REFERENCE_96x112
+from .files import ModelFile
+from .registry import PackSpec, register_pack
+
+YUNET = ModelFile(
+    "yunet/face_detection_yunet_2023mar.onnx",
+    "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+    "https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+    "face_detection_yunet_2023mar.onnx",
+)
+_OMZ_STORAGE = (
+    "https://storage.openvinotoolkit.org/repositories/open_model_zoo/2023.0/models_bin/1/"
+    "face-reidentification-retail-0095/FP16/"
+)
+OMZ_0095_XML = ModelFile(
+    "omz/face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.xml",
+    "c9b6c7b8cdbd4fd0a5d9e031cefa1b7a2c899ba0d6305ca77b8838686f8949f0",
+    _OMZ_STORAGE + "face-reidentification-retail-0095.xml",
+)
+OMZ_0095_BIN = ModelFile(
+    "omz/face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.bin",
+    "c2f8a7b9268e5b5236574d6fda2216df43c03acaa39c078848a98fbb707ae0a3",
+    _OMZ_STORAGE + "face-reidentification-retail-0095.bin",
+)
+
+
+def _build_yunet_omz(paths: dict[str, Path], threads: int | None):
+    from .openvino_recognizer import OpenVinoRecognizer
+    from .yunet import YuNetDetector
+
+    detector = YuNetDetector(paths["detector"], threads=threads)
+    recognizer = OpenVinoRecognizer(
+        paths["recognizer"], OMZ_REFERENCE_96x112, input_size=128, embedding_size=256,
+        threads=threads,
+    )
+    return detector, recognizer
+
+
+register_pack(
+    PackSpec(
+        name="yunet-omz0095",
+        description="YuNet detector + Intel OMZ face-reidentification-retail-0095, flip-averaged",
+        licence="MIT (YuNet, OpenCV Zoo) + Apache-2.0 (OMZ 0095)",
+        files={"detector": YUNET, "recognizer": OMZ_0095_XML, "recognizer_weights": OMZ_0095_BIN},
+        embedding_size=256,
+        input_spec="YuNet at image size (long side <= 1280); 0095: 128x128 BGR 0-255, OMZ 5-point",
+        thresholds={1e-2: 0.40, 1e-3: 0.50, 1e-4: 0.58},
+        build=_build_yunet_omz,
+        calibration="provisional",
+    )
+)

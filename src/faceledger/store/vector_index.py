@@ -1,0 +1,138 @@
+"""The vector index interface and the exact flat implementation.
+
+Every implementation is keyed by face id (int64) and stores L2-normalised float32 vectors,
+so inner product is cosine similarity. The catalog is the source of truth: an index can
+always be rebuilt from it, and ``ids()`` lets a check compare the two.
+
+Implementations must make ``remove`` real: a removed vector is never returned again, and
+is physically gone from the file written by the next ``save``.
+"""
+
+from __future__ import annotations
+
+import abc
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from ..errors import StoreError
+
+
+class VectorIndex(abc.ABC):
+    """Add, remove, search, save, load, train."""
+
+    kind: str = "abstract"
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    @abc.abstractmethod
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    @abc.abstractmethod
+    def remove(self, ids: np.ndarray) -> int:
+        """Remove these ids; returns how many were present."""
+
+    @abc.abstractmethod
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (similarities, ids) per query, best first; missing slots have id -1."""
+
+    @abc.abstractmethod
+    def ids(self) -> np.ndarray:
+        """All ids held, as int64."""
+
+    @abc.abstractmethod
+    def to_bytes(self) -> bytes: ...
+
+    @classmethod
+    @abc.abstractmethod
+    def from_bytes(cls, data: bytes, dim: int) -> "VectorIndex": ...
+
+    def __len__(self) -> int:
+        return int(self.ids().shape[0])
+
+    @property
+    def is_trained(self) -> bool:
+        return True
+
+    def train(self, sample: np.ndarray) -> None:
+        """Learn from a sample of vectors; a no-op for indexes that need no training."""
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(self.to_bytes())
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, dim: int) -> "VectorIndex":
+        return cls.from_bytes(Path(path).read_bytes(), dim)
+
+    def _check(self, ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int64).reshape(-1))
+        vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+        if vectors.ndim != 2 or vectors.shape[1] != self.dim:
+            raise StoreError(f"vectors must be N x {self.dim}, got {vectors.shape}")
+        if vectors.shape[0] != ids.shape[0]:
+            raise StoreError(f"{ids.shape[0]} ids for {vectors.shape[0]} vectors")
+        return ids, vectors
+
+
+class FlatIndex(VectorIndex):
+    """Exact inner-product search (FAISS IndexFlatIP behind an IndexIDMap2).
+
+    The ground truth every approximate index is measured against. Removal compacts the
+    underlying array, so removed vectors are gone from memory and from the next save."""
+
+    kind = "flat"
+
+    def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
+        super().__init__(dim)
+        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids, vectors = self._check(ids, vectors)
+        if ids.size:
+            self._index.add_with_ids(vectors, ids)
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if not ids.size:
+            return 0
+        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(-1, self.dim))
+        if self._index.ntotal == 0 or k <= 0:
+            n = queries.shape[0]
+            return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+        k = min(k, self._index.ntotal)
+        sims, ids = self._index.search(queries, k)
+        return sims, ids
+
+    def ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def to_bytes(self) -> bytes:
+        return faiss.serialize_index(self._index).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, dim: int) -> "FlatIndex":
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        if index.d != dim:
+            raise StoreError(f"index file holds {index.d}-d vectors, expected {dim}")
+        return cls(dim, index)
+
+
+INDEX_KINDS: dict[str, type[VectorIndex]] = {"flat": FlatIndex}
+
+
+def index_class(kind: str) -> type[VectorIndex]:
+    try:
+        return INDEX_KINDS[kind]
+    except KeyError:
+        raise StoreError(
+            f"unknown index kind {kind!r}; known: {', '.join(sorted(INDEX_KINDS))}"
+        ) from None
