@@ -55,3 +55,6 @@ register_pack(
         calibration="provisional",
     )
 )
+
+# More packs (dlib from PyPI, opt-in research packs) register themselves from their module.
+from . import packs_more  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""More model packs: dlib (PyPI) and opt-in research packs."""
