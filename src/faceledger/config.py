@@ -52,6 +52,7 @@ class Settings:
     workers: int = max(1, min(2, os.cpu_count() or 1))
     batch_size: int = 32
     operating_far: float = 1e-4
+    index_kind: str = "flat"
     key_file: Path | None = None
     require_purpose: bool = True
 

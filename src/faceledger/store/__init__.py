@@ -1,0 +1,1 @@
+"""The embedded store: SQLite catalog + vector index + audit log under one data dir."""

@@ -1,0 +1,233 @@
+"""Ingest one source: list its photos, analyse them on every core, write them in batches.
+
+Resumable by construction: a photo already in the catalog for this source is skipped
+without being read; each batch of photos and faces is one catalog transaction; vectors go
+into the index only after their transaction commits, and the index is saved at the end (a
+run killed outright is caught up from the catalog when the store next opens). Ctrl-C or a
+stop event ends the run as "interrupted" with everything committed so far kept.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Callable, Iterator
+
+import numpy as np
+
+from ..images import ImageLimits
+from ..privacy.sources import validate_source
+from ..store.catalog import utc_now
+from .listing import PhotoRef, list_photos
+from .worker import PhotoResult, analyze_chunk, analyze_photo, init_worker
+
+if TYPE_CHECKING:
+    from ..store.store import Store
+
+CHUNK = 8  # photos per task handed to a worker
+
+
+@dataclass
+class IngestProgress:
+    total: int
+    done: int = 0
+    faces: int = 0
+    errors: int = 0
+    duplicates: int = 0
+    blocked: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def photos_per_second(self) -> float:
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    run_id: int
+    source: str
+    status: str  # completed | interrupted
+    photos: int  # photos read in this run (ok + errors + duplicates)
+    faces: int
+    errors: int
+    duplicates: int
+    skipped: int  # already in the catalog from an earlier run
+    blocked: int  # faces dropped because they match the opt-out list
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
+def ingest_source(
+    store: "Store",
+    name: str,
+    progress: ProgressCallback | None = None,
+    stop_event: threading.Event | None = None,
+    workers: int | None = None,
+    actor: str = "cli",
+) -> IngestReport:
+    catalog = store.catalog
+    info = store.source(name)
+    validate_source(info)  # refuses a source that lacks any part of its lawful basis
+    source_id = int(catalog.source_row(name)["id"])
+    refs = list_photos(info)
+    known = catalog.known_uris(source_id)
+    todo = [r for r in refs if r.uri not in known]
+    state = IngestProgress(total=len(todo))
+    run_id = catalog.start_run(source_id, store.pack.name)
+    started = time.perf_counter()
+    status = "failed"
+    workers = store.settings.workers if workers is None else workers
+    try:
+        batch: list[PhotoResult] = []
+        for result in _analyse(store, todo, workers, stop_event):
+            batch.append(result)
+            if len(batch) >= store.settings.batch_size:
+                _write(store, source_id, run_id, batch, state)
+                batch = []
+                state.elapsed = time.perf_counter() - started
+                if progress:
+                    progress(state)
+        if batch:
+            _write(store, source_id, run_id, batch, state)
+        stopped = stop_event is not None and stop_event.is_set()
+        status = "interrupted" if stopped else "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        state.elapsed = time.perf_counter() - started
+        if progress:
+            progress(state)
+        store.index_file.save()
+        counts = {
+            "photos": state.done, "faces": state.faces, "errors": state.errors,
+            "duplicates": state.duplicates, "skipped": len(refs) - len(todo),
+            "blocked": state.blocked, "seconds": round(state.elapsed, 3),
+        }
+        catalog.finish_run(run_id, status, counts)
+        report = IngestReport(run_id=run_id, source=name, status=status, **counts)  # type: ignore[arg-type]
+        store.record(
+            "ingest_run", actor=actor, purpose=info.purpose,
+            inputs={"source": name, "run_id": run_id}, outputs=report.as_dict(),
+        )
+    return report
+
+
+def _analyse(
+    store: "Store", todo: list[PhotoRef], workers: int, stop_event: threading.Event | None
+) -> Iterator[PhotoResult]:
+    limits = ImageLimits(store.settings.max_image_bytes, store.settings.max_image_pixels)
+    if workers <= 1 or len(todo) <= CHUNK:
+        analyzer = store.analyzer
+        for ref in todo:
+            if stop_event is not None and stop_event.is_set():
+                return
+            yield analyze_photo(ref, analyzer, limits)
+        return
+    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
+    context = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=init_worker,
+        initargs=(
+            store.pack.name, str(store.settings.models_dir),
+            store.settings.accept_research_licence, limits,
+        ),
+    )
+    pending: deque[cf.Future] = deque()
+    try:
+        it = iter(chunks)
+        for chunk in it:
+            pending.append(pool.submit(analyze_chunk, chunk))
+            if len(pending) >= workers * 4:
+                break
+        while pending:
+            if stop_event is not None and stop_event.is_set():
+                return
+            results = pending.popleft().result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append(pool.submit(analyze_chunk, nxt))
+            yield from results
+    finally:
+        for fut in pending:
+            fut.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _write(
+    store: "Store", source_id: int, run_id: int, batch: list[PhotoResult], state: IngestProgress
+) -> None:
+    """One transaction for a batch of photos and their faces; vectors to the index after."""
+    catalog, cipher = store.catalog, store.cipher
+    now = utc_now()
+    new_ids: list[int] = []
+    new_vectors: list[np.ndarray] = []
+    seen_in_batch: dict[str, int] = {}
+    with catalog.write() as conn:
+        for res in batch:
+            state.done += 1
+            if res.error is not None:
+                state.errors += 1
+                conn.execute(
+                    "INSERT INTO photos (source_id, run_id, uri, sha256, size_bytes, width, height,"
+                    " status, error, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'error', ?, ?)",
+                    (source_id, run_id, res.uri, res.sha256, res.size_bytes, res.width,
+                     res.height, res.error, now),
+                )
+                continue
+            assert res.sha256 is not None
+            original = seen_in_batch.get(res.sha256) or catalog_photo_by_sha(conn, res.sha256)
+            if original is not None:
+                state.duplicates += 1
+                conn.execute(
+                    "INSERT INTO photos (source_id, run_id, uri, sha256, size_bytes, width, height,"
+                    " status, duplicate_of, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'duplicate',"
+                    " ?, ?)",
+                    (source_id, run_id, res.uri, res.sha256, res.size_bytes, res.width,
+                     res.height, original, now),
+                )
+                continue
+            cur = conn.execute(
+                "INSERT INTO photos (source_id, run_id, uri, sha256, size_bytes, width, height,"
+                " status, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', ?)",
+                (source_id, run_id, res.uri, res.sha256, res.size_bytes, res.width, res.height,
+                 now),
+            )
+            photo_id = int(cur.lastrowid)
+            seen_in_batch[res.sha256] = photo_id
+            faces = res.faces
+            if faces and store.optout is not None:
+                blocked = store.optout.blocked_mask(np.stack([f.embedding for f in faces]))
+                state.blocked += int(np.count_nonzero(blocked))
+                faces = [f for f, b in zip(faces, blocked) if not b]
+            for face in faces:
+                cur = conn.execute(
+                    "INSERT INTO faces (photo_id, run_id, box_x, box_y, box_w, box_h, landmarks,"
+                    " detector_score, quality, pack, embedding, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (photo_id, run_id, *face.box, json.dumps(face.landmarks), face.score,
+                     face.quality, store.pack.name, cipher.encrypt_vector(face.embedding), now),
+                )
+                new_ids.append(int(cur.lastrowid))
+                new_vectors.append(face.embedding)
+            state.faces += len(faces)
+    if new_ids:
+        store.index_file.add(np.asarray(new_ids, dtype=np.int64), np.stack(new_vectors))
+
+
+def catalog_photo_by_sha(conn, sha256: str) -> int | None:
+    row = conn.execute(
+        "SELECT id FROM photos WHERE sha256 = ? AND status = 'ok' ORDER BY id LIMIT 1", (sha256,)
+    ).fetchone()
+    return int(row[0]) if row else None

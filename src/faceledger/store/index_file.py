@@ -1,0 +1,138 @@
+"""The vector index on disk, kept in step with the catalog.
+
+The catalog is the truth. The index file is written with the cipher, beside a small JSON
+sidecar that records the highest face id it holds. Face ids are never reused (AUTOINCREMENT),
+so on open the index catches up by adding the faces after that id; if the counts still
+disagree (a crash between a catalog delete and an index save) it is reconciled id by id.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import IntegrityError, StoreError
+from .catalog import Catalog
+from .records import CheckReport
+from .templates import Cipher
+from .vector_index import VectorIndex, index_class
+
+
+class IndexFile:
+    def __init__(
+        self, directory: Path, pack: str, dim: int, kind: str, catalog: Catalog, cipher: Cipher
+    ) -> None:
+        self.directory = Path(directory)
+        self.pack = pack
+        self.dim = dim
+        self.kind = kind
+        self.catalog = catalog
+        self.cipher = cipher
+        self.path = self.directory / f"{pack}.{kind}.index"
+        self.sidecar = self.directory / f"{pack}.{kind}.json"
+        self.index: VectorIndex = index_class(kind)(dim)
+        self.last_face_id = 0
+
+    # -- open / save ----------------------------------------------------------------------
+    def open(self) -> None:
+        if self.path.exists() and self.sidecar.exists():
+            try:
+                meta = json.loads(self.sidecar.read_text())
+                data = self.cipher.decrypt_blob(self.path.read_bytes())
+                self.index = index_class(self.kind).from_bytes(data, self.dim)
+                self.last_face_id = int(meta["last_face_id"])
+            except (OSError, ValueError, KeyError, StoreError, IntegrityError, RuntimeError):
+                self.rebuild()
+                return
+        self.catch_up()
+        if len(self.index) != self.catalog.count_faces(self.pack):
+            self.reconcile()
+
+    def save(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = self.cipher.encrypt_blob(self.index.to_bytes())
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(self.path)
+        side_tmp = self.sidecar.with_suffix(".json.tmp")
+        side_tmp.write_text(json.dumps({"last_face_id": self.last_face_id, "count": len(self.index)}))
+        side_tmp.replace(self.sidecar)
+
+    # -- keeping in step ------------------------------------------------------------------
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        if not ids.size:
+            return
+        if not self.index.is_trained:
+            self.index.train(vectors)
+        self.index.add(ids, vectors)
+        self.last_face_id = max(self.last_face_id, int(ids.max()))
+
+    def remove(self, ids: list[int] | np.ndarray) -> int:
+        return self.index.remove(np.asarray(ids, dtype=np.int64))
+
+    def catch_up(self) -> int:
+        added = 0
+        for rows in self.catalog.iter_embeddings(self.pack, after_id=self.last_face_id):
+            ids, vectors = self._decode(rows)
+            self.add(ids, vectors)
+            added += len(ids)
+        return added
+
+    def rebuild(self) -> None:
+        self.index = index_class(self.kind)(self.dim)
+        self.last_face_id = 0
+        if not self.index.is_trained:
+            sample = self._sample()
+            if len(sample):
+                self.index.train(sample)
+        self.catch_up()
+        self.save()
+
+    def reconcile(self) -> None:
+        catalog_ids = np.asarray(self.catalog.face_ids(self.pack), dtype=np.int64)
+        index_ids = self.index.ids()
+        extra = np.setdiff1d(index_ids, catalog_ids)
+        missing = np.setdiff1d(catalog_ids, index_ids)
+        if extra.size:
+            self.index.remove(extra)
+        if missing.size:
+            for start in range(0, missing.size, 5000):
+                chunk = [int(i) for i in missing[start : start + 5000]]
+                marks = ",".join("?" * len(chunk))
+                rows = self.catalog.query(
+                    f"SELECT id, embedding FROM faces WHERE id IN ({marks})", tuple(chunk)
+                )
+                ids, vectors = self._decode([(int(r[0]), bytes(r[1])) for r in rows])
+                self.add(ids, vectors)
+        self.save()
+
+    def check(self) -> CheckReport:
+        catalog_ids = np.asarray(self.catalog.face_ids(self.pack), dtype=np.int64)
+        index_ids = self.index.ids()
+        missing = np.setdiff1d(catalog_ids, index_ids)
+        extra = np.setdiff1d(index_ids, catalog_ids)
+        return CheckReport(
+            ok=not missing.size and not extra.size and catalog_ids.size == index_ids.size,
+            catalog_faces=int(catalog_ids.size),
+            index_faces=int(index_ids.size),
+            missing_in_index=[int(i) for i in missing[:1000]],
+            extra_in_index=[int(i) for i in extra[:1000]],
+        )
+
+    def _decode(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if not rows:
+            return ids, np.zeros((0, self.dim), np.float32)
+        vectors = np.stack([self.cipher.decrypt_vector(r[1]) for r in rows]).astype(np.float32)
+        return ids, vectors
+
+    def _sample(self, limit: int = 100_000) -> np.ndarray:
+        rows: list[tuple[int, bytes]] = []
+        for batch in self.catalog.iter_embeddings(self.pack):
+            rows.extend(batch)
+            if len(rows) >= limit:
+                break
+        return self._decode(rows[:limit])[1]

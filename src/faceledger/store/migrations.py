@@ -1,0 +1,109 @@
+"""Schema migrations, recorded in a table, one transaction each."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_initial",
+        """
+        CREATE TABLE store_meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            location TEXT NOT NULL,
+            controller TEXT NOT NULL,
+            lawful_basis TEXT NOT NULL,
+            special_category_condition TEXT NOT NULL DEFAULT '',
+            purpose TEXT NOT NULL,
+            retention_days INTEGER NOT NULL,
+            minors_policy TEXT NOT NULL DEFAULT '',
+            keep_photos_without_faces INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE ingest_runs (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            pack TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            photos INTEGER NOT NULL DEFAULT 0,
+            faces INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            blocked INTEGER NOT NULL DEFAULT 0,
+            seconds REAL NOT NULL DEFAULT 0
+        );
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            run_id INTEGER REFERENCES ingest_runs(id),
+            uri TEXT NOT NULL,
+            sha256 TEXT,
+            size_bytes INTEGER,
+            width INTEGER,
+            height INTEGER,
+            status TEXT NOT NULL CHECK (status IN ('ok', 'error', 'duplicate')),
+            error TEXT,
+            duplicate_of INTEGER,
+            ingested_at TEXT NOT NULL,
+            UNIQUE (source_id, uri)
+        );
+        CREATE INDEX photos_sha256 ON photos(sha256);
+        CREATE TABLE faces (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+            run_id INTEGER REFERENCES ingest_runs(id),
+            box_x REAL NOT NULL,
+            box_y REAL NOT NULL,
+            box_w REAL NOT NULL,
+            box_h REAL NOT NULL,
+            landmarks TEXT NOT NULL,
+            detector_score REAL NOT NULL,
+            quality REAL NOT NULL,
+            pack TEXT NOT NULL,
+            embedding BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX faces_photo ON faces(photo_id);
+        """,
+    ),
+]
+
+
+def apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Apply pending migrations in order; returns the names applied now."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]

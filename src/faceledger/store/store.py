@@ -1,0 +1,280 @@
+"""The store: one catalog, one vector index, one audit log, one model pack, under a data dir.
+
+This is the library's unit of work. Every public verb of faceledger is a method here or a
+function that takes a ``Store``; the CLI and the HTTP API only call them.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..config import Settings
+from ..errors import ConfigError, LawfulBasisError, NoFaceError, NotFoundError
+from ..images import DecodedImage, ImageLimits
+from ..models.analyzer import FaceAnalyzer
+from ..models.registry import PackSpec, get_pack, load_pack
+from ..privacy.audit import AuditLog, sha256_hex
+from ..privacy.sources import validate_source
+from ..search.decisions import OperatingPoint, operating_point
+from ..search.engine import load_probe, probe_faces, search_index
+from ..types import ProbeResult, SourceInfo, Verification
+from .catalog import Catalog
+from .index_file import IndexFile
+from .records import CheckReport, FaceRecord, PhotoRecord, RunRecord
+from .templates import Cipher, PlainCipher
+
+CATALOG_FILE = "catalog.db"
+AUDIT_FILE = "audit.db"
+INDEX_DIR = "index"
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """Who does something, why, and under which case reference (recorded in the audit log)."""
+
+    actor: str = "cli"
+    purpose: str | None = None
+    case: str | None = None
+
+
+def init_store(settings: Settings) -> "Store":
+    """Create a store in ``settings.data_dir`` (or open the one that is there)."""
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(data_dir / CATALOG_FILE)
+    try:
+        if catalog.meta("store_id") is None:
+            get_pack(settings.pack)  # refuse an unknown pack before writing anything
+            catalog.set_meta("store_id", uuid.uuid4().hex)
+            catalog.set_meta("pack", settings.pack)
+    finally:
+        catalog.close()
+    return open_store(settings)
+
+
+def open_store(settings: Settings) -> "Store":
+    path = Path(settings.data_dir) / CATALOG_FILE
+    if not path.exists():
+        raise NotFoundError(
+            f"no faceledger store in {settings.data_dir} (create one with 'faceledger init')"
+        )
+    return Store(settings)
+
+
+class Store:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir)
+        self.catalog = Catalog(self.data_dir / CATALOG_FILE)
+        self.store_id = self.catalog.meta("store_id") or ""
+        pack_name = self.catalog.meta("pack") or settings.pack
+        self.pack: PackSpec = get_pack(pack_name)
+        self.cipher: Cipher = self._make_cipher()
+        self.audit = AuditLog(self.data_dir / AUDIT_FILE)
+        self.optout: Any = None  # an opt-out list with ``blocked_mask(vectors)``, when one is set
+        self.index_file = IndexFile(
+            self.data_dir / INDEX_DIR, self.pack.name, self.pack.embedding_size,
+            settings.index_kind, self.catalog, self.cipher,
+        )
+        self.index_file.open()
+        self._analyzer: FaceAnalyzer | None = None
+        self._analyzer_lock = threading.Lock()
+
+    def _make_cipher(self) -> Cipher:
+        return PlainCipher()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        self.catalog.close()
+        self.audit.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def analyzer(self) -> FaceAnalyzer:
+        with self._analyzer_lock:
+            if self._analyzer is None:
+                self._analyzer = load_pack(
+                    self.pack.name, self.settings.models_dir,
+                    self.settings.accept_research_licence,
+                )
+                self._analyzer.load()
+            return self._analyzer
+
+    @property
+    def limits(self) -> ImageLimits:
+        return ImageLimits(self.settings.max_image_bytes, self.settings.max_image_pixels)
+
+    def record(self, action: str, actor: str = "cli", purpose: str | None = None,
+               case: str | None = None, inputs: dict | None = None,
+               outputs: dict | None = None) -> None:
+        self.audit.append(action, actor, purpose, case, inputs, outputs)
+
+    # -- sources --------------------------------------------------------------------------
+    def add_source(
+        self, name: str, location: str | Path, controller: str, lawful_basis: str,
+        purpose: str, retention_days: int, special_category_condition: str,
+        minors_policy: str, kind: str = "folder", keep_photos_without_faces: bool = False,
+        actor: str = "cli",
+    ) -> SourceInfo:
+        if kind == "folder":
+            location = str(Path(location).resolve())
+        info = SourceInfo(
+            name=name, kind=kind, location=str(location), controller=controller,
+            lawful_basis=lawful_basis, purpose=purpose, retention_days=retention_days,
+            special_category_condition=special_category_condition, minors_policy=minors_policy,
+        )
+        validate_source(info)
+        self.catalog.add_source(info, keep_photos_without_faces)
+        self.record("source_add", actor, purpose=purpose, inputs={"source": name},
+                    outputs={"controller": controller, "lawful_basis": lawful_basis,
+                             "art9": special_category_condition, "retention_days": retention_days})
+        return info
+
+    def source(self, name: str) -> SourceInfo:
+        return _source_info(self.catalog.source_row(name))
+
+    def sources(self) -> list[SourceInfo]:
+        return [_source_info(r) for r in self.catalog.source_rows()]
+
+    # -- ingest ---------------------------------------------------------------------------
+    def ingest(self, name: str, progress=None, stop_event: threading.Event | None = None,
+               workers: int | None = None, actor: str = "cli"):
+        from ..pipeline.ingest import ingest_source
+
+        return ingest_source(self, name, progress=progress, stop_event=stop_event,
+                             workers=workers, actor=actor)
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        return self.catalog.runs(limit)
+
+    # -- search and verify ----------------------------------------------------------------
+    def operating_point(self, far: float | None = None) -> OperatingPoint:
+        return operating_point(self.pack, self.settings.operating_far if far is None else far)
+
+    def _require_context(self, context: ActionContext | None) -> ActionContext:
+        context = context or ActionContext()
+        if self.settings.require_purpose and not (context.purpose and context.case):
+            raise LawfulBasisError(
+                "a search or verification needs a purpose and a case reference "
+                "(--purpose and --case); they are recorded in the audit log"
+            )
+        return context
+
+    def search(
+        self, image: bytes | str | Path | DecodedImage, k: int = 10, largest_only: bool = False,
+        far: float | None = None, context: ActionContext | None = None,
+    ) -> list[ProbeResult]:
+        context = self._require_context(context)
+        probe = load_probe(image, self.limits)
+        point = self.operating_point(far)
+        try:
+            faces = probe_faces(self, probe, largest_only)
+        except NoFaceError:
+            self._record_search(context, probe, point, k, [])
+            raise
+        results = search_index(self, faces, k, point)
+        self._record_search(context, probe, point, k, results)
+        return results
+
+    def _record_search(self, context: ActionContext, probe: DecodedImage,
+                       point: OperatingPoint, k: int, results: list[ProbeResult]) -> None:
+        self.record(
+            "search", context.actor, context.purpose, context.case,
+            inputs={"probe_sha256": probe.sha256, "k": k, "far": point.far},
+            outputs={"faces": [
+                [{"face_id": m.face_id, "similarity": m.similarity, "decision": m.decision.value}
+                 for m in r.matches] for r in results
+            ]},
+        )
+
+    def verify(
+        self, a: bytes | str | Path, b: bytes | str | Path, far: float | None = None,
+        context: ActionContext | None = None,
+    ) -> Verification:
+        context = self._require_context(context)
+        point = self.operating_point(far)
+        images = [load_probe(x, self.limits) for x in (a, b)]
+        faces = []
+        for label, image in zip(("first", "second"), images):
+            found = self.analyzer.analyze(image.bgr, largest_only=True)
+            if not found:
+                raise NoFaceError(f"no face was found in the {label} photo")
+            faces.append(found[0])
+        similarity = float(np.dot(faces[0].embedding, faces[1].embedding))
+        result = Verification(
+            similarity=round(similarity, 4), same_person=similarity >= point.match_threshold,
+            threshold=point.match_threshold, far=point.far,
+            face_a=faces[0].face, face_b=faces[1].face,
+        )
+        self.record(
+            "verify", context.actor, context.purpose, context.case,
+            inputs={"a_sha256": images[0].sha256, "b_sha256": images[1].sha256, "far": point.far},
+            outputs={"similarity": result.similarity, "same_person": result.same_person},
+        )
+        return result
+
+    # -- records --------------------------------------------------------------------------
+    def photo(self, photo_id: int) -> PhotoRecord:
+        return self.catalog.photo(photo_id)
+
+    def face(self, face_id: int) -> FaceRecord:
+        return self.catalog.face(face_id)
+
+    def face_crop(self, face_id: int, margin: float = 0.3, max_side: int = 256) -> bytes:
+        """A JPEG of the face, cut from the photo on demand (crops are never cached)."""
+        from ..pipeline.listing import uri_to_path
+        from ..images import read_image_file
+
+        face = self.face(face_id)
+        image = read_image_file(uri_to_path(face.photo_uri), self.limits)
+        b = face.box
+        pad_x, pad_y = b.width * margin, b.height * margin
+        x0, y0 = max(0, int(b.x - pad_x)), max(0, int(b.y - pad_y))
+        x1 = min(image.width, int(b.x + b.width + pad_x))
+        y1 = min(image.height, int(b.y + b.height + pad_y))
+        crop = image.bgr[y0:y1, x0:x1]
+        scale = min(1.0, max_side / max(crop.shape[:2]))
+        if scale < 1.0:
+            crop = cv2.resize(crop, (int(crop.shape[1] * scale), int(crop.shape[0] * scale)))
+        ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise ConfigError("could not encode a JPEG crop")
+        return buf.tobytes()
+
+    def counts(self) -> dict[str, int]:
+        counts = self.catalog.counts()
+        counts["index_vectors"] = len(self.index_file.index)
+        return counts
+
+    # -- consistency ----------------------------------------------------------------------
+    def check(self) -> CheckReport:
+        return self.index_file.check()
+
+    def rebuild_index(self) -> CheckReport:
+        self.index_file.rebuild()
+        return self.check()
+
+
+def _source_info(row) -> SourceInfo:
+    return SourceInfo(
+        name=row["name"], kind=row["kind"], location=row["location"],
+        controller=row["controller"], lawful_basis=row["lawful_basis"], purpose=row["purpose"],
+        retention_days=int(row["retention_days"]),
+        special_category_condition=row["special_category_condition"],
+        minors_policy=row["minors_policy"],
+    )
+
+
+__all__ = ["ActionContext", "Store", "init_store", "open_store", "sha256_hex"]
