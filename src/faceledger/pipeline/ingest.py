@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
+from ..errors import ModelError
 from ..images import ImageLimits
 from ..privacy.sources import validate_source
 from ..store.catalog import utc_now
@@ -87,6 +88,8 @@ def ingest_source(
     started = time.perf_counter()
     status = "failed"
     workers = store.settings.workers if workers is None else workers
+    if progress:
+        progress(state)
     try:
         batch: list[PhotoResult] = []
         for result in _analyse(store, todo, workers, stop_event):
@@ -154,7 +157,13 @@ def _analyse(
         while pending:
             if stop_event is not None and stop_event.is_set():
                 return
-            results = pending.popleft().result()
+            try:
+                results = pending.popleft().result()
+            except cf.process.BrokenProcessPool as exc:
+                raise ModelError(
+                    "an ingest worker process died; if you call ingest from a script with "
+                    "workers > 1, guard it with `if __name__ == '__main__':`"
+                ) from exc
             nxt = next(it, None)
             if nxt is not None:
                 pending.append(pool.submit(analyze_chunk, nxt))
