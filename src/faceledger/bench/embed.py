@@ -1,0 +1,165 @@
+"""One embedding per benchmark image, with the variants the accuracy table compares.
+
+For every image the pack's detector runs, the face nearest the image centre is kept (LFW and
+similar sets are centred on the subject), and the recognizer embeds it both as is and
+mirrored, so that flip averaging on and off come from one pass. An image where no face is
+found keeps a NaN row: callers count it as an error, never drop it.
+
+Results can be cached in a directory *outside the repository* (``cache_dir``), keyed by the
+pack, the alignment and the detector settings; the cache only saves time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import ConfigError, FaceLedgerError
+from ..images.decode import read_image_file
+from ..models.align import ARCFACE_REFERENCE_112, align_face
+from ..models.base import l2_normalise
+from ..types import DetectedFace
+
+ALIGNMENTS = ("pack", "arcface", "box")
+
+
+@dataclass(frozen=True)
+class EmbedOptions:
+    align: str = "pack"  # "pack": the pack's own 5-point template; "arcface"; "box": no landmarks
+    detector_scales: tuple[float, ...] = ()  # () = the detector's default single pass
+
+    def key(self) -> str:
+        return json.dumps({"align": self.align, "scales": list(self.detector_scales)})
+
+
+@dataclass(frozen=True)
+class ImageEmbeddings:
+    images: tuple[str, ...]
+    plain: np.ndarray  # N x d, L2-normalised, NaN rows where no face was found
+    mirrored: np.ndarray  # N x d, embeddings of the mirrored crops
+    quality: np.ndarray  # N, analyzer quality in [0, 1] (0 where no face)
+    faces_found: np.ndarray  # N, number of faces the detector returned
+    seconds: float  # wall time spent computing (0 for a full cache hit)
+
+    def vectors(self, flip: bool) -> np.ndarray:
+        if not flip:
+            return self.plain
+        return l2_normalise(self.plain + self.mirrored)
+
+    @property
+    def missing(self) -> np.ndarray:
+        return self.faces_found == 0
+
+    def index(self) -> dict[str, int]:
+        return {p: i for i, p in enumerate(self.images)}
+
+
+def central_face(faces: list[DetectedFace], width: int, height: int) -> DetectedFace | None:
+    """The face whose box centre is nearest the image centre, relative to its size."""
+    if not faces:
+        return None
+    cx, cy = width / 2.0, height / 2.0
+
+    def cost(f: DetectedFace) -> float:
+        b = f.box
+        dx = (b.x + b.width / 2.0 - cx) / max(b.width, 1.0)
+        dy = (b.y + b.height / 2.0 - cy) / max(b.height, 1.0)
+        return dx * dx + dy * dy
+
+    return min(faces, key=cost)
+
+
+def _box_crop(bgr: np.ndarray, face: DetectedFace, size: int) -> np.ndarray:
+    b = face.box
+    side = max(b.width, b.height)
+    cx, cy = b.x + b.width / 2.0, b.y + b.height / 2.0
+    scale = size / max(side, 1.0)
+    matrix = np.array([[scale, 0, size / 2.0 - scale * cx], [0, scale, size / 2.0 - scale * cy]])
+    return cv2.warpAffine(bgr, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
+
+
+def _crop(analyzer, bgr: np.ndarray, face: DetectedFace, align: str) -> np.ndarray:
+    recognizer = analyzer.recognizer
+    if align == "pack":
+        return recognizer.align(bgr, face)
+    size = int(getattr(recognizer, "input_size", 0))
+    if not size:
+        raise ConfigError(f"alignment {align!r} needs a recognizer with a square input_size")
+    if align == "arcface":
+        return align_face(bgr, face.landmarks.as_array(), ARCFACE_REFERENCE_112, (size, size))
+    if align == "box":
+        return _box_crop(bgr, face, size)
+    raise ConfigError(f"unknown alignment {align!r}; choose from {', '.join(ALIGNMENTS)}")
+
+
+def _cache_file(cache_dir: Path, analyzer, options: EmbedOptions, images: list[str], root: Path):
+    h = hashlib.sha256()
+    h.update(analyzer.name.encode())
+    h.update(options.key().encode())
+    h.update(str(Path(root).resolve()).encode())
+    h.update("\n".join(images).encode())
+    return Path(cache_dir) / f"emb-{analyzer.name}-{h.hexdigest()[:16]}.npz"
+
+
+def embed_images(
+    analyzer,
+    root: Path,
+    images: list[str],
+    options: EmbedOptions = EmbedOptions(),
+    cache_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImageEmbeddings:
+    """Embed the central face of each of ``images`` (paths relative to ``root``)."""
+    images = list(dict.fromkeys(images))  # unique, order kept
+    cache = _cache_file(cache_dir, analyzer, options, images, root) if cache_dir else None
+    if cache is not None and cache.is_file():
+        data = np.load(cache)
+        return ImageEmbeddings(
+            tuple(images), data["plain"], data["mirrored"], data["quality"],
+            data["faces_found"], 0.0,
+        )
+    from ..models.analyzer import face_quality
+
+    analyzer.load()
+    detector = analyzer.detector
+    if options.detector_scales:
+        if not hasattr(detector, "scales"):
+            raise ConfigError(f"the detector of {analyzer.name} has no multi-scale mode")
+        detector.scales = tuple(options.detector_scales)
+    dim = analyzer.embedding_size
+    n = len(images)
+    plain = np.full((n, dim), np.nan, dtype=np.float32)
+    mirrored = np.full((n, dim), np.nan, dtype=np.float32)
+    quality = np.zeros(n, dtype=np.float32)
+    found = np.zeros(n, dtype=np.int32)
+    start = time.perf_counter()
+    for i, rel in enumerate(images):
+        try:
+            bgr = read_image_file(Path(root) / rel).bgr
+        except FaceLedgerError:
+            bgr = None  # unreadable: counted like an image without a face
+        if bgr is not None:
+            faces = analyzer.detect(bgr)
+            found[i] = len(faces)
+            face = central_face(faces, bgr.shape[1], bgr.shape[0])
+            if face is not None:
+                crop = _crop(analyzer, bgr, face, options.align)
+                vecs = analyzer.recognizer._embed([crop, np.ascontiguousarray(crop[:, ::-1])])
+                plain[i], mirrored[i] = l2_normalise(vecs)
+                quality[i] = face_quality(face)
+        if progress is not None:
+            progress(i + 1, n)
+    seconds = time.perf_counter() - start
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, plain=plain, mirrored=mirrored, quality=quality, faces_found=found)
+        tmp.replace(cache)
+    return ImageEmbeddings(tuple(images), plain, mirrored, quality, found, seconds)
