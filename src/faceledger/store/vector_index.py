@@ -23,6 +23,9 @@ class VectorIndex(abc.ABC):
     """Add, remove, search, save, load, train."""
 
     kind: str = "abstract"
+    #: True when ``train`` must run on a sample before ``add`` (the store checks
+    #: ``is_trained``); False for indexes where ``train`` is a no-op.
+    needs_training: bool = False
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
@@ -58,6 +61,13 @@ class VectorIndex(abc.ABC):
 
     def train(self, sample: np.ndarray) -> None:
         """Learn from a sample of vectors; a no-op for indexes that need no training."""
+
+    def compact(self) -> None:
+        """Make earlier removals physical everywhere (a no-op where they already are)."""
+
+    def memory_bytes(self) -> int:
+        """Bytes of RAM the index holds for its vectors (an estimate, for benchmarks)."""
+        return 0
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -115,6 +125,9 @@ class FlatIndex(VectorIndex):
     def ids(self) -> np.ndarray:
         return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
+    def memory_bytes(self) -> int:
+        return int(self._index.ntotal) * (self.dim * 4 + 8)
+
     def to_bytes(self) -> bytes:
         return faiss.serialize_index(self._index).tobytes()
 
@@ -126,10 +139,35 @@ class FlatIndex(VectorIndex):
         return cls(dim, index)
 
 
-INDEX_KINDS: dict[str, type[VectorIndex]] = {"flat": FlatIndex}
+from .hnsw_index import HNSWIndex  # noqa: E402  (they subclass VectorIndex above)
+from .ivf_index import IVFPQIndex  # noqa: E402
+
+INDEX_KINDS: dict[str, type[VectorIndex]] = {
+    "flat": FlatIndex,
+    "ivfpq": IVFPQIndex,
+    "hnsw": HNSWIndex,
+}
+
+#: Below this many faces exact search is fast enough (about 3 ms at 100 k on one core).
+FLAT_MAX = 200_000
+#: Below this many faces HNSW's ~1.3 KiB per face fits and answers fastest; above it the
+#: compressed IVF-PQ codes keep RAM bounded (docs/benchmarks.md, "Vector index").
+HNSW_MAX = 2_000_000
 
 
-def index_class(kind: str) -> type[VectorIndex]:
+def choose_index_kind(n: int) -> str:
+    """The kind ``Settings.index_kind = "auto"`` resolves to for a gallery of ``n`` faces."""
+    if n < FLAT_MAX:
+        return "flat"
+    if n < HNSW_MAX:
+        return "hnsw"
+    return "ivfpq"
+
+
+def index_class(kind: str, n: int = 0) -> type[VectorIndex]:
+    """The class for ``kind``; ``"auto"`` picks by gallery size ``n``."""
+    if kind == "auto":
+        kind = choose_index_kind(n)
     try:
         return INDEX_KINDS[kind]
     except KeyError:

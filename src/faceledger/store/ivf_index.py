@@ -1,0 +1,314 @@
+"""Approximate search for large galleries: FAISS IVF-PQ codes plus exact re-ranking.
+
+Each face costs, in RAM, one product-quantisation code (``m`` bytes, 64 by default) and its
+id (8 bytes) in an inverted list, so ten million faces fit in ~0.75 GB. A query visits
+``nprobe`` of ``nlist`` lists, ranks their codes approximately, and re-ranks the best
+``rerank`` candidates exactly against their float16 vectors. The float16 vectors live in
+one of two places:
+
+* in memory, inside this index (the default; 512 bytes per face more, serialised by
+  ``to_bytes`` so the store can encrypt them with the rest);
+* in a :class:`Float16VectorFile`, a memory-mapped file on disk whose row ``i`` is the
+  vector of face id ``i`` (face ids are dense integers from the catalog), attached with
+  :meth:`IVFPQIndex.attach_vectors`. Then RAM holds only the codes; re-ranking reads
+  ``rerank`` rows from the page cache or the disk.
+
+Erasure is real: :meth:`remove` deletes the code and id from the inverted list (FAISS moves
+the list's last entry into the hole, so the bytes are overwritten) and deletes the float16
+vector (or zeroes its row in the vector file). A removed face is never returned again and
+is absent from the next ``save``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from ..errors import StoreError
+from .vector_index import VectorIndex
+
+_MAGIC = b"FLIVFPQ1"
+
+
+def default_nlist(n: int) -> int:
+    """About 4 sqrt(n) inverted lists, rounded to a power of two, between 16 and 16384."""
+    if n <= 0:
+        return 16
+    target = 4 * math.sqrt(n)
+    return int(min(16384, max(16, 2 ** round(math.log2(target)))))
+
+
+def default_nprobe(nlist: int) -> int:
+    """Lists visited per query: measured on the synthetic gallery (docs/benchmarks.md)."""
+    return int(max(8, min(nlist, nlist // 32)))
+
+
+class Float16VectorFile:
+    """Float16 vectors on disk, row ``id`` = vector of face ``id``, memory-mapped.
+
+    Removing zeroes the rows in place (``flush`` makes it durable), so an erased vector is
+    physically gone from the file, not only hidden."""
+
+    def __init__(self, path: Path, dim: int, capacity: int | None = None) -> None:
+        self.path = Path(path)
+        self.dim = dim
+        if capacity is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._mm = np.lib.format.open_memmap(
+                self.path, mode="w+", dtype=np.float16, shape=(capacity, dim))
+        else:
+            self._mm = np.load(self.path, mmap_mode="r+")
+            if self._mm.shape[1] != dim or self._mm.dtype != np.float16:
+                raise StoreError(f"{self.path}: expected float16 x {dim}, got "
+                                 f"{self._mm.dtype} x {self._mm.shape[1]}")
+
+    @property
+    def capacity(self) -> int:
+        return int(self._mm.shape[0])
+
+    def put(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.asarray(ids, np.int64)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.capacity):
+            raise StoreError(f"face ids must lie in [0, {self.capacity}) for {self.path}")
+        self._mm[ids] = vectors.astype(np.float16)
+
+    def get(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        order = np.argsort(ids)  # sorted reads are kinder to the disk
+        out = np.empty((ids.size, self.dim), np.float32)
+        out[order] = self._mm[ids[order]]
+        return out
+
+    def remove(self, ids: np.ndarray) -> None:
+        ids = np.asarray(ids, np.int64)
+        ids = ids[(ids >= 0) & (ids < self.capacity)]
+        self._mm[ids] = 0
+
+    def flush(self) -> None:
+        self._mm.flush()
+
+
+class IVFPQIndex(VectorIndex):
+    """IVF with product-quantised codes and exact float16 re-ranking of a shortlist."""
+
+    kind = "ivfpq"
+    needs_training = True
+
+    def __init__(self, dim: int, m: int = 64, nlist: int | None = None,
+                 nprobe: int | None = None, rerank: int = 100, keep_vectors: bool = True,
+                 expected_n: int | None = None) -> None:
+        super().__init__(dim)
+        if dim % m:
+            raise StoreError(f"PQ with m={m} needs a dimension divisible by m, got {dim}")
+        self.m = m
+        self.nlist = nlist
+        self.nprobe = nprobe
+        self.rerank = rerank
+        self.keep_vectors = keep_vectors
+        self.expected_n = expected_n
+        self._index: faiss.IndexIVFPQ | None = None
+        # float16 copies for re-ranking, kept in memory unless a vector file is attached
+        self._vec_ids = np.zeros(0, np.int64)
+        self._vecs = np.zeros((0, dim), np.float16)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._file: Float16VectorFile | None = None
+
+    # -- training -----------------------------------------------------------------------
+    @property
+    def is_trained(self) -> bool:
+        return self._index is not None and bool(self._index.is_trained)
+
+    def train(self, sample: np.ndarray) -> None:
+        sample = np.ascontiguousarray(np.asarray(sample, np.float32))
+        if sample.ndim != 2 or sample.shape[1] != self.dim:
+            raise StoreError(f"training sample must be N x {self.dim}, got {sample.shape}")
+        if self._index is not None and self._index.ntotal:
+            raise StoreError("index already holds vectors; use retrain() to rebuild it")
+        nlist = self.nlist or default_nlist(self.expected_n or sample.shape[0])
+        # FAISS wants >= 39 points per list; fewer lists for a small sample
+        nlist = int(max(1, min(nlist, sample.shape[0] // 39)))
+        if sample.shape[0] < 256:
+            raise StoreError(f"IVF-PQ needs at least 256 training vectors, got {sample.shape[0]}")
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFPQ(quantizer, self.dim, nlist, self.m, 8,
+                                 faiss.METRIC_INNER_PRODUCT)
+        index.cp.max_points_per_centroid = 64  # bound k-means cost on large samples
+        index.pq.cp.min_points_per_centroid = 1  # small samples: fine, just less precise
+        index.train(sample)
+        self.nlist = nlist
+        self._index = index
+
+    # -- vectors ------------------------------------------------------------------------
+    def attach_vectors(self, store: Float16VectorFile) -> None:
+        """Re-rank from ``store`` instead of in-memory copies (codes-only RAM)."""
+        if self._vec_ids.size or self._pending:
+            raise StoreError("attach the vector file before adding vectors")
+        self._file = store
+        self.keep_vectors = False
+
+    def _need_index(self) -> faiss.IndexIVFPQ:
+        if self._index is None:
+            raise StoreError("the IVF-PQ index is not trained; call train(sample) first")
+        return self._index
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids, vectors = self._check(ids, vectors)
+        if not ids.size:
+            return
+        index = self._need_index()
+        index.add_with_ids(vectors, ids)
+        if self._file is not None:
+            self._file.put(ids, vectors)
+        elif self.keep_vectors:
+            self._pending.append((ids.copy(), vectors.astype(np.float16)))
+            self._sorted = None
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            self._vec_ids = np.concatenate([self._vec_ids] + [p[0] for p in self._pending])
+            self._vecs = np.concatenate([self._vecs] + [p[1] for p in self._pending])
+            self._pending = []
+            self._sorted = None
+
+    def _lookup(self, ids: np.ndarray) -> np.ndarray:
+        """Rows of ``ids`` in the in-memory vectors (-1 when absent)."""
+        self._flush_pending()
+        if self._sorted is None:
+            order = np.argsort(self._vec_ids, kind="stable")
+            self._sorted = (self._vec_ids[order], order)
+        keys, order = self._sorted
+        if keys.size == 0:
+            return np.full(ids.shape, -1, np.int64)
+        pos = np.minimum(np.searchsorted(keys, ids), keys.size - 1)
+        return np.where(keys[pos] == ids, order[pos], -1).astype(np.int64)
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if not ids.size or self._index is None:
+            return 0
+        removed = int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+        if self._file is not None:
+            self._file.remove(ids)
+        if self.keep_vectors and self._file is None:
+            rows = self._lookup(ids)
+            rows = rows[rows >= 0]
+            if rows.size:
+                self._vec_ids = np.delete(self._vec_ids, rows)
+                self._vecs = np.delete(self._vecs, rows, axis=0)
+                self._sorted = None
+        return removed
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(np.asarray(queries, np.float32).reshape(-1, self.dim))
+        nq = queries.shape[0]
+        if self._index is None or self._index.ntotal == 0 or k <= 0:
+            return np.zeros((nq, 0), np.float32), np.zeros((nq, 0), np.int64)
+        k = min(k, int(self._index.ntotal))
+        self._index.nprobe = int(min(self.nprobe or default_nprobe(self._index.nlist),
+                                     self._index.nlist))
+        can_rerank = self._file is not None or self.keep_vectors
+        shortlist = max(k, self.rerank) if can_rerank else k
+        sims, ids = self._index.search(queries, shortlist)
+        if not can_rerank or self.rerank <= 0:
+            return sims[:, :k], ids[:, :k]
+        out_s = np.full((nq, k), -np.inf, np.float32)
+        out_i = np.full((nq, k), -1, np.int64)
+        for q in range(nq):
+            cand = ids[q][ids[q] >= 0]
+            if not cand.size:
+                continue
+            if self._file is not None:
+                vecs = self._file.get(cand)
+            else:
+                rows = self._lookup(cand)
+                keep = rows >= 0
+                cand, vecs = cand[keep], self._vecs[rows[keep]].astype(np.float32)
+            exact = vecs @ queries[q]
+            top = np.argsort(-exact, kind="stable")[:k]
+            out_s[q, : top.size] = exact[top]
+            out_i[q, : top.size] = cand[top]
+        return out_s, out_i
+
+    def ids(self) -> np.ndarray:
+        if self._index is None:
+            return np.zeros(0, np.int64)
+        invlists = self._index.invlists
+        parts = []
+        for lst in range(self._index.nlist):
+            size = invlists.list_size(lst)
+            if size:
+                parts.append(faiss.rev_swig_ptr(invlists.get_ids(lst), size).copy())
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return 0 if self._index is None else int(self._index.ntotal)
+
+    def compact(self) -> None:
+        """Removal is already physical in memory; this only releases spare capacity."""
+        self._flush_pending()
+        self._vecs = np.ascontiguousarray(self._vecs)
+
+    def memory_bytes(self) -> int:
+        """Bytes held in RAM by codes, ids, centroids and in-memory float16 vectors."""
+        if self._index is None:
+            return 0
+        ntotal = int(self._index.ntotal)
+        codes = ntotal * (self._index.code_size + 8)
+        tables = self._index.nlist * self.dim * 4 + self.dim * 256 * 4  # centroids + PQ
+        self._flush_pending()
+        return codes + tables + int(self._vecs.nbytes + self._vec_ids.nbytes)
+
+    # -- persistence --------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        self._flush_pending()
+        header = {"dim": self.dim, "m": self.m, "nlist": self.nlist, "nprobe": self.nprobe,
+                  "rerank": self.rerank, "keep_vectors": self.keep_vectors,
+                  "trained": self._index is not None}
+        buf = io.BytesIO()
+        arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
+        if self._index is not None:
+            arrays["faiss"] = faiss.serialize_index(self._index)
+        if self.keep_vectors and self._file is None:
+            arrays["vec_ids"] = self._vec_ids
+            arrays["vecs"] = self._vecs
+        np.savez(buf, **arrays)
+        return _MAGIC + buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, dim: int) -> "IVFPQIndex":
+        if not data.startswith(_MAGIC):
+            raise StoreError("not an IVF-PQ index file")
+        with np.load(io.BytesIO(data[len(_MAGIC):]), allow_pickle=False) as z:
+            header = json.loads(z["header"].tobytes())
+            if header["dim"] != dim:
+                raise StoreError(f"index file holds {header['dim']}-d vectors, expected {dim}")
+            self = cls(dim, m=header["m"], nlist=header["nlist"], nprobe=header["nprobe"],
+                       rerank=header["rerank"], keep_vectors=header["keep_vectors"])
+            if header["trained"]:
+                self._index = faiss.deserialize_index(z["faiss"])
+            if "vec_ids" in z:
+                self._vec_ids = z["vec_ids"].astype(np.int64)
+                self._vecs = z["vecs"].astype(np.float16)
+        return self
+
+    def code_of(self, face_id: int) -> bytes | None:
+        """The stored PQ code of ``face_id`` (for tests and audits), or None."""
+        index = self._need_index()
+        invlists = index.invlists
+        for lst in range(index.nlist):
+            size = invlists.list_size(lst)
+            if not size:
+                continue
+            ids = faiss.rev_swig_ptr(invlists.get_ids(lst), size)
+            hit = np.flatnonzero(ids == face_id)
+            if hit.size:
+                codes = faiss.rev_swig_ptr(invlists.get_codes(lst), size * index.code_size)
+                j = int(hit[0])
+                return bytes(codes[j * index.code_size:(j + 1) * index.code_size])
+        return None
