@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a fresh machine, then run them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test,dlib
+if [ -x scripts/install-browser.sh ]; then scripts/install-browser.sh; fi
+. .venv/bin/activate
+python -m pytest "$@"

@@ -1,0 +1,35 @@
+"""Shared fixtures: the real datasets and models beside the project (../shared)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from faceledger.config import default_datasets_dir, default_models_dir
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    path = Path(os.environ.get("FACELEDGER_DATASETS_DIR") or default_datasets_dir())
+    if not (path / "lfw" / "images").is_dir():
+        pytest.skip(f"the shared datasets are not at {path} (set FACELEDGER_DATASETS_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    path = Path(os.environ.get("FACELEDGER_MODELS_DIR") or default_models_dir())
+    if not (path / "yunet").is_dir():
+        pytest.skip(f"the shared model files are not at {path} (set FACELEDGER_MODELS_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def lfw_dir(datasets_dir: Path) -> Path:
+    return datasets_dir / "lfw"
+
+
+def lfw_image(lfw_dir: Path, name: str, number: int) -> Path:
+    return lfw_dir / "images" / name / f"{name}_{number:04d}.jpg"
