@@ -273,3 +273,9 @@ from .serve_cmd import apikeys, demo, serve  # noqa: E402
 main.add_command(serve)
 main.add_command(demo)
 main.add_command(apikeys)
+
+from .serve_cmd import apikeys, demo, serve  # noqa: E402
+
+main.add_command(serve)
+main.add_command(demo)
+main.add_command(apikeys)

@@ -1,0 +1,128 @@
+"""The FastAPI application: one factory, no module-level app.
+
+    app = create_app(Settings.from_env(data_dir="data"))          # opens the store itself
+    app = create_app(settings, store=store)                       # or serves an open one
+
+Every route is guarded by :func:`faceledger.api.auth.authorize` (one app-wide dependency
+that reads :data:`faceledger.api.policy.POLICY`), every error goes through the one handler
+in :mod:`faceledger.api.errors`, and CPU-bound work (decoding, detection, embedding, FAISS)
+runs in the thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any, AsyncIterator
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..config import Settings
+from . import errors
+from .auth import authorize
+from .context import AppContext
+from .keys import KeyStore
+from .runs import IngestRuns
+
+API_TITLE = "faceledger"
+API_DESCRIPTION = (
+    "Face search over lawfully held photo collections. Authenticate with "
+    "`Authorization: Bearer <API key>`; data-subject requests use a one-time token."
+)
+
+
+class _MetricsMiddleware:
+    """Times every request and counts it by route template (never by raw path)."""
+
+    def __init__(self, app: ASGIApp, ctx_getter: Any) -> None:
+        self.app = app
+        self.ctx_getter = ctx_getter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            ctx = self.ctx_getter()
+            if ctx is not None:
+                ctx.metrics.observe(scope["method"], path, status["code"], time.perf_counter() - started)
+
+
+def _web_dir() -> Any:
+    return resources.files("faceledger") / "web"
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: Any = None,
+    keys: KeyStore | None = None,
+) -> FastAPI:
+    """Build the app. Without ``store`` it opens (or initialises) the store in
+    ``settings.data_dir`` and closes it on shutdown."""
+    settings = settings or Settings.from_env()
+    owns_store = store is None
+    if store is None:
+        from .. import open_store
+
+        store = open_store(settings)
+    keys = keys or KeyStore.for_data_dir(settings.data_dir)
+
+    def ingest(source: str, progress: Any, stop_event: Any, actor: str) -> Any:
+        return store.ingest(source, progress=progress, stop_event=stop_event, actor=actor)
+
+    ctx = AppContext(settings=settings, store=store, keys=keys, runs=IngestRuns(ingest),
+                     owns_store=owns_store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            ctx.close()
+
+    app = FastAPI(
+        title=API_TITLE,
+        description=API_DESCRIPTION,
+        version=_version(),
+        lifespan=lifespan,
+        dependencies=[Depends(authorize)],
+    )
+    app.state.ctx = ctx
+    web = _web_dir()
+    app.state.templates = Jinja2Templates(directory=str(web / "templates"))
+    errors.install(app)
+
+    from .routes import admin, audit, ingest as ingest_routes, rights, search, sources, system
+    from . import web_pages
+
+    for module in (system, sources, ingest_routes, search, rights, admin, audit):
+        app.include_router(module.router, prefix="/api")
+    app.include_router(web_pages.router)
+    app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
+    app.add_middleware(_MetricsMiddleware, ctx_getter=lambda: app.state.ctx)
+    return app
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("faceledger")
+    except Exception:  # pragma: no cover - not installed
+        return "0"

@@ -1,0 +1,90 @@
+"""Who may call what: one table, keyed by (method, route path), read by the one dependency
+that guards every route (:func:`faceledger.api.auth.authorize`).
+
+A route missing from the table is refused to everyone (fail closed), and the test suite
+calls every route of the app with every role, so a new route without a rule fails a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .keys import Role, RightsKind
+
+A, O, I, U = Role.ADMIN, Role.OPERATOR, Role.INVESTIGATOR, Role.AUDITOR  # noqa: E741
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[Role]
+    public: bool = False
+    rights: RightsKind | None = None  # subject routes: the kind of token they take
+
+    def allows(self, role: Role | None) -> bool:
+        return self.public or (role is not None and role in self.roles)
+
+
+def _r(*roles: Role) -> Rule:
+    return Rule(frozenset(roles))
+
+
+PUBLIC = Rule(frozenset(), public=True)
+ANY_KEY = _r(A, O, I, U)
+
+
+def _subject(kind: RightsKind) -> Rule:
+    return Rule(frozenset({Role.SUBJECT}), rights=kind)
+
+
+POLICY: dict[tuple[str, str], Rule] = {
+    # system
+    ("GET", "/api/health"): PUBLIC,
+    ("GET", "/api/metrics"): _r(A, O, U),
+    ("GET", "/api/whoami"): ANY_KEY,
+    # sources: admins add them; everyone with a key may read their lawful basis
+    ("GET", "/api/sources"): ANY_KEY,
+    ("GET", "/api/sources/{name}"): ANY_KEY,
+    ("POST", "/api/sources"): _r(A),
+    # ingest
+    ("POST", "/api/ingest/runs"): _r(O),
+    ("GET", "/api/ingest/runs"): _r(O),
+    ("GET", "/api/ingest/runs/{run_id}"): _r(O),
+    ("POST", "/api/ingest/runs/{run_id}/stop"): _r(O),
+    # search and verify (purpose and case required by the route)
+    ("POST", "/api/search"): _r(I),
+    ("POST", "/api/verify"): _r(I),
+    ("GET", "/api/faces/{face_id}/crop"): _r(I),
+    ("GET", "/api/photos/{photo_id}"): _r(I),
+    ("GET", "/api/photos/{photo_id}/image"): _r(I),
+    # data-subject rights: one-time token only
+    ("POST", "/api/rights/access"): _subject(RightsKind.ACCESS),
+    ("POST", "/api/rights/erasure"): _subject(RightsKind.ERASURE),
+    ("POST", "/api/rights/opt-out"): _subject(RightsKind.OPT_OUT),
+    ("GET", "/api/rights/token"): Rule(frozenset({Role.SUBJECT})),
+    # admin: keys and subject tokens
+    ("GET", "/api/keys"): _r(A),
+    ("POST", "/api/keys"): _r(A),
+    ("DELETE", "/api/keys/{key_id}"): _r(A),
+    ("GET", "/api/subject-tokens"): _r(A),
+    ("POST", "/api/subject-tokens"): _r(A),
+    # audit
+    ("GET", "/api/audit"): _r(U),
+    ("GET", "/api/audit/verify"): _r(U),
+    # web pages (their data comes from the API above, under the same rules)
+    ("GET", "/"): PUBLIC,
+    ("GET", "/signin"): PUBLIC,
+    ("POST", "/signin"): PUBLIC,
+    ("POST", "/signout"): PUBLIC,
+    ("GET", "/rights"): PUBLIC,
+    ("GET", "/search"): _r(I),
+    ("GET", "/ingest"): _r(O),
+    ("GET", "/sources"): ANY_KEY,
+    ("GET", "/audit"): _r(U),
+    ("GET", "/admin"): _r(A),
+}
+
+
+def rule_for(method: str, path: str) -> Rule | None:
+    if method == "HEAD":
+        method = "GET"
+    return POLICY.get((method, path))

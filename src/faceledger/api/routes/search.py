@@ -1,0 +1,119 @@
+"""Search, verify, and the face crops and photos that results point to (investigators)."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from ... import ActionContext
+from ...errors import NotFoundError
+from ..deps import ctx_of, principal_of, read_upload, require_purpose, to_jsonable
+
+router = APIRouter(tags=["search"])
+
+
+def match_json(match: object) -> dict:
+    data = to_jsonable(match)
+    data["crop_url"] = f"/api/faces/{data['face_id']}/crop"
+    data["photo_url"] = f"/api/photos/{data['photo_id']}/image"
+    data["photo_name"] = Path(str(data.get("photo_uri", ""))).name
+    return data
+
+
+def results_json(results: list) -> list[dict]:
+    return [
+        {"probe_face": to_jsonable(r.probe_face), "matches": [match_json(m) for m in r.matches]}
+        for r in results
+    ]
+
+
+@router.post("/search")
+async def search(
+    request: Request,
+    probe: UploadFile = File(description="the probe photo (JPEG, PNG, WebP ...)"),
+    purpose: str = Form(description="why this search is made (audit log)"),
+    case: str = Form(description="the case reference (audit log)"),
+    k: int = Form(10, ge=1, le=100),
+    largest_only: bool = Form(False),
+    far: float | None = Form(None, gt=0, lt=1),
+) -> dict:
+    """Every face in the probe, each with its ``k`` nearest gallery faces, a similarity, a
+    decision at the operating false-accept rate, and URLs of the face crop and photo."""
+    ctx, principal = ctx_of(request), principal_of(request)
+    purpose, case = require_purpose(purpose, case)
+    data = await read_upload(ctx, probe, "probe")
+    context = ActionContext(actor=principal.actor, purpose=purpose, case=case)
+    results = await run_in_threadpool(
+        ctx.store.search, data, k=k, largest_only=largest_only, far=far, context=context
+    )
+    point = ctx.store.operating_point(far)
+    return {
+        "purpose": purpose,
+        "case": case,
+        "far": point.far,
+        "match_threshold": point.match_threshold,
+        "faces": results_json(results),
+    }
+
+
+@router.post("/verify")
+async def verify(
+    request: Request,
+    a: UploadFile = File(description="first photo"),
+    b: UploadFile = File(description="second photo"),
+    purpose: str = Form(),
+    case: str = Form(),
+    far: float | None = Form(None, gt=0, lt=1),
+) -> dict:
+    """Are the largest faces of two photos the same person?"""
+    ctx, principal = ctx_of(request), principal_of(request)
+    purpose, case = require_purpose(purpose, case)
+    data_a = await read_upload(ctx, a, "first photo")
+    data_b = await read_upload(ctx, b, "second photo")
+    context = ActionContext(actor=principal.actor, purpose=purpose, case=case)
+    result = await run_in_threadpool(ctx.store.verify, data_a, data_b, far=far, context=context)
+    return to_jsonable(result)
+
+
+@router.get("/faces/{face_id}/crop", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}})
+async def face_crop(request: Request, face_id: int) -> Response:
+    """A JPEG of one gallery face, cut from its photo on demand."""
+    store = ctx_of(request).store
+    data = await run_in_threadpool(store.face_crop, face_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/photos/{photo_id}")
+async def photo(request: Request, photo_id: int) -> dict:
+    """A photo's catalog record (source, location, size, ingest run)."""
+    store = ctx_of(request).store
+    record = await run_in_threadpool(store.photo, photo_id)
+    data = to_jsonable(record)
+    data["image_url"] = f"/api/photos/{photo_id}/image"
+    return data
+
+
+@router.get("/photos/{photo_id}/image", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}}})
+async def photo_image(request: Request, photo_id: int) -> Response:
+    """The photo itself, read from its source."""
+    from ...pipeline.listing import uri_to_path
+
+    store = ctx_of(request).store
+    record = await run_in_threadpool(store.photo, photo_id)
+    path = uri_to_path(record.uri)
+
+    def read() -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise NotFoundError(f"photo {photo_id} is no longer readable at its source") from exc
+
+    data = await run_in_threadpool(read)
+    media = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+    return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})

@@ -1,0 +1,273 @@
+// faceledger web UI: small, dependency-free. Each page's data comes from the JSON API,
+// authenticated by the HttpOnly sign-in cookie (or, on the rights page, the one-time token).
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") node.textContent = v;
+    else if (v !== null && v !== undefined) node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c);
+  return node;
+};
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) {
+    const err = (body && body.error) || { code: "http_" + response.status, message: String(body) };
+    throw Object.assign(new Error(err.message), { code: err.code, status: response.status });
+  }
+  return body;
+}
+
+function showError(target, err) {
+  target.textContent = `${err.message} (${err.code || "error"})`;
+  target.className = "status error";
+}
+
+function dropZone(zone, input, preview) {
+  const show = () => {
+    const file = input.files[0];
+    if (!file || !preview) return;
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+  };
+  input.addEventListener("change", show);
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    if (e.dataTransfer.files.length) {
+      input.files = e.dataTransfer.files;
+      show();
+    }
+  });
+}
+
+// -- search ---------------------------------------------------------------------------------
+function matchCard(m) {
+  const card = el("figure", { class: `match ${m.decision.replace(" ", "-")}`, "data-testid": "match" });
+  card.append(
+    el("img", { src: m.crop_url, alt: `face ${m.face_id}`, loading: "lazy" }),
+    el("figcaption", {},
+      el("strong", { text: `${(m.similarity * 100).toFixed(1)} %`, "data-testid": "similarity" }),
+      " ",
+      el("span", { class: "decision", text: m.decision, "data-testid": "decision" }),
+      el("br"),
+      el("span", { text: m.source }),
+      " · ",
+      el("a", { href: m.photo_url, target: "_blank", rel: "noopener", text: m.photo_name || "photo" }),
+    ),
+  );
+  return card;
+}
+
+function initSearch() {
+  const form = $("#search-form");
+  dropZone($("#drop"), $("#probe"), $("#preview"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const status = $("#search-status");
+    const results = $("#results");
+    if (!$("#probe").files.length) { status.textContent = "Choose or drop a photo first."; return; }
+    status.className = "status";
+    status.textContent = "Searching…";
+    results.replaceChildren();
+    const started = performance.now();
+    try {
+      const data = await api("/api/search", { method: "POST", body: new FormData(form) });
+      const ms = Math.round(performance.now() - started);
+      status.textContent = `${data.faces.length} face(s) in the probe · ${ms} ms · match threshold ${data.match_threshold.toFixed(3)} (FAR ${data.far})`;
+      data.faces.forEach((face, i) => {
+        const grid = el("div", { class: "grid-results" });
+        face.matches.forEach((m) => grid.append(matchCard(m)));
+        results.append(el("h2", { text: `Probe face ${i + 1}` }), grid);
+      });
+    } catch (err) {
+      showError(status, err);
+    }
+  });
+}
+
+// -- ingest ---------------------------------------------------------------------------------
+function initIngest() {
+  const form = $("#ingest-form");
+  let timer = null;
+  const render = (run) => {
+    $("#run").hidden = false;
+    $("#run-id").textContent = run.id;
+    $("#run-status").textContent = run.status;
+    $("#run-progress").value = run.fraction;
+    $("#run-counts").textContent =
+      `${run.done} / ${run.total} photos · ${run.faces} faces · ${run.errors} errors · ` +
+      `${run.duplicates} duplicates · ${run.elapsed.toFixed(1)} s` +
+      (run.report ? ` · ${run.report.skipped} already held` : "") +
+      (run.error ? ` · ${run.error.message}` : "");
+    $("#stop-run").onclick = () => api(`/api/ingest/runs/${run.id}/stop`, { method: "POST" });
+  };
+  const poll = async (id) => {
+    const run = await api(`/api/ingest/runs/${id}`);
+    render(run);
+    if (run.status === "running") timer = setTimeout(() => poll(id), 500);
+    else loadHistory();
+  };
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clearTimeout(timer);
+    try {
+      const run = await api("/api/ingest/runs", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ source: form.source.value }),
+      });
+      render(run);
+      poll(run.id);
+    } catch (err) {
+      $("#run").hidden = false;
+      showError($("#run-counts"), err);
+    }
+  });
+  const loadHistory = async () => {
+    const data = await api("/api/ingest/runs");
+    const body = $("#history tbody");
+    body.replaceChildren(...data.history.map((r) => el("tr", {},
+      ...[r.id, r.source, r.status, r.photos, r.faces, r.errors, r.skipped, r.seconds]
+        .map((v) => el("td", { text: String(v) })))));
+    const live = data.live.find((r) => r.status === "running");
+    if (live && !timer) poll(live.id);
+  };
+  loadHistory();
+}
+
+// -- audit ----------------------------------------------------------------------------------
+function initAudit() {
+  let oldest = null;
+  const body = $("#audit tbody");
+  const short = (o) => { const s = JSON.stringify(o); return s.length > 120 ? s.slice(0, 117) + "…" : s; };
+  const load = async () => {
+    const q = oldest === null ? "newest_first=true&limit=100"
+      : `since_seq=${Math.max(0, oldest - 101)}&limit=${Math.min(100, oldest - 1)}&newest_first=false`;
+    const data = await api(`/api/audit?${q}`);
+    let entries = data.entries;
+    if (oldest !== null) entries = entries.reverse();
+    for (const e of entries) {
+      body.append(el("tr", {}, ...[e.seq, e.at.replace("T", " ").slice(0, 19), e.action, e.actor,
+        e.purpose || "", e.case || "", short(e.inputs), short(e.outputs)].map((v) => el("td", { text: String(v) }))));
+      oldest = oldest === null ? e.seq : Math.min(oldest, e.seq);
+    }
+    $("#audit-more").hidden = !oldest || oldest <= 1;
+  };
+  $("#audit-more").addEventListener("click", load);
+  $("#verify-audit").addEventListener("click", async () => {
+    const out = $("#verify-result");
+    try {
+      const v = await api("/api/audit/verify");
+      out.textContent = v.ok ? `OK: ${v.entries} entries, head ${v.head_hash.slice(0, 16)}…`
+        : `BROKEN at entry ${v.first_bad_seq}: ${v.reason}`;
+      out.className = v.ok ? "status ok" : "status error";
+    } catch (err) { showError(out, err); }
+  });
+  load();
+}
+
+// -- admin ----------------------------------------------------------------------------------
+function initAdmin() {
+  const loadKeys = async () => {
+    const data = await api("/api/keys");
+    $("#keys tbody").replaceChildren(...data.keys.map((k) => {
+      const revoke = el("button", { type: "button", text: "Revoke" });
+      revoke.disabled = !!k.revoked_at;
+      revoke.onclick = async () => { await api(`/api/keys/${k.id}`, { method: "DELETE" }); loadKeys(); };
+      const used = k.last_used_at ? new Date(k.last_used_at * 1000).toISOString().slice(0, 19) : "never";
+      return el("tr", {}, ...[k.id, k.name, k.role, used, k.revoked_at ? "revoked" : "active"]
+        .map((v) => el("td", { text: v })), el("td", {}, revoke));
+    }));
+  };
+  const postJson = (path, form) => api(path, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify(Object.fromEntries(new FormData(form))),
+  });
+  $("#key-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = $("#new-key");
+    out.hidden = false;
+    try {
+      const k = await postJson("/api/keys", e.target);
+      out.textContent = `New ${k.role} key for ${k.name} (shown once): ${k.key}`;
+      loadKeys();
+    } catch (err) { showError(out, err); }
+  });
+  $("#token-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = $("#new-token");
+    out.hidden = false;
+    try {
+      const t = await postJson("/api/subject-tokens", e.target);
+      out.textContent = `One-time ${t.kind} token for ${t.subject} (shown once): ${t.token}`;
+      out.dataset.token = t.token;
+    } catch (err) { showError(out, err); }
+  });
+  $("#source-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = $("#source-result");
+    try {
+      const s = await postJson("/api/sources", e.target);
+      out.textContent = `Source ${s.name} added (${s.lawful_basis_text}).`;
+      out.className = "status ok";
+    } catch (err) { showError(out, err); }
+  });
+  loadKeys();
+}
+
+// -- rights ---------------------------------------------------------------------------------
+function initRights() {
+  const form = $("#rights-form");
+  dropZone($("#selfie-drop"), $("#selfie"), $("#selfie-preview"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const status = $("#rights-status");
+    const out = $("#rights-result");
+    out.replaceChildren();
+    if (!$("#selfie").files.length) { status.textContent = "Choose a selfie first."; return; }
+    const body = new FormData();
+    body.append("selfie", $("#selfie").files[0]);
+    status.className = "status";
+    status.textContent = "Sending…";
+    try {
+      const data = await api(`/api/rights/${form.kind.value}`, {
+        method: "POST", body, headers: { authorization: `Bearer ${form.token.value.trim()}` },
+      });
+      form.token.value = "";
+      if (data.request === "access") {
+        status.textContent = `We hold ${data.faces.length} photo(s) of your face. Your token is now used.`;
+        const grid = el("div", { class: "grid-results" });
+        for (const f of data.faces) {
+          grid.append(el("figure", { class: "match", "data-testid": "own-face" },
+            el("img", { src: f.crop_data_url || "", alt: "your face" }),
+            el("figcaption", { text: `${f.photo_name} · ${f.source} · ${(f.similarity * 100).toFixed(1)} %` })));
+        }
+        out.append(grid);
+        for (const s of data.sources) {
+          out.append(el("p", { class: "card", text:
+            `${s.name}: held by ${s.controller} for "${s.purpose}" under ${s.lawful_basis_text} and ` +
+            `${s.special_category_text}; kept ${s.retention_days} days.` }));
+        }
+      } else {
+        status.textContent = `Done: ${data.request}. Your token is now used.`;
+        out.append(el("pre", { text: JSON.stringify(data.result, null, 2) }));
+      }
+    } catch (err) {
+      showError(status, err);
+    }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  ({ search: initSearch, ingest: initIngest, audit: initAudit, admin: initAdmin, rights: initRights }[page] || (() => {}))();
+});
