@@ -12,9 +12,10 @@ runs in the thread pool, never on the event loop.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -108,8 +109,9 @@ def create_app(
     app.state.templates = Jinja2Templates(directory=str(web / "templates"))
     errors.install(app)
 
-    from .routes import admin, audit, ingest as ingest_routes, rights, search, sources, system
     from . import web_pages
+    from .routes import admin, audit, rights, search, sources, system
+    from .routes import ingest as ingest_routes
 
     for module in (system, sources, ingest_routes, search, rights, admin, audit):
         app.include_router(module.router, prefix="/api")

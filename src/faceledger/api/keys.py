@@ -129,14 +129,14 @@ class KeyStore:
             raise StoreError(f"{self.path}: cannot open key store ({exc})") from exc
 
     @classmethod
-    def for_data_dir(cls, data_dir: Path) -> "KeyStore":
+    def for_data_dir(cls, data_dir: Path) -> KeyStore:
         return cls(Path(data_dir) / "keys.db")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "KeyStore":
+    def __enter__(self) -> KeyStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .keys import Role, RightsKind
+from .keys import RightsKind, Role
 
-A, O, I, U = Role.ADMIN, Role.OPERATOR, Role.INVESTIGATOR, Role.AUDITOR  # noqa: E741
+A, O, I, U = Role.ADMIN, Role.OPERATOR, Role.INVESTIGATOR, Role.AUDITOR
 
 
 @dataclass(frozen=True)

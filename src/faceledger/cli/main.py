@@ -268,14 +268,7 @@ main.add_command(bench)
 main.add_command(models)
 main.add_command(demo)
 
-from .serve_cmd import apikeys, demo, serve  # noqa: E402
+from .serve_cmd import apikeys, serve  # noqa: E402
 
 main.add_command(serve)
-main.add_command(demo)
-main.add_command(apikeys)
-
-from .serve_cmd import apikeys, demo, serve  # noqa: E402
-
-main.add_command(serve)
-main.add_command(demo)
 main.add_command(apikeys)

@@ -1,17 +1,13 @@
-"""``faceledger serve``, ``faceledger demo`` and ``faceledger apikeys``: the HTTP server and
+"""``faceledger serve`` (``serve --demo``) and ``faceledger apikeys``: the HTTP server and
 the API keys that open it."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import click
 
 from .common import echo_json, handle_errors, json_option, settings_from
-
-DEMO_SOURCE = "lfw-demo"
-DEMO_PHOTOS = 300
 
 
 def _host_port(func):
@@ -35,122 +31,58 @@ def _run_server(settings, host: str, port: int, log_level: str = "info") -> None
 
 @click.command()
 @_host_port
-@click.option("--demo", "demo_mode", is_flag=True, help="Same as 'faceledger demo'.")
-@click.option("--log-level", default="info", show_default=True)
+@click.option("--demo", "demo_mode", is_flag=True,
+              help="First build the demo store (an LFW sample under a recorded lawful basis, "
+              "created and ingested if absent) and print a first admin key.")
+@click.option("--people", type=int, default=300, show_default=True,
+              help="With --demo: how many LFW people go into the demo sample.")
+@click.option("--new-key", is_flag=True,
+              help="With --demo: print a new admin key even if one exists.")
+@click.option("--no-serve", is_flag=True, help="Prepare (store, demo, key), then exit.")
+@click.option("--log-level", default="warning", show_default=True)
 @click.pass_context
 @handle_errors
-def serve(ctx: click.Context, host: str, port: int, demo_mode: bool, log_level: str) -> None:
+def serve(ctx: click.Context, host: str, port: int, demo_mode: bool, people: int,
+          new_key: bool, no_serve: bool, log_level: str) -> None:
     """Start the HTTP API and web UI over the store.
 
     \b
     Example:
-      faceledger --data ./data serve --port 8000
+      faceledger serve --demo                     # demo store in ./data, http://localhost:8000/
+      faceledger --data ./data serve --port 8000  # an existing store
       faceledger apikeys create --role investigator --name alice   # a key to sign in with
     """
-    if demo_mode:
-        ctx.invoke(demo, host=host, port=port, photos=DEMO_PHOTOS, new_key=False,
-                   no_serve=False, log_level=log_level)
-        return
-    from ..store.store import open_store
-
     settings = settings_from(ctx)
-    open_store(settings).close()  # a clear error now if there is no store
+    if demo_mode:
+        _prepare_demo(settings, people, new_key)
+    else:
+        from ..store.store import open_store
+
+        open_store(settings).close()  # a clear error now if there is no store
+    if no_serve:
+        return
     _run_server(settings, host, port, log_level)
 
 
-def demo_sample(lfw_images: Path, photos: int) -> list[Path]:
-    """A deterministic sample: people with two or more photos, all but their last photo (kept
-    out so it can be used as a probe), at most four each, in name order."""
-    chosen: list[Path] = []
-    for person in sorted(p for p in lfw_images.iterdir() if p.is_dir()):
-        files = sorted(person.glob("*.jpg"))
-        if len(files) < 2:
-            continue
-        chosen.extend(files[:-1][:4])
-        if len(chosen) >= photos:
-            break
-    return chosen[:photos]
-
-
-def prepare_demo(settings, photos: int = DEMO_PHOTOS, echo=click.echo) -> object:
-    """Create the store if absent, add the demo source and ingest it. Returns the open store."""
-    from ..config import default_datasets_dir
-    from ..errors import ConfigError, NotFoundError
-    from ..store.store import init_store
-
-    store = init_store(settings)
-    try:
-        try:
-            store.source(DEMO_SOURCE)
-        except NotFoundError:
-            lfw = default_datasets_dir() / "lfw" / "images"
-            if not lfw.is_dir():
-                raise ConfigError(
-                    f"the demo needs LFW photos in {lfw} (../shared/datasets/lfw/images)"
-                )
-            sample = demo_sample(lfw, photos)
-            listing = Path(settings.data_dir) / "demo" / f"{DEMO_SOURCE}.txt"
-            listing.parent.mkdir(parents=True, exist_ok=True)
-            listing.write_text(
-                "# faceledger demo: a sample of Labeled Faces in the Wild (research use)\n"
-                + "".join(p.resolve().as_uri() + "\n" for p in sample)
-            )
-            store.add_source(
-                DEMO_SOURCE, location=str(listing), kind="urls",
-                controller="faceledger demo (the person running it)",
-                lawful_basis="legitimate-interests",
-                special_category_condition="archiving-research",
-                purpose="demonstrate face search on a public research dataset (LFW)",
-                retention_days=30, minors_policy="none-expected", actor="demo",
-            )
-            echo(f"added source {DEMO_SOURCE}: {len(sample)} LFW photos, legitimate interests "
-                 "(Art. 6(1)(f)) with the Art. 9(2)(j) research condition, kept 30 days")
-        report = store.ingest(DEMO_SOURCE, actor="demo")
-        echo(f"ingested {DEMO_SOURCE}: {report.photos} new photos, {report.faces} faces, "
-             f"{report.skipped} already held, {report.seconds:.1f} s")
-    except BaseException:
-        store.close()
-        raise
-    return store
-
-
-@click.command()
-@_host_port
-@click.option("--photos", type=int, default=DEMO_PHOTOS, show_default=True,
-              help="How many LFW photos the demo source holds.")
-@click.option("--new-key", is_flag=True, help="Print a new admin key even if one exists.")
-@click.option("--no-serve", is_flag=True, help="Prepare the store and key, then exit.")
-@click.option("--log-level", default="warning", show_default=True)
-@click.pass_context
-@handle_errors
-def demo(ctx: click.Context, host: str, port: int, photos: int, new_key: bool, no_serve: bool,
-         log_level: str) -> None:
-    """Start the server on a ready demo store: create the store in the data dir if absent,
-    add a source over a sample of LFW with its lawful basis, ingest it, print a first admin
-    key and the URL, then serve.
-
-    \b
-    Example:
-      faceledger demo                 # store in ./data, http://localhost:8000/
-      faceledger --data /tmp/fl demo --port 8080
-    """
+def _prepare_demo(settings, people: int, new_key: bool) -> None:
+    """The library's demo store (``faceledger.demo``), then a first admin key."""
     from ..api.keys import KeyStore, Role
+    from ..config import default_datasets_dir
+    from ..demo import prepare_demo
 
-    settings = settings_from(ctx)
-    store = prepare_demo(settings, photos)
-    store.close()
+    d = prepare_demo(settings, default_datasets_dir(), people)
+    r = d.report
+    click.echo(f"demo store in {settings.data_dir}: source {r.source}, {r.photos} photos read, "
+               f"{r.faces} faces, {r.skipped} already there, {r.seconds:.1f} s")
+    d.store.close()
     with KeyStore.for_data_dir(settings.data_dir) as keys:
         if new_key or keys.count_active(Role.ADMIN) == 0:
             issued = keys.create("demo-admin", Role.ADMIN)
             click.echo(f"admin API key (shown once, keep it): {issued.secret}")
         else:
-            click.echo("an admin key exists already (use --new-key for another, or "
-                       "'faceledger apikeys create --role admin --name NAME')")
-    click.echo("sign in as admin, create an investigator key on the Admin page, sign in with "
-               "it and search with any LFW photo")
-    if no_serve:
-        return
-    _run_server(settings, host, port, log_level)
+            click.echo("an admin key exists already (--new-key prints another)")
+    click.echo("sign in as admin, create an investigator key on the Admin page, sign in with it "
+               f"and search with {d.probe} (another photo of someone in the sample)")
 
 
 @click.group()
@@ -175,7 +107,7 @@ def _keys(ctx: click.Context):
 def _when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @apikeys.command("create")
