@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..config import Settings
 from . import errors
 from .auth import authorize
+from .concurrency import guard_store
 from .context import AppContext
 from .keys import KeyStore
 from .runs import IngestRuns
@@ -73,9 +74,11 @@ def create_app(
     settings: Settings | None = None,
     store: Any = None,
     keys: KeyStore | None = None,
+    preload_models: bool = True,
 ) -> FastAPI:
-    """Build the app. Without ``store`` it opens (or initialises) the store in
-    ``settings.data_dir`` and closes it on shutdown."""
+    """Build the app. Without ``store`` it opens the store in ``settings.data_dir`` and
+    closes it on shutdown. ``preload_models`` loads the model pack now (and puts it behind
+    its lock, see :mod:`faceledger.api.concurrency`) rather than on the first search."""
     settings = settings or Settings.from_env()
     owns_store = store is None
     if store is None:
@@ -83,6 +86,7 @@ def create_app(
 
         store = open_store(settings)
     keys = keys or KeyStore.for_data_dir(settings.data_dir)
+    guard_store(store, load_models=preload_models)
 
     def ingest(source: str, progress: Any, stop_event: Any, actor: str) -> Any:
         return store.ingest(source, progress=progress, stop_event=stop_event, actor=actor)
@@ -114,7 +118,7 @@ def create_app(
     from .routes import ingest as ingest_routes
 
     for module in (system, sources, ingest_routes, search, rights, admin, audit):
-        app.include_router(module.router, prefix="/api")
+        app.include_router(module.router)
     app.include_router(web_pages.router)
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     app.add_middleware(_MetricsMiddleware, ctx_getter=lambda: app.state.ctx)

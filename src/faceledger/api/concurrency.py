@@ -57,12 +57,13 @@ class LockedAnalyzer(_Locked):
     _guarded = frozenset({"analyze", "detect", "embed"})
 
 
-def guard_store(store: Any) -> Any:
-    """Install the locks on ``store`` (idempotent) and return it."""
+def guard_store(store: Any, load_models: bool = True) -> Any:
+    """Install the locks on ``store`` (idempotent) and return it. With ``load_models``
+    false the analyzer is neither loaded nor guarded (for tests that never analyse)."""
     index_file = getattr(store, "index_file", None)
     if index_file is not None and not isinstance(index_file.index, LockedIndex):
         index_file.index = LockedIndex(index_file.index, threading.RLock())
-    if hasattr(store, "_analyzer") and not isinstance(store._analyzer, LockedAnalyzer):
+    if load_models and hasattr(store, "_analyzer") and not isinstance(store._analyzer, LockedAnalyzer):
         analyzer = store.analyzer  # loads the models now, not on the first request
         store._analyzer = LockedAnalyzer(analyzer, threading.RLock())
     return store

@@ -88,3 +88,26 @@ def rule_for(method: str, path: str) -> Rule | None:
     if method == "HEAD":
         method = "GET"
     return POLICY.get((method, path))
+
+
+def route_table(app: object) -> list[tuple[str, str]]:
+    """Every (method, path) the app's guarded routes answer, however routers were included
+    (FastAPI may wrap included routers; their routes are walked too)."""
+    from fastapi.routing import APIRoute
+
+    found: list[tuple[str, str]] = []
+
+    def walk(routes: list) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                walk(inner.routes)
+            elif isinstance(route, APIRoute):
+                found.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
+
+    walk(getattr(app, "routes", []))
+    return sorted(set(found))
+
+
+UNGUARDED = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
+"""Routes the framework adds outside the policy: the OpenAPI schema, its viewers, static files."""

@@ -22,12 +22,12 @@ class TokenIn(BaseModel):
     ttl_hours: float = Field(168, gt=0, le=24 * 90)
 
 
-@router.get("/keys")
+@router.get("/api/keys")
 def list_keys(request: Request) -> dict:
     return {"keys": [to_jsonable(k) for k in ctx_of(request).keys.list(include_revoked=True)]}
 
 
-@router.post("/keys", status_code=201)
+@router.post("/api/keys", status_code=201)
 def create_key(request: Request, body: KeyIn) -> dict:
     """Create a key; its secret is in this response and nowhere else."""
     ctx, principal = ctx_of(request), principal_of(request)
@@ -37,7 +37,7 @@ def create_key(request: Request, body: KeyIn) -> dict:
     return {"key": issued.secret, **to_jsonable(issued.key)}
 
 
-@router.delete("/keys/{key_id}")
+@router.delete("/api/keys/{key_id}")
 def revoke_key(request: Request, key_id: str) -> dict:
     ctx, principal = ctx_of(request), principal_of(request)
     key = ctx.keys.revoke(key_id)
@@ -45,12 +45,12 @@ def revoke_key(request: Request, key_id: str) -> dict:
     return to_jsonable(key)
 
 
-@router.get("/subject-tokens")
+@router.get("/api/subject-tokens")
 def list_tokens(request: Request) -> dict:
     return {"tokens": [to_jsonable(t) for t in ctx_of(request).keys.tokens()]}
 
 
-@router.post("/subject-tokens", status_code=201)
+@router.post("/api/subject-tokens", status_code=201)
 def issue_token(request: Request, body: TokenIn) -> dict:
     """Issue a one-time token with which a person makes one rights request."""
     ctx, principal = ctx_of(request), principal_of(request)

@@ -12,7 +12,7 @@ from ..deps import ctx_of
 router = APIRouter(tags=["audit"])
 
 
-@router.get("/audit")
+@router.get("/api/audit")
 async def read_audit(
     request: Request,
     since_seq: int = Query(0, ge=0, description="entries after this sequence number"),
@@ -35,7 +35,7 @@ async def read_audit(
     return await run_in_threadpool(read)
 
 
-@router.get("/audit/verify")
+@router.get("/api/audit/verify")
 async def verify_audit(request: Request) -> dict:
     """Walk the whole chain; ``ok`` false names the first bad entry and why."""
     audit = ctx_of(request).store.audit

@@ -15,7 +15,7 @@ class RunIn(BaseModel):
     source: str
 
 
-@router.post("/ingest/runs", status_code=202)
+@router.post("/api/ingest/runs", status_code=202)
 async def start_run(request: Request, body: RunIn) -> dict:
     """Start ingesting a source in the background; poll ``GET /api/ingest/runs/{id}``."""
     ctx, principal = ctx_of(request), principal_of(request)
@@ -24,7 +24,7 @@ async def start_run(request: Request, body: RunIn) -> dict:
     return run.as_dict()
 
 
-@router.get("/ingest/runs")
+@router.get("/api/ingest/runs")
 def list_runs(request: Request) -> dict:
     """Runs started by this server (live progress) and the catalog's run history."""
     ctx = ctx_of(request)
@@ -37,13 +37,13 @@ def list_runs(request: Request) -> dict:
     return {"live": [r.as_dict() for r in ctx.runs.list()], "history": history}
 
 
-@router.get("/ingest/runs/{run_id}")
+@router.get("/api/ingest/runs/{run_id}")
 def get_run(request: Request, run_id: int) -> dict:
     """Progress (``done``/``total``, faces, errors) and, once finished, the report."""
     return ctx_of(request).runs.get(run_id).as_dict()
 
 
-@router.post("/ingest/runs/{run_id}/stop", status_code=202)
+@router.post("/api/ingest/runs/{run_id}/stop", status_code=202)
 def stop_run(request: Request, run_id: int) -> dict:
     """Ask a run to stop; what it has written so far is kept."""
     return ctx_of(request).runs.stop(run_id).as_dict()

@@ -67,7 +67,7 @@ def _sources(ctx: AppContext, names: set[str]) -> list[dict]:
     return out
 
 
-@router.get("/rights/token")
+@router.get("/api/rights/token")
 def token_info(request: Request) -> dict:
     """What a subject token is for (it is not used by asking)."""
     p = principal_of(request)
@@ -75,7 +75,7 @@ def token_info(request: Request) -> dict:
     return {"kind": p.token.kind.value, "subject": p.token.subject, "expires_at": p.token.expires_at}
 
 
-@router.post("/rights/access")
+@router.post("/api/rights/access")
 async def access(request: Request, selfie: UploadFile = File()) -> dict:
     """Which of my faces do you hold, in which photos, from which sources, on what basis?"""
     ctx, principal = ctx_of(request), principal_of(request)
@@ -109,7 +109,7 @@ def _library_rights(ctx: AppContext, name: str) -> Any:
     return fn
 
 
-@router.post("/rights/erasure")
+@router.post("/api/rights/erasure")
 async def erasure(request: Request, selfie: UploadFile = File()) -> dict:
     """Erase every face of mine the store holds (faces, templates and index entries)."""
     ctx, principal = ctx_of(request), principal_of(request)
@@ -129,7 +129,7 @@ async def erasure(request: Request, selfie: UploadFile = File()) -> dict:
     return await run_in_threadpool(work)
 
 
-@router.post("/rights/opt-out")
+@router.post("/api/rights/opt-out")
 async def opt_out(request: Request, selfie: UploadFile = File()) -> dict:
     """Keep my face out of future ingests (and erase what is held now)."""
     ctx, principal = ctx_of(request), principal_of(request)

@@ -31,7 +31,7 @@ def results_json(results: list) -> list[dict]:
     ]
 
 
-@router.post("/search")
+@router.post("/api/search")
 async def search(
     request: Request,
     probe: UploadFile = File(description="the probe photo (JPEG, PNG, WebP ...)"),
@@ -60,7 +60,7 @@ async def search(
     }
 
 
-@router.post("/verify")
+@router.post("/api/verify")
 async def verify(
     request: Request,
     a: UploadFile = File(description="first photo"),
@@ -79,7 +79,7 @@ async def verify(
     return to_jsonable(result)
 
 
-@router.get("/faces/{face_id}/crop", response_class=Response,
+@router.get("/api/faces/{face_id}/crop", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
 async def face_crop(request: Request, face_id: int) -> Response:
     """A JPEG of one gallery face, cut from its photo on demand."""
@@ -88,7 +88,7 @@ async def face_crop(request: Request, face_id: int) -> Response:
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
-@router.get("/photos/{photo_id}")
+@router.get("/api/photos/{photo_id}")
 async def photo(request: Request, photo_id: int) -> dict:
     """A photo's catalog record (source, location, size, ingest run)."""
     store = ctx_of(request).store
@@ -98,7 +98,7 @@ async def photo(request: Request, photo_id: int) -> dict:
     return data
 
 
-@router.get("/photos/{photo_id}/image", response_class=Response,
+@router.get("/api/photos/{photo_id}/image", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}}})
 async def photo_image(request: Request, photo_id: int) -> Response:
     """The photo itself, read from its source."""

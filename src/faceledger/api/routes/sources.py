@@ -36,7 +36,7 @@ def _describe(info: object) -> dict:
     return data
 
 
-@router.get("/sources")
+@router.get("/api/sources")
 async def list_sources(request: Request) -> dict:
     """Every source with its controller, lawful basis, Art. 9 condition, purpose and retention."""
     store = ctx_of(request).store
@@ -44,13 +44,13 @@ async def list_sources(request: Request) -> dict:
     return {"sources": [_describe(i) for i in infos]}
 
 
-@router.get("/sources/{name}")
+@router.get("/api/sources/{name}")
 async def get_source(request: Request, name: str) -> dict:
     store = ctx_of(request).store
     return _describe(await run_in_threadpool(store.source, name))
 
 
-@router.post("/sources", status_code=201)
+@router.post("/api/sources", status_code=201)
 async def add_source(request: Request, body: SourceIn) -> dict:
     """Register a source; refused (422, ``lawful_basis_required``) if any part of its lawful
     basis is missing."""

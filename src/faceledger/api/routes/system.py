@@ -10,14 +10,14 @@ from ..deps import ctx_of, principal_of
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health")
+@router.get("/api/health")
 def health(request: Request) -> dict:
     """Liveness and a few counts; public, holds no personal data."""
     ctx = ctx_of(request)
     return {"status": "ok", "ingest_runs_running": ctx.runs.running()}
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/api/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text format: requests by route and status, latency histograms, gallery size."""
     ctx = ctx_of(request)
@@ -29,7 +29,7 @@ def metrics(request: Request) -> PlainTextResponse:
     return PlainTextResponse(ctx.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
 
-@router.get("/whoami")
+@router.get("/api/whoami")
 def whoami(request: Request) -> dict:
     """The role and name behind the presented key."""
     p = principal_of(request)
