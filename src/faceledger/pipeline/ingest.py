@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..images import ImageLimits
+from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
 from ..store.catalog import utc_now
 from .listing import PhotoRef, list_photos
@@ -83,6 +84,8 @@ def ingest_source(
     refs = list_photos(info)
     known = catalog.known_uris(source_id)
     todo = [r for r in refs if r.uri not in known]
+    erased = tombstones(store).filter(source_id, [r.uri for r in todo])  # never re-collect
+    todo = [r for r in todo if r.uri not in erased]
     state = IngestProgress(total=len(todo))
     run_id = catalog.start_run(source_id, store.pack.name)
     started = time.perf_counter()

@@ -40,7 +40,7 @@ import hmac
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,9 +159,13 @@ class AuditLog:
     write lock orders them, and each append reads the head inside its own transaction.
     """
 
-    def __init__(self, path: Path | str, head_key: bytes | None = None) -> None:
+    def __init__(
+        self, path: Path | str, head_key: bytes | Sequence[bytes] | None = None
+    ) -> None:
+        """``head_key``: one key, or several (the first signs new heads; any of them is
+        accepted when verifying, so an interrupted key rotation does not break the log)."""
         self.path = Path(path)
-        self._head_key = head_key
+        self._head_keys = _keys(head_key)
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,13 +236,13 @@ class AuditLog:
                 raise StoreError(f"cannot append to the audit log: {exc}") from exc
         return entry
 
-    def reseal(self, head_key: bytes | None) -> None:
+    def reseal(self, head_key: bytes | Sequence[bytes] | None) -> None:
         """Switch the head's HMAC key (after key rotation). Verifies the chain first."""
         result = self.verify()
         if not result.ok:
             raise IntegrityError(f"will not reseal a broken audit log: {result.reason}")
         with self._lock:
-            self._head_key = head_key
+            self._head_keys = _keys(head_key)
             if result.entries:
                 self._conn.execute("BEGIN IMMEDIATE")
                 self._conn.execute(
@@ -247,10 +251,11 @@ class AuditLog:
                 )
                 self._conn.execute("COMMIT")
 
-    def _mac(self, seq: int, digest: str) -> str | None:
-        if self._head_key is None:
+    def _mac(self, seq: int, digest: str, key: bytes | None = None) -> str | None:
+        key = key if key is not None else (self._head_keys[0] if self._head_keys else None)
+        if key is None:
             return None
-        return hmac.new(self._head_key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -310,9 +315,11 @@ class AuditLog:
                 len(rows),
             )
         sealed = False
-        if self._head_key is not None and rows:
-            expected = self._mac(last_seq, last_hash)
-            if head_mac is None or not hmac.compare_digest(str(head_mac), str(expected)):
+        if self._head_keys and rows:
+            if head_mac is None or not any(
+                hmac.compare_digest(str(head_mac), str(self._mac(last_seq, last_hash, k)))
+                for k in self._head_keys
+            ):
                 return bad(
                     last_seq,
                     "the head's HMAC does not match: the chain was recomputed without the key "
@@ -334,6 +341,14 @@ class AuditLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _keys(head_key: bytes | Sequence[bytes] | None) -> tuple[bytes, ...]:
+    if head_key is None:
+        return ()
+    if isinstance(head_key, (bytes, bytearray)):
+        return (bytes(head_key),)
+    return tuple(bytes(k) for k in head_key)
 
 
 def _entry_from(body: str, digest: str) -> AuditEntry:

@@ -50,6 +50,10 @@ def key_id_of_key(key: bytes) -> bytes:
     return hashlib.sha256(key).digest()[:KEY_ID_BYTES]
 
 
+def _derive(key: bytes, label: str) -> bytes:
+    return hmac.new(key, b"faceledger:" + label.encode(), hashlib.sha256).digest()
+
+
 def is_encrypted(blob: bytes) -> bool:
     return len(blob) >= HEADER_BYTES + TAG_BYTES and bytes(blob[:4]) == MAGIC
 
@@ -99,7 +103,15 @@ class TemplateCipher:
 
     def derive(self, label: str) -> bytes:
         """A separate secret for another use (e.g. the audit head's HMAC)."""
-        return hmac.new(self.key, b"faceledger:" + label.encode(), hashlib.sha256).digest()
+        return _derive(self.key, label)
+
+    def derive_all(self, label: str) -> tuple[bytes, ...]:
+        """``derive`` for the current key, then for each old key still loaded."""
+        return tuple(_derive(k, label) for k in (self.key, *self.old_keys))
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(key_id_of_key(k).hex() for k in (self.key, *self.old_keys))
 
     # -- bytes ---------------------------------------------------------------------------
 

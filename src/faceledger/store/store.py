@@ -21,6 +21,9 @@ from ..images import DecodedImage, ImageLimits
 from ..models.analyzer import FaceAnalyzer
 from ..models.registry import PackSpec, get_pack, load_pack
 from ..privacy.audit import AuditLog, sha256_hex
+from ..privacy.erasure import Tombstones
+from ..privacy.keys import audit_head_keys, store_cipher
+from ..privacy.optout import PRIVACY_FILE, open_optout
 from ..privacy.sources import validate_source
 from ..search.decisions import OperatingPoint, operating_point
 from ..search.engine import load_probe, probe_faces, search_index
@@ -28,7 +31,7 @@ from ..types import ProbeResult, SourceInfo, Verification
 from .catalog import Catalog
 from .index_file import IndexFile
 from .records import CheckReport, FaceRecord, PhotoRecord, RunRecord
-from .templates import Cipher, PlainCipher
+from .templates import Cipher
 
 CATALOG_FILE = "catalog.db"
 AUDIT_FILE = "audit.db"
@@ -77,8 +80,9 @@ class Store:
         pack_name = self.catalog.meta("pack") or settings.pack
         self.pack: PackSpec = get_pack(pack_name)
         self.cipher: Cipher = self._make_cipher()
-        self.audit = AuditLog(self.data_dir / AUDIT_FILE)
-        self.optout: Any = None  # an opt-out list with ``blocked_mask(vectors)``, when one is set
+        self.audit = AuditLog(self.data_dir / AUDIT_FILE, head_key=audit_head_keys(self.cipher))
+        self.optout: Any = open_optout(self)  # ``blocked_mask(vectors)``, used by ingest
+        self.tombstones = Tombstones(self.data_dir / PRIVACY_FILE)  # erased photos' URI hashes
         self.index_file = IndexFile(
             self.data_dir / INDEX_DIR, self.pack.name, self.pack.embedding_size,
             settings.index_kind, self.catalog, self.cipher,
@@ -88,12 +92,15 @@ class Store:
         self._analyzer_lock = threading.Lock()
 
     def _make_cipher(self) -> Cipher:
-        return PlainCipher()
+        return store_cipher(self.catalog, self.settings, self.store_id)
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
         self.catalog.close()
         self.audit.close()
+        if self.optout is not None:
+            self.optout.close()
+        self.tombstones.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -252,6 +259,20 @@ class Store:
         if not ok:
             raise ConfigError("could not encode a JPEG crop")
         return buf.tobytes()
+
+    # -- data-subject rights (faceledger.privacy) -------------------------------------------
+    def erase_faces(self, face_ids: list[int], context: ActionContext | None = None):
+        """Erase these faces everywhere (Art. 17); see ``faceledger.privacy.erasure``."""
+        from ..privacy.erasure import erase
+
+        return erase(self, face_ids=face_ids, context=context)
+
+    def opt_out(self, selfie: bytes | str | Path, context: ActionContext | None = None,
+                erase_existing: bool = True):
+        """Block this person from every later ingest (and erase what is held now)."""
+        from ..privacy.rights import opt_out_person
+
+        return opt_out_person(self, [selfie], context=context, erase_existing=erase_existing)
 
     def counts(self) -> dict[str, int]:
         counts = self.catalog.counts()

@@ -1,0 +1,299 @@
+"""Right of access (GDPR Art. 15): find a person's faces and write their copy.
+
+:func:`find_person` searches with one or more selfies (the largest face of each) at a
+high-recall operating point (:data:`ACCESS_FAR`, 1e-2 per comparison) and keeps every face
+above that threshold, labelled "match" or "possible". :func:`export_access` writes the
+person's copy into a folder: ``access.json`` (machine-readable), ``index.html`` (the same,
+readable) and ``crops/face_<id>.jpg``. For each face it gives the photo, the source, its
+controller, lawful basis (Art. 6 and Art. 9(2)), purpose, retention, the dates it was
+collected and will be erased, and every logged search that returned it.
+
+High recall means some "possible" faces may be someone else's: the operator reviews them
+before handing the copy over (Art. 15(4): the copy must not adversely affect others).
+
+The selfies are only held in memory: they are decoded, embedded and dropped; the audit log
+keeps their sha256.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import FaceLedgerError, NoFaceError
+from ..images import DecodedImage
+from ..search.engine import load_probe
+from .sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
+
+if TYPE_CHECKING:
+    from ..store.store import ActionContext, Store
+
+ACCESS_FAR = 1e-2
+
+Selfie = bytes | str | Path | DecodedImage
+
+
+@dataclass(frozen=True)
+class PersonMatch:
+    face_id: int
+    similarity: float
+    decision: str  # "match" (at the store's operating point) or "possible"
+
+
+@dataclass(frozen=True)
+class PersonSearch:
+    selfies_sha256: list[str]
+    far: float
+    threshold: float
+    match_threshold: float
+    matches: list[PersonMatch] = field(default_factory=list)
+
+    @property
+    def face_ids(self) -> list[int]:
+        return [m.face_id for m in self.matches]
+
+
+@dataclass(frozen=True)
+class AccessReport:
+    out_dir: Path
+    json_path: Path
+    html_path: Path
+    faces: int
+    audit_seq: int
+
+
+def selfie_embeddings(store: Store, selfies: list[Selfie]) -> tuple[np.ndarray, list[str]]:
+    """The largest face of each selfie, embedded; and the selfies' sha256 (for the log)."""
+    if not selfies:
+        raise NoFaceError("give at least one selfie")
+    vectors, hashes = [], []
+    for i, selfie in enumerate(selfies, 1):
+        image = load_probe(selfie, store.limits)
+        hashes.append(image.sha256)
+        faces = store.analyzer.analyze(image.bgr, largest_only=True)
+        if not faces:
+            raise NoFaceError(f"no face was found in selfie {i}")
+        vectors.append(np.asarray(faces[0].embedding, dtype=np.float32))
+        del image
+    return np.stack(vectors), hashes
+
+
+def find_person(
+    store: Store, selfies: list[Selfie], far: float | None = None, limit: int = 100_000
+) -> PersonSearch:
+    """Every face in the store at or above the ``far`` threshold for any of the selfies."""
+    far = ACCESS_FAR if far is None else far
+    threshold = store.pack.threshold(far)
+    strict = store.operating_point(None).match_threshold
+    queries, hashes = selfie_embeddings(store, selfies)
+    best = _range_search(store, queries, threshold, limit)
+    matches = [
+        PersonMatch(fid, round(sim, 4), "match" if sim >= strict else "possible")
+        for fid, sim in sorted(best.items(), key=lambda kv: -kv[1])
+    ]
+    # drop ids the catalog no longer holds (erased since the index was read)
+    held = store.catalog.faces([m.face_id for m in matches])
+    matches = [m for m in matches if m.face_id in held]
+    return PersonSearch(hashes, far, threshold, strict, matches)
+
+
+def _range_search(
+    store: Store, queries: np.ndarray, threshold: float, limit: int
+) -> dict[int, float]:
+    index = store.index_file.index
+    total = len(index)
+    best: dict[int, float] = {}
+    if total == 0:
+        return best
+    k = min(256, total)
+    while True:
+        sims, ids = index.search(queries, k)
+        for row_sims, row_ids in zip(sims, ids, strict=True):
+            for sim, fid in zip(row_sims, row_ids, strict=True):
+                if fid >= 0 and sim >= threshold:
+                    best[int(fid)] = max(best.get(int(fid), -1.0), float(sim))
+        full = sims.shape[1] == k and bool((sims[:, -1] >= threshold).any())
+        if not full or k >= min(total, limit):
+            return best
+        k = min(k * 4, total, limit)
+
+
+def _lookup(table: dict[str, str], code: str) -> dict[str, str]:
+    return {"code": code, "text": table.get(code, code)}
+
+
+def _erase_by(ingested_at: str, days: int) -> str:
+    try:
+        start = datetime.fromisoformat(ingested_at)
+    except ValueError:
+        return ""
+    return (start + timedelta(days=days)).isoformat(timespec="seconds")
+
+
+def _searches_returning(store: Store, face_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
+    """For each face, the logged searches that returned it (date, purpose, case)."""
+    seen: dict[int, list[dict[str, Any]]] = {}
+    for entry in store.audit.entries():
+        if entry.action != "search":
+            continue
+        for probe_face in entry.outputs.get("faces", []):
+            for m in probe_face:
+                fid = int(m.get("face_id", -1))
+                if fid in face_ids:
+                    seen.setdefault(fid, []).append(
+                        {"at": entry.at, "purpose": entry.purpose, "case": entry.case,
+                         "audit_seq": entry.seq}
+                    )
+    return seen
+
+
+def build_access_data(store: Store, person: PersonSearch) -> dict[str, Any]:
+    records = store.catalog.faces(person.face_ids)
+    sources = {s.name: s for s in store.sources()}
+    searches = _searches_returning(store, set(records))
+    faces = []
+    for m in person.matches:
+        rec = records.get(m.face_id)
+        if rec is None:
+            continue
+        photo = store.catalog.photo(rec.photo_id)
+        src = sources[rec.source]
+        faces.append({
+            "face_id": rec.id,
+            "similarity": m.similarity,
+            "decision": m.decision,
+            "crop": None,
+            "box": rec.box.as_list(),
+            "photo_id": rec.photo_id,
+            "photo_uri": rec.photo_uri,
+            "source": rec.source,
+            "controller": src.controller,
+            "lawful_basis": _lookup(LAWFUL_BASES, src.lawful_basis),
+            "special_category_condition": _lookup(ART9_CONDITIONS, src.special_category_condition),
+            "purpose": src.purpose,
+            "retention_days": src.retention_days,
+            "minors_policy": _lookup(MINORS_POLICIES, src.minors_policy),
+            "collected_at": photo.ingested_at,
+            "face_recorded_at": rec.created_at,
+            "erase_by": _erase_by(photo.ingested_at, src.retention_days),
+            "searches": searches.get(rec.id, []),
+        })
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "request": {
+            "selfies_sha256": person.selfies_sha256,
+            "far": person.far,
+            "threshold": person.threshold,
+            "match_threshold": person.match_threshold,
+        },
+        "faces": faces,
+        "your_rights": RIGHTS_TEXT,
+    }
+
+
+RIGHTS_TEXT = (
+    "You may ask for these faces to be erased (GDPR Art. 17), object to further processing "
+    "and be put on an opt-out list so that no later collection keeps your face (Art. 21), "
+    "and lodge a complaint with a supervisory authority (Art. 77), in France the CNIL. "
+    "'possible' entries were found at a high-recall setting and may show someone else; "
+    "they were reviewed before this copy was handed over."
+)
+
+
+def export_access(
+    store: Store,
+    selfies: list[Selfie],
+    out_dir: Path,
+    context: ActionContext | None = None,
+    far: float | None = None,
+) -> AccessReport:
+    """Write the person's copy (JSON, HTML, crops) into ``out_dir``; log it."""
+    from ..store.store import ActionContext
+
+    context = context or ActionContext(purpose="data-subject access request")
+    person = find_person(store, selfies, far)
+    data = build_access_data(store, person)
+    out_dir = Path(out_dir)
+    crops = out_dir / "crops"
+    crops.mkdir(parents=True, exist_ok=True)
+    for face in data["faces"]:
+        try:
+            jpeg = store.face_crop(face["face_id"])
+        except FaceLedgerError as exc:  # the photo file may be gone at the source
+            face["crop_error"] = exc.message
+            continue
+        name = f"crops/face_{face['face_id']}.jpg"
+        (out_dir / name).write_bytes(jpeg)
+        face["crop"] = name
+    json_path = out_dir / "access.json"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    html_path = out_dir / "index.html"
+    html_path.write_text(render_html(data))
+    entry = store.audit.append(
+        "rights_access",
+        context.actor,
+        context.purpose or "data-subject access request",
+        context.case,
+        inputs={"selfies_sha256": person.selfies_sha256, "far": person.far},
+        outputs={"face_ids": [f["face_id"] for f in data["faces"]]},
+    )
+    return AccessReport(out_dir, json_path, html_path, len(data["faces"]), entry.seq)
+
+
+def render_html(data: dict[str, Any]) -> str:
+    e = html.escape
+    rows = []
+    for f in data["faces"]:
+        img = f'<img src="{e(f["crop"])}" alt="face {f["face_id"]}">' if f["crop"] else "(no crop)"
+        searches = "".join(
+            f"<li>{e(s['at'])}: {e(str(s['purpose']))} (case {e(str(s['case']))})</li>"
+            for s in f["searches"]
+        ) or "<li>none logged</li>"
+        rows.append(
+            f"""<section class="face {e(f['decision'])}">
+  {img}
+  <dl>
+    <dt>Face</dt><dd>#{f['face_id']} ({e(f['decision'])}, similarity {f['similarity']:.3f})</dd>
+    <dt>Photo</dt><dd>{e(f['photo_uri'])}</dd>
+    <dt>Source</dt><dd>{e(f['source'])}</dd>
+    <dt>Controller</dt><dd>{e(f['controller'])}</dd>
+    <dt>Lawful basis</dt><dd>{e(f['lawful_basis']['text'])}</dd>
+    <dt>Art. 9(2) condition</dt><dd>{e(f['special_category_condition']['text'])}</dd>
+    <dt>Purpose</dt><dd>{e(f['purpose'])}</dd>
+    <dt>Retention</dt><dd>{f['retention_days']} days; erased by {e(f['erase_by'])}</dd>
+    <dt>Minors policy</dt><dd>{e(f['minors_policy']['text'])}</dd>
+    <dt>Collected</dt><dd>{e(f['collected_at'])}</dd>
+    <dt>Searches that returned it</dt><dd><ul>{searches}</ul></dd>
+  </dl>
+</section>"""
+        )
+    body = "\n".join(rows) or "<p>No face of yours was found.</p>"
+    req = data["request"]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Your data: right of access (GDPR Art. 15)</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; }}
+section.face {{ display: flex; gap: 1rem; border-top: 1px solid #ccc; padding: 1rem 0; }}
+section.possible {{ background: #fff8e1; }}
+img {{ width: 128px; height: auto; }}
+dt {{ font-weight: bold; }}
+</style></head><body>
+<h1>Your data: right of access (GDPR Art. 15)</h1>
+<p>Generated {e(data['generated_at'])}. {len(data['faces'])} face(s) found with
+{len(req['selfies_sha256'])} selfie(s) at similarity &ge; {req['threshold']:.3f}
+("match" from {req['match_threshold']:.3f}). Your selfies were not stored.</p>
+{body}
+<h2>Your rights</h2><p>{e(data['your_rights'])}</p>
+</body></html>
+"""
+
+
+def person_search_dict(person: PersonSearch) -> dict[str, Any]:
+    return asdict(person)

@@ -1,0 +1,203 @@
+"""The store's template key: loading it when a store opens, and rotating it.
+
+The catalog records the id of the key its templates are encrypted with
+(``store_meta.template_key_id``), so a store opened with the wrong key fails with a clear
+message instead of a stream of decryption errors.
+
+Rotation (:func:`rotate_keys`) is crash-safe:
+
+1. the new key is written beside the old one as ``<key file>.new`` (mode 0600);
+2. every embedding in the catalog is re-encrypted in one transaction, which also records
+   the new key id; the opt-out templates are re-encrypted in theirs;
+3. the index file is saved encrypted with the new key, the audit head is resealed;
+4. the new key file replaces the old one (an atomic rename) and the old key is gone.
+
+If the process dies anywhere before step 4, the next open loads both keys (the ``.new``
+file first) and reads blobs of either; running ``keys rotate`` again finishes the job.
+After step 4, anything encrypted with the old key that survives somewhere (a backup, a
+freed disk block) can no longer be decrypted: rotation after an erasure is also
+crypto-shredding.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import ConfigError, IntegrityError
+from .crypto import (
+    ENV_KEY,
+    TemplateCipher,
+    default_key_file,
+    is_encrypted,
+    load_or_create_key,
+    pending_key_file,
+    write_key_file,
+)
+
+if TYPE_CHECKING:
+    from ..store.catalog import Catalog
+    from ..store.store import Store
+
+KEY_META = "template_key_id"
+AUDIT_HEAD_LABEL = "audit-head"
+
+
+def store_cipher(
+    catalog: Catalog, settings: Settings, store_id: str, env: Mapping[str, str] | None = None
+) -> TemplateCipher:
+    """The cipher for an opening store. A store without a recorded key id (new, or made
+    before templates were encrypted) gets a key now and its plaintext templates encrypted."""
+    recorded = catalog.meta(KEY_META)
+    cipher = load_or_create_key(store_id, settings.key_file, create=recorded is None, env=env)
+    if recorded is None:
+        encrypt_plaintext_templates(catalog, cipher)
+        catalog.set_meta(KEY_META, cipher.key_id_hex)
+    elif recorded not in cipher.key_ids:
+        raise IntegrityError(
+            f"this store's templates are encrypted with key {recorded}, but the key loaded "
+            f"from {cipher.source} is {cipher.key_id_hex}: wrong key file or {ENV_KEY}?"
+        )
+    return cipher
+
+
+def audit_head_keys(cipher: object) -> tuple[bytes, ...] | None:
+    """Secrets for the audit head's HMAC, derived from the template key (none for a
+    plain pass-through cipher)."""
+    if isinstance(cipher, TemplateCipher):
+        return cipher.derive_all(AUDIT_HEAD_LABEL)
+    return None
+
+
+def encrypt_plaintext_templates(catalog: Catalog, cipher: TemplateCipher) -> int:
+    """Encrypt embeddings stored as plain float32 (stores from before encryption)."""
+    changed = 0
+    with catalog.write() as conn:
+        rows = conn.execute("SELECT id, embedding FROM faces").fetchall()
+        for face_id, blob in rows:
+            blob = bytes(blob)
+            if is_encrypted(blob):
+                continue
+            vector = np.frombuffer(blob, dtype="<f4")
+            conn.execute(
+                "UPDATE faces SET embedding = ? WHERE id = ?",
+                (cipher.encrypt_vector(vector), int(face_id)),
+            )
+            changed += 1
+    return changed
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    old_key_id: str
+    new_key_id: str
+    faces: int
+    optout_templates: int
+    key_file: str
+
+
+def rotate_keys(
+    store: Store,
+    new_key_out: Path | None = None,
+    actor: str = "cli",
+    env: Mapping[str, str] | None = None,
+) -> RotationReport:
+    """Re-encrypt every template and the index with a fresh key, then retire the old one.
+
+    With a key file (the default) the new key replaces it. With ``FACELEDGER_KEY`` the
+    library cannot change the environment: give ``new_key_out`` (a file, written 0600) and
+    set ``FACELEDGER_KEY`` to its content before the next start."""
+    env = os.environ if env is None else env
+    cipher = store.cipher
+    if not isinstance(cipher, TemplateCipher):
+        raise ConfigError("this store does not encrypt its templates; nothing to rotate")
+    from_env = bool(env.get(ENV_KEY))
+    if from_env:
+        if new_key_out is None:
+            raise ConfigError(
+                f"the key comes from {ENV_KEY}: give --new-key-out FILE for the new key, then "
+                f"set {ENV_KEY} to that file's content"
+            )
+        key_path = Path(new_key_out)
+        pending = key_path
+    else:
+        key_path = (
+            Path(store.settings.key_file).expanduser()
+            if store.settings.key_file
+            else default_key_file(store.store_id, env)
+        )
+        pending = pending_key_file(key_path)
+    old_id = cipher.key_id_hex
+    if not from_env and pending.exists() and cipher.old_keys:
+        # an interrupted rotation: the loaded cipher already encrypts with the pending key
+        new = cipher
+        old_id = TemplateCipher.from_key_bytes(cipher.old_keys[0]).key_id_hex
+    else:
+        new = cipher.rotated()
+        write_key_file(pending, new.key)  # refuses to overwrite an existing file
+
+    faces = _reencrypt_catalog(store, new)
+    optout = store.optout.reencrypt(new) if store.optout is not None else 0
+    store.cipher = new
+    store.index_file.cipher = new
+    if store.optout is not None:
+        store.optout.cipher = new
+    store.index_file.save()
+    store.audit.reseal(new.derive_all(AUDIT_HEAD_LABEL))
+
+    if not from_env:
+        os.replace(pending, key_path)
+    final = TemplateCipher.from_key_bytes(new.key, source=str(key_path))
+    store.cipher = final
+    store.index_file.cipher = final
+    if store.optout is not None:
+        store.optout.cipher = final
+    store.audit.reseal(final.derive_all(AUDIT_HEAD_LABEL))
+    _checkpoint(store.catalog.path)
+    store.record(
+        "key_rotate",
+        actor,
+        purpose="template key rotation",
+        inputs={"old_key_id": old_id},
+        outputs={"new_key_id": final.key_id_hex, "faces": faces, "optout_templates": optout},
+    )
+    return RotationReport(old_id, final.key_id_hex, faces, optout, str(key_path))
+
+
+def _reencrypt_catalog(store: Store, new: TemplateCipher) -> int:
+    changed = 0
+    with store.catalog.write() as conn:
+        rows = conn.execute("SELECT id, embedding FROM faces").fetchall()
+        for face_id, blob in rows:
+            blob = bytes(blob)
+            if new.is_current(blob):
+                continue
+            vector = new.decrypt_vector(blob)
+            conn.execute(
+                "UPDATE faces SET embedding = ? WHERE id = ?",
+                (new.encrypt_vector(vector), int(face_id)),
+            )
+            changed += 1
+        conn.execute(
+            "INSERT INTO store_meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (KEY_META, new.key_id_hex),
+        )
+    return changed
+
+
+def _checkpoint(path: Path) -> bool:
+    """Fold the WAL into the database and truncate it; True when it completed."""
+    conn = sqlite3.connect(str(path), timeout=30)
+    try:
+        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+    finally:
+        conn.close()

@@ -1,0 +1,235 @@
+"""The opt-out list: people who asked never to be collected again.
+
+Each entry holds one or more protected templates of the person (from the selfies they gave),
+encrypted with the store's template key, in ``privacy.db`` in the data dir. They have one
+use: every ingest compares each new face with them and drops the faces that match, before
+anything about that face is written (the run report only counts them). They are never
+searched, never exported, never shown; removing an entry deletes its templates with
+``secure_delete`` on.
+
+The blocking threshold is looser than the search's: missing an opted-out person is worse
+than dropping a stranger's face from a collection. It is the pack's threshold at a
+per-template false-accept rate of :data:`OPTOUT_FAR` (3e-3), interpolated between the
+calibrated points on a log scale (0.45 for the default pack). With many entries the
+chance of a stranger being blocked grows with the number of templates held; the rate
+measured on LFW is in docs/benchmarks.md ("Opt-out").
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import NotFoundError, StoreError
+from ..models.registry import PackSpec
+
+OPTOUT_FAR = 3e-3
+PRIVACY_FILE = "privacy.db"
+_AAD = b"faceledger:optout"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS optout_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    reference TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS optout_templates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry_id INTEGER NOT NULL REFERENCES optout_entries(id) ON DELETE CASCADE,
+    template BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS optout_templates_entry ON optout_templates(entry_id);
+"""
+
+
+def optout_threshold(pack: PackSpec, far: float = OPTOUT_FAR) -> float:
+    """The pack's threshold at ``far``, interpolated on log10(FAR) between calibrated points."""
+    points = sorted(pack.thresholds.items())  # ascending FAR -> descending threshold
+    if far in pack.thresholds:
+        return pack.thresholds[far]
+    below = [(f, t) for f, t in points if f < far]
+    above = [(f, t) for f, t in points if f > far]
+    if not below:
+        return points[0][1]
+    if not above:
+        return points[-1][1]
+    (f0, t0), (f1, t1) = below[-1], above[0]
+    w = (math.log10(far) - math.log10(f0)) / (math.log10(f1) - math.log10(f0))
+    return round(t0 + w * (t1 - t0), 4)
+
+
+@dataclass(frozen=True)
+class OptOutEntry:
+    id: int
+    reference: str
+    templates: int
+    created_at: str
+    created_by: str
+
+
+class OptOutList:
+    """Encrypted opt-out templates and the one question they answer: is this face blocked?"""
+
+    def __init__(self, path: Path, cipher, threshold: float, dim: int) -> None:
+        self.path = Path(path)
+        self.cipher = cipher
+        self.threshold = float(threshold)
+        self.dim = int(dim)
+        self._lock = threading.RLock()
+        self._matrix: np.ndarray | None = None  # decrypted templates, built on first use
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
+            )
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA secure_delete=ON",
+            ):
+                self._conn.execute(pragma)
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the opt-out list {self.path}: {exc}") from exc
+
+    # -- writing -------------------------------------------------------------------------
+    def add(self, vectors: np.ndarray, reference: str, actor: str = "cli") -> OptOutEntry:
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        if not len(vectors):
+            raise StoreError("an opt-out entry needs at least one face template")
+        if not reference.strip():
+            raise StoreError("an opt-out entry needs a reference (the request it answers)")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._conn.execute(
+                    "INSERT INTO optout_entries (reference, created_at, created_by) "
+                    "VALUES (?, ?, ?)",
+                    (reference, now, actor),
+                )
+                entry_id = int(cur.lastrowid or 0)
+                for vec in vectors:
+                    self._conn.execute(
+                        "INSERT INTO optout_templates (entry_id, template) VALUES (?, ?)",
+                        (entry_id, self.cipher.encrypt_vector(_unit(vec), _AAD)),
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._matrix = None
+        return OptOutEntry(entry_id, reference, len(vectors), now, actor)
+
+    def remove(self, entry_id: int) -> OptOutEntry:
+        entry = self.entry(entry_id)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("DELETE FROM optout_templates WHERE entry_id = ?", (entry_id,))
+                self._conn.execute("DELETE FROM optout_entries WHERE id = ?", (entry_id,))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._matrix = None
+        return entry
+
+    def reencrypt(self, new_cipher) -> int:
+        """Re-encrypt every template with ``new_cipher`` (which can still read the old key)."""
+        changed = 0
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._conn.execute("SELECT id, template FROM optout_templates").fetchall()
+                for tid, blob in rows:
+                    if new_cipher.is_current(bytes(blob)):
+                        continue
+                    vec = new_cipher.decrypt_vector(bytes(blob), _AAD)
+                    self._conn.execute(
+                        "UPDATE optout_templates SET template = ? WHERE id = ?",
+                        (new_cipher.encrypt_vector(vec, _AAD), int(tid)),
+                    )
+                    changed += 1
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return changed
+
+    # -- reading -------------------------------------------------------------------------
+    def entry(self, entry_id: int) -> OptOutEntry:
+        found = [e for e in self.entries() if e.id == int(entry_id)]
+        if not found:
+            raise NotFoundError(f"no opt-out entry {entry_id}")
+        return found[0]
+
+    def entries(self) -> list[OptOutEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT e.id, e.reference, COUNT(t.id), e.created_at, e.created_by "
+                "FROM optout_entries e LEFT JOIN optout_templates t ON t.entry_id = e.id "
+                "GROUP BY e.id ORDER BY e.id"
+            ).fetchall()
+        return [OptOutEntry(int(r[0]), r[1], int(r[2]), r[3], r[4]) for r in rows]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM optout_entries").fetchone()[0])
+
+    def _templates(self) -> np.ndarray:
+        with self._lock:
+            if self._matrix is None:
+                rows = self._conn.execute("SELECT template FROM optout_templates").fetchall()
+                if rows:
+                    self._matrix = np.stack(
+                        [self.cipher.decrypt_vector(bytes(r[0]), _AAD) for r in rows]
+                    ).astype(np.float32)
+                else:
+                    self._matrix = np.zeros((0, self.dim), np.float32)
+            return self._matrix
+
+    def similarities(self, vectors: np.ndarray) -> np.ndarray:
+        """For each vector, its highest similarity to any opt-out template (-1 if none)."""
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        templates = self._templates()
+        if not len(templates) or not len(vectors):
+            return np.full(len(vectors), -1.0, np.float32)
+        return (vectors @ templates.T).max(axis=1)
+
+    def blocked_mask(self, vectors: np.ndarray) -> np.ndarray:
+        """True for each face that matches an opt-out template and must not be stored."""
+        return self.similarities(vectors) >= self.threshold
+
+    is_blocked = blocked_mask
+
+    def close(self) -> None:
+        with self._lock:
+            self._matrix = None
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+
+
+def _unit(vec: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm > 0 else vec
+
+
+def open_optout(store) -> OptOutList:
+    """The store's opt-out list in ``<data dir>/privacy.db`` at the pack's opt-out threshold."""
+    return OptOutList(
+        Path(store.data_dir) / PRIVACY_FILE,
+        store.cipher,
+        optout_threshold(store.pack),
+        store.pack.embedding_size,
+    )

@@ -1,0 +1,80 @@
+"""Retention: erase what is older than its source allows, through the erasure path.
+
+A photo's age counts from when it was ingested (``photos.ingested_at``); its source's
+``retention_days`` says how long it may be kept. :func:`run_retention` erases every photo
+past that, with its faces, vectors and tombstone, exactly as an erasure request would. It
+is idempotent: a second run finds nothing left to erase (tombstones keep a re-ingest of the
+same folder from restarting the clock).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .erasure import ErasureReport, erase
+
+if TYPE_CHECKING:
+    from ..store.store import ActionContext, Store
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    now: str
+    expired_photos: dict[str, int] = field(default_factory=dict)  # per source
+    erasure: ErasureReport | None = None
+
+    @property
+    def photos(self) -> int:
+        return len(self.erasure.photos) if self.erasure else 0
+
+    @property
+    def faces(self) -> int:
+        return len(self.erasure.faces) if self.erasure else 0
+
+
+def expired_photos(store: Store, now: datetime | None = None) -> dict[str, list[int]]:
+    now = now or datetime.now(UTC)
+    out: dict[str, list[int]] = {}
+    rows = store.catalog.query(
+        "SELECT p.id, p.ingested_at, s.name, s.retention_days FROM photos p "
+        "JOIN sources s ON s.id = p.source_id ORDER BY p.id"
+    )
+    for pid, ingested_at, source, days in rows:
+        try:
+            start = datetime.fromisoformat(ingested_at)
+        except ValueError:
+            continue
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        if start + timedelta(days=int(days)) <= now:
+            out.setdefault(source, []).append(int(pid))
+    return out
+
+
+def run_retention(
+    store: Store,
+    now: datetime | None = None,
+    context: ActionContext | None = None,
+    dry_run: bool = False,
+) -> RetentionReport:
+    from ..store.store import ActionContext
+
+    now = now or datetime.now(UTC)
+    context = context or ActionContext(actor="retention", purpose="retention period expired")
+    expired = expired_photos(store, now)
+    counts = {k: len(v) for k, v in expired.items()}
+    ids = [pid for v in expired.values() for pid in v]
+    stamp = now.isoformat(timespec="seconds")
+    if dry_run or not ids:
+        store.audit.append(
+            "retention_run", context.actor, context.purpose, context.case,
+            inputs={"now": stamp, "dry_run": dry_run}, outputs={"expired_photos": counts},
+        )
+        return RetentionReport(stamp, counts, None)
+    report = erase(
+        store, photo_ids=ids, context=context, reason="retention-expired",
+        inputs={"now": stamp, "expired_photos": counts},
+    )
+    return RetentionReport(stamp, counts, report)

@@ -1,0 +1,92 @@
+"""Data-subject requests that combine the pieces: erasure by selfie, opt-out.
+
+``erase_person`` finds a person's faces (as for access) and erases them; the CLI shows the
+list for review between the two steps, the library takes the ids the reviewer kept.
+``opt_out_person`` puts the person's templates on the opt-out list and, by default, erases
+the faces held now at the store's strict operating point (not the high-recall one: erasing
+a stranger's face by mistake cannot be undone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .access import Selfie, find_person, selfie_embeddings
+from .erasure import ErasureReport, erase
+from .optout import OptOutEntry
+
+if TYPE_CHECKING:
+    from ..store.store import ActionContext, Store
+
+
+@dataclass(frozen=True)
+class OptOutResult:
+    entry: OptOutEntry
+    erased: ErasureReport | None
+
+
+def erase_person(
+    store: Store,
+    selfies: list[Selfie],
+    face_ids: list[int] | None = None,
+    context: ActionContext | None = None,
+    far: float | None = None,
+    vacuum: bool = False,
+) -> ErasureReport:
+    """Erase the faces found for these selfies; ``face_ids`` (the reviewed subset) if given."""
+    person = find_person(store, selfies, far)
+    found = set(person.face_ids)
+    chosen = found if face_ids is None else {int(i) for i in face_ids} & found
+    return erase(
+        store,
+        face_ids=sorted(chosen),
+        context=context,
+        reason="art17-request",
+        inputs={"selfies_sha256": person.selfies_sha256, "found": len(found)},
+        vacuum=vacuum,
+    )
+
+
+def opt_out_person(
+    store: Store,
+    selfies: list[Selfie],
+    context: ActionContext | None = None,
+    reference: str | None = None,
+    erase_existing: bool = True,
+) -> OptOutResult:
+    from ..store.store import ActionContext
+
+    context = context or ActionContext(purpose="data-subject opt-out request")
+    vectors, hashes = selfie_embeddings(store, selfies)
+    ref = reference or context.case or "opt-out request"
+    entry = store.optout.add(vectors, ref, actor=context.actor)
+    store.audit.append(
+        "optout_add",
+        context.actor,
+        context.purpose or "data-subject opt-out request",
+        context.case,
+        inputs={"selfies_sha256": hashes, "reference": ref},
+        outputs={"entry_id": entry.id, "templates": entry.templates},
+    )
+    erased = None
+    if erase_existing:
+        person = find_person(store, selfies, far=store.settings.operating_far)
+        strict = [m.face_id for m in person.matches if m.decision == "match"]
+        erased = erase(
+            store, face_ids=strict, context=context, reason="art21-objection",
+            inputs={"selfies_sha256": hashes, "optout_entry": entry.id},
+        )
+    return OptOutResult(entry, erased)
+
+
+def remove_opt_out(store: Store, entry_id: int, context: ActionContext | None = None) -> OptOutEntry:
+    from ..store.store import ActionContext
+
+    context = context or ActionContext(purpose="opt-out withdrawn")
+    entry = store.optout.remove(entry_id)
+    store.audit.append(
+        "optout_remove", context.actor, context.purpose, context.case,
+        inputs={"entry_id": entry_id}, outputs={"reference": entry.reference},
+    )
+    return entry
