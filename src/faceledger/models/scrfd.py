@@ -1,0 +1,138 @@
+"""InsightFace SCRFD face detectors (det_500m, det_2.5g) through ONNX Runtime.
+
+Licence: InsightFace's models are for non-commercial research only; packs using them are
+registered with ``research=True`` and load only when the licence is acknowledged.
+
+Pre-processing as InsightFace's ``scrfd.py``: the image is scaled to fit ``input_size`` x
+``input_size`` keeping its aspect ratio, put in the top-left corner of a black square, turned to
+RGB and normalised as (x - 127.5) / 128. Outputs: for strides 8, 16 and 32 a score, four
+distances (left, top, right, bottom from the anchor centre, in stride units) and ten landmark
+offsets per anchor, with two anchors per grid cell. Landmarks come in the Landmarks order (left
+eye, right eye, nose, left and right mouth corner as seen in the picture).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from ..errors import ModelError
+from ..types import Box, DetectedFace, Landmarks
+from .base import Detector
+
+STRIDES = (8, 16, 32)
+ANCHORS = 2
+
+
+class Session(Protocol):
+    """Image blob (1x3xSxS float32) in, the nine outputs in the model's order out."""
+
+    def run(self, blob: np.ndarray) -> list[np.ndarray]: ...
+
+
+class _OrtSession:
+    def __init__(self, model_path: Path, threads: int | None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+
+    def run(self, blob: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(None, {self._input: blob})
+
+
+def anchor_centres(side: int, stride: int) -> np.ndarray:
+    """(x, y) of every anchor for a ``side`` x ``side`` input, each cell repeated ANCHORS times."""
+    cells = side // stride
+    ys, xs = np.mgrid[:cells, :cells]
+    centres = (np.stack([xs, ys], axis=-1).reshape(-1, 2) * stride).astype(np.float32)
+    return np.repeat(centres, ANCHORS, axis=0)
+
+
+def decode_scrfd(
+    outputs: list[np.ndarray], side: int, score_threshold: float, nms_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (x1, y1, x2, y2), landmarks (N x 5 x 2) and scores in input pixels, after NMS."""
+    count = len(STRIDES)
+    boxes, points, scores = [], [], []
+    for i, stride in enumerate(STRIDES):
+        score = np.asarray(outputs[i]).reshape(-1)
+        keep = np.nonzero(score >= score_threshold)[0]
+        if keep.size == 0:
+            continue
+        centres = anchor_centres(side, stride)[keep]
+        dist = np.asarray(outputs[i + count]).reshape(-1, 4)[keep] * stride
+        kps = np.asarray(outputs[i + 2 * count]).reshape(-1, 10)[keep] * stride
+        boxes.append(np.column_stack([centres - dist[:, :2], centres + dist[:, 2:]]))
+        points.append(kps.reshape(-1, 5, 2) + centres[:, None, :])
+        scores.append(score[keep])
+    if not boxes:
+        return np.zeros((0, 4)), np.zeros((0, 5, 2)), np.zeros((0,))
+    box = np.concatenate(boxes)
+    pts = np.concatenate(points)
+    sc = np.concatenate(scores)
+    xywh = np.column_stack([box[:, :2], box[:, 2:] - box[:, :2]])
+    kept = np.asarray(
+        cv2.dnn.NMSBoxes(xywh.tolist(), sc.tolist(), score_threshold, nms_threshold),
+        dtype=np.int64,
+    ).reshape(-1)
+    return box[kept], pts[kept], sc[kept]
+
+
+class ScrfdDetector(Detector):
+    def __init__(
+        self,
+        model_path: Path,
+        input_size: int = 640,
+        score_threshold: float = 0.5,
+        nms_threshold: float = 0.4,
+        threads: int | None = None,
+        session: Session | None = None,
+    ) -> None:
+        super().__init__()
+        self.model_path = Path(model_path)
+        self.input_size = input_size
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self.threads = threads
+        self._session: Any = session
+        if session is not None:
+            self._loaded = True
+
+    def _load(self) -> None:
+        try:
+            self._session = _OrtSession(self.model_path, self.threads)
+        except Exception as exc:  # onnxruntime's errors, translated at the boundary
+            raise ModelError(f"cannot load SCRFD model {self.model_path}: {exc}") from exc
+
+    def _detect(self, bgr: np.ndarray) -> list[DetectedFace]:
+        height, width = bgr.shape[:2]
+        side = self.input_size
+        scale = side / max(height, width)
+        new_w = max(1, min(side, int(round(width * scale))))
+        new_h = max(1, min(side, int(round(height * scale))))
+        resized = cv2.resize(bgr, (new_w, new_h))
+        canvas = np.zeros((side, side, 3), dtype=np.float32)
+        canvas[:new_h, :new_w] = resized[:, :, ::-1]
+        blob = ((canvas - 127.5) / 128.0).transpose(2, 0, 1)[None]
+        outputs = self._session.run(np.ascontiguousarray(blob, dtype=np.float32))
+        boxes, points, scores = decode_scrfd(
+            outputs, side, self.score_threshold, self.nms_threshold
+        )
+        sx, sy = width / new_w, height / new_h
+        faces = []
+        for (x1, y1, x2, y2), pts, score in zip(boxes, points, scores):
+            box = Box(float(x1 * sx), float(y1 * sy), float((x2 - x1) * sx), float((y2 - y1) * sy))
+            marks = Landmarks(tuple((float(x * sx), float(y * sy)) for x, y in pts))
+            faces.append(DetectedFace(box, marks, float(score)))
+        faces.sort(key=lambda f: f.box.area, reverse=True)
+        return faces
