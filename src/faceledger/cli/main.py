@@ -68,8 +68,10 @@ def source() -> None:
 
 @source.command("add")
 @click.argument("name")
-@click.option("--path", "location", required=True, help="Folder (or URL-list file with --kind urls).")
-@click.option("--kind", type=click.Choice(["folder", "urls"]), default="folder", show_default=True)
+@click.option("--path", "location", required=True,
+              help="Folder; zip file with --kind archive; file listing photo URIs with --kind urls.")
+@click.option("--kind", type=click.Choice(["folder", "archive", "urls"]), default="folder",
+              show_default=True)
 @click.option("--controller", required=True, help="Who is the controller of these photos.")
 @click.option("--basis", required=True, type=click.Choice(list(LAWFUL_BASES)),
               help="GDPR Art. 6 lawful basis.")
@@ -272,3 +274,10 @@ from .serve_cmd import apikeys, serve  # noqa: E402
 
 main.add_command(serve)
 main.add_command(apikeys)
+
+from .privacy_cmds import audit, keys, retention, rights  # noqa: E402
+
+main.add_command(audit)
+main.add_command(rights)
+main.add_command(retention)
+main.add_command(keys)

@@ -1,0 +1,333 @@
+"""Commands for accountability and data-subject rights: ``audit``, ``rights``, ``retention``,
+``keys``. Each one opens the store, calls ``faceledger.privacy`` and prints the outcome."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from ..errors import LawfulBasisError
+from .common import echo_json, handle_errors, json_option, open_from, purpose_options
+
+SELFIE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _context(store, actor: str, purpose: str | None, case: str | None, default_purpose: str):
+    from ..store.store import ActionContext
+
+    if store.settings.require_purpose and not case:
+        raise LawfulBasisError(
+            "a rights request needs a case reference (--case), recorded in the audit log"
+        )
+    return ActionContext(actor, purpose or default_purpose, case)
+
+
+# -- audit -------------------------------------------------------------------------------
+
+
+@click.group()
+def audit() -> None:
+    """Verify and export the hash-chained audit log."""
+
+
+@audit.command("verify")
+@click.option("--anchor", help="SEQ:HASH noted earlier (from a previous verify); the log must "
+              "still contain that entry with that hash.")
+@click.option("--file", "export_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Verify an exported JSON-lines copy instead of the store's log.")
+@json_option
+@click.pass_context
+@handle_errors
+def audit_verify(ctx, anchor, export_file, as_json) -> None:
+    """Check that no entry was edited, deleted or reordered; exit status 1 if one was.
+
+    Example: faceledger audit verify --anchor 1200:3f5a...
+    """
+    from ..privacy.audit import verify_jsonl
+
+    if export_file is not None:
+        with open(export_file, encoding="utf-8") as fh:
+            result = verify_jsonl(fh)
+    else:
+        pin = None
+        if anchor:
+            seq, _, digest = anchor.partition(":")
+            pin = (int(seq), digest.strip())
+        with open_from(ctx) as store:
+            result = store.audit.verify(anchor=pin)
+    if as_json:
+        echo_json(asdict(result))
+    elif result.ok:
+        sealed = " (head sealed with the store key)" if result.head_sealed else ""
+        click.echo(f"audit log intact: {result.entries} entries; head {result.head_seq}:"
+                   f"{result.head_hash}{sealed}")
+    else:
+        click.echo(f"AUDIT LOG BROKEN at entry {result.first_bad_seq}: {result.reason}", err=True)
+    if not result.ok:
+        sys.exit(1)
+
+
+@audit.command("export")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: standard output).")
+@click.option("--since", type=int, default=0, show_default=True, help="Only entries after SEQ.")
+@click.pass_context
+@handle_errors
+def audit_export(ctx, out, since) -> None:
+    """Write the log as JSON lines, hashes included (verify a copy with --file).
+
+    Example: faceledger audit export --out audit.jsonl
+    """
+    with open_from(ctx) as store:
+        if out is None:
+            store.audit.export_jsonl(sys.stdout, since_seq=since)
+            return
+        with open(out, "w", encoding="utf-8") as fh:
+            count = store.audit.export_jsonl(fh, since_seq=since)
+    click.echo(f"{count} entries written to {out}", err=True)
+
+
+# -- rights ------------------------------------------------------------------------------
+
+
+@click.group()
+def rights() -> None:
+    """Data-subject rights: access, erasure and opt-out (GDPR Articles 15, 17, 21)."""
+
+
+@rights.command("access")
+@click.argument("selfies", nargs=-1, required=True, type=SELFIE)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the person's copy (index.html, access.json, crops/).")
+@click.option("--far", type=float, default=None,
+              help="High-recall operating point (default 1e-2 per comparison).")
+@purpose_options
+@json_option
+@click.pass_context
+@handle_errors
+def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> None:
+    """Write a person's copy of every face of theirs the store holds.
+
+    Example: faceledger rights access selfie1.jpg selfie2.jpg --out ./req-42 --case REQ-42
+    """
+    from ..privacy.access import export_access
+
+    with open_from(ctx) as store:
+        context = _context(store, actor, purpose, case, "data-subject access request")
+        report = export_access(store, list(selfies), out_dir, context=context, far=far)
+    if as_json:
+        echo_json(asdict(report))
+        return
+    click.echo(f"{report.faces} face(s) found; copy written to {report.html_path} and "
+               f"{report.json_path} (audit entry {report.audit_seq}). Review any 'possible' "
+               "faces before handing it over.")
+
+
+@rights.command("erase")
+@click.argument("selfies", nargs=-1, type=SELFIE)
+@click.option("--face", "face_ids", multiple=True, type=int, help="Face id to erase (repeat).")
+@click.option("--photo", "photo_ids", multiple=True, type=int, help="Photo id to erase (repeat).")
+@click.option("--exclude", multiple=True, type=int,
+              help="With selfies: a listed face id that is not the person (repeat).")
+@click.option("--far", type=float, default=None,
+              help="With selfies: operating point for finding the faces (default 1e-2).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--vacuum", is_flag=True, help="Also VACUUM the catalog (slow on big stores).")
+@purpose_options
+@json_option
+@click.pass_context
+@handle_errors
+def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, far, yes, vacuum, purpose, case,
+                 actor, as_json) -> None:
+    """Erase a person's faces: found with selfies (listed for review first), or by id.
+
+    \b
+    Examples:
+      faceledger rights erase selfie.jpg --case REQ-43            # list, confirm, erase
+      faceledger rights erase --face 17 --face 18 --case REQ-43 --yes
+      faceledger rights erase --photo 5 --case REQ-44 --yes
+    """
+    from ..privacy.access import find_person
+    from ..privacy.erasure import erase, plan_erasure
+
+    if not (selfies or face_ids or photo_ids):
+        raise click.UsageError("give selfies, --face ids or --photo ids")
+    with open_from(ctx) as store:
+        context = _context(store, actor, purpose, case, "data-subject erasure request")
+        faces = set(face_ids)
+        extra: dict = {}
+        if selfies:
+            person = find_person(store, list(selfies), far)
+            records = store.catalog.faces(person.face_ids)
+            if not as_json:
+                click.echo(f"{len(person.matches)} face(s) found at similarity >= "
+                           f"{person.threshold:.3f}:")
+                for m in person.matches:
+                    rec = records[m.face_id]
+                    mark = "  (excluded)" if m.face_id in exclude else ""
+                    click.echo(f"  face {m.face_id:>7}  {m.similarity:6.3f}  {m.decision:<8} "
+                               f"{rec.photo_uri}  source={rec.source}{mark}")
+            faces |= {m.face_id for m in person.matches if m.face_id not in set(exclude)}
+            extra = {"selfies_sha256": person.selfies_sha256, "found": len(person.matches)}
+        plan, missing = plan_erasure(store, faces, photo_ids)
+        if missing:
+            click.echo(f"not found (already erased?): {', '.join(map(str, missing))}", err=True)
+        if plan.empty:
+            click.echo("nothing to erase")
+            return
+        if not yes and not click.confirm(
+            f"Erase {len(plan.face_ids)} face(s) and {len(plan.photo_ids)} photo record(s)?"
+        ):
+            click.echo("nothing erased")
+            return
+        report = erase(store, face_ids=faces, photo_ids=photo_ids, context=context,
+                       inputs=extra, vacuum=vacuum)
+    if as_json:
+        echo_json(asdict(report))
+        return
+    click.echo(f"erased {len(report.faces)} face(s), {len(report.photos)} photo record(s), "
+               f"{report.index_vectors} index vector(s); WAL "
+               f"{'truncated' if report.checkpointed else 'NOT truncated (a reader is open)'}"
+               f"{', catalog vacuumed' if report.vacuumed else ''} (audit entry "
+               f"{report.audit_seq})")
+
+
+@rights.group("optout")
+def optout() -> None:
+    """The opt-out list: people whose faces every later ingest drops."""
+
+
+@optout.command("add")
+@click.argument("selfies", nargs=-1, required=True, type=SELFIE)
+@click.option("--reference", help="The request this answers (default: the case reference).")
+@click.option("--keep-existing", is_flag=True,
+              help="Do not erase the faces held now (by default they are erased at the "
+              "strict operating point).")
+@purpose_options
+@json_option
+@click.pass_context
+@handle_errors
+def optout_add(ctx, selfies, reference, keep_existing, purpose, case, actor, as_json) -> None:
+    """Put a person on the opt-out list (their templates are kept encrypted, only to block).
+
+    Example: faceledger rights optout add selfie.jpg --case REQ-45
+    """
+    from ..privacy.rights import opt_out_person
+
+    with open_from(ctx) as store:
+        context = _context(store, actor, purpose, case, "data-subject opt-out request")
+        result = opt_out_person(store, list(selfies), context=context, reference=reference,
+                                erase_existing=not keep_existing)
+    if as_json:
+        echo_json(asdict(result))
+        return
+    erased = f"; {len(result.erased.faces)} face(s) held now erased" if result.erased else ""
+    click.echo(f"opt-out entry {result.entry.id} ({result.entry.templates} template(s), "
+               f"reference {result.entry.reference}){erased}")
+
+
+@optout.command("list")
+@json_option
+@click.pass_context
+@handle_errors
+def optout_list(ctx, as_json) -> None:
+    """List opt-out entries (never their templates).  Example: faceledger rights optout list"""
+    with open_from(ctx) as store:
+        entries = store.optout.entries()
+        threshold = store.optout.threshold
+    if as_json:
+        echo_json({"threshold": threshold, "entries": [asdict(e) for e in entries]})
+        return
+    click.echo(f"{len(entries)} entries (blocking at similarity >= {threshold:.3f})")
+    for e in entries:
+        click.echo(f"  {e.id:>5}  {e.reference}  {e.templates} template(s)  {e.created_at}  "
+                   f"by {e.created_by}")
+
+
+@optout.command("remove")
+@click.argument("entry_id", type=int)
+@purpose_options
+@click.pass_context
+@handle_errors
+def optout_remove(ctx, entry_id, purpose, case, actor) -> None:
+    """Remove an entry (the person withdrew it).  Example: faceledger rights optout remove 3"""
+    from ..privacy.rights import remove_opt_out
+
+    with open_from(ctx) as store:
+        context = _context(store, actor, purpose, case, "opt-out withdrawn")
+        entry = remove_opt_out(store, entry_id, context=context)
+    click.echo(f"opt-out entry {entry.id} ({entry.reference}) removed")
+
+
+# -- retention ---------------------------------------------------------------------------
+
+
+@click.group()
+def retention() -> None:
+    """Erase what is past its source's retention period."""
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Only count what is expired.")
+@click.option("--now", "now", default=None,
+              help="Pretend it is this UTC time (ISO 8601), e.g. to preview next month.")
+@json_option
+@click.pass_context
+@handle_errors
+def retention_run(ctx, dry_run, now, as_json) -> None:
+    """Erase every photo older than its source allows (idempotent).
+
+    Example: faceledger retention run      (e.g. daily from cron)
+    """
+    from ..privacy.retention import run_retention
+
+    when = None
+    if now:
+        when = datetime.fromisoformat(now)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    with open_from(ctx) as store:
+        report = run_retention(store, now=when, dry_run=dry_run)
+    if as_json:
+        echo_json({"now": report.now, "expired_photos": report.expired_photos,
+                   "photos_erased": report.photos, "faces_erased": report.faces})
+        return
+    per = ", ".join(f"{k}: {v}" for k, v in report.expired_photos.items()) or "none"
+    verb = "would erase" if dry_run else "erased"
+    click.echo(f"expired photos per source: {per}; {verb} {report.photos} photo(s), "
+               f"{report.faces} face(s)")
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+@click.group()
+def keys() -> None:
+    """The template key (embeddings and the index are encrypted with it)."""
+
+
+@keys.command("rotate")
+@click.option("--new-key-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Only when the key comes from FACELEDGER_KEY: where to write the new key.")
+@json_option
+@click.pass_context
+@handle_errors
+def keys_rotate(ctx, new_key_out, as_json) -> None:
+    """Re-encrypt every template and the index with a new key; retire the old one.
+
+    Example: faceledger keys rotate
+    """
+    from ..privacy.keys import rotate_keys
+
+    with open_from(ctx) as store:
+        report = rotate_keys(store, new_key_out=new_key_out)
+    if as_json:
+        echo_json(asdict(report))
+        return
+    click.echo(f"key {report.old_key_id} -> {report.new_key_id}: {report.faces} template(s) and "
+               f"{report.optout_templates} opt-out template(s) re-encrypted; key file "
+               f"{report.key_file}")
