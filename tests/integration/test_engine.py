@@ -178,3 +178,22 @@ def test_index_is_rebuilt_from_catalog_when_its_file_is_lost(tmp_path, models_di
     st = init_store(settings)
     assert st.check().ok and st.counts()["index_vectors"] == faces
     st.close()
+
+
+def test_a_zip_archive_source_is_ingested_and_its_faces_cropped(tmp_path, models_dir, lfw_dir):
+    import zipfile
+
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in PEOPLE[:3]:
+            zf.write(lfw_image(lfw_dir, name, 1), f"event/{name}.jpg")
+        zf.writestr("event/broken.png", b"\x89PNG not really")
+    st = init_store(Settings(data_dir=tmp_path / "d", models_dir=models_dir))
+    st.add_source("zip", **(source_kwargs(archive) | {"kind": "archive"}))
+    report = st.ingest("zip", workers=1)
+    assert (report.photos, report.errors) == (4, 1)
+    top = st.search(lfw_image(lfw_dir, PEOPLE[2], 2), k=1, context=CTX)[0].matches[0]
+    assert top.photo_uri.endswith(f"photos.zip!/event/{PEOPLE[2]}.jpg")
+    crop = st.face_crop(top.face_id)
+    assert crop[:2] == b"\xff\xd8"
+    st.close()

@@ -8,13 +8,14 @@ process-local state that exists only inside pool workers.
 from __future__ import annotations
 
 import signal
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import FaceLedgerError
-from ..images import ImageLimits, read_image_file
+from ..errors import FaceLedgerError, ImageDecodeError
+from ..images import DecodedImage, ImageLimits, decode_image, read_image_file
 from ..models.analyzer import FaceAnalyzer
 from .listing import PhotoRef
 
@@ -39,9 +40,19 @@ class PhotoResult:
     error: str | None = None
 
 
+def read_ref(ref: PhotoRef, limits: ImageLimits) -> DecodedImage:
+    if ref.member is None:
+        return read_image_file(ref.path, limits)
+    try:
+        data = ref.read_bytes()
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise ImageDecodeError(f"{ref.uri}: cannot read archive member ({exc})") from exc
+    return decode_image(data, limits, name=ref.uri)
+
+
 def analyze_photo(ref: PhotoRef, analyzer: FaceAnalyzer, limits: ImageLimits) -> PhotoResult:
     try:
-        image = read_image_file(ref.path, limits)
+        image = read_ref(ref, limits)
     except FaceLedgerError as exc:
         return PhotoResult(uri=ref.uri, error=exc.message)
     try:

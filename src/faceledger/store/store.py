@@ -135,7 +135,7 @@ class Store:
         minors_policy: str, kind: str = "folder", keep_photos_without_faces: bool = False,
         actor: str = "cli",
     ) -> SourceInfo:
-        if kind == "folder":
+        if kind in ("folder", "archive"):
             location = str(Path(location).resolve())
         info = SourceInfo(
             name=name, kind=kind, location=str(location), controller=controller,
@@ -241,11 +241,11 @@ class Store:
 
     def face_crop(self, face_id: int, margin: float = 0.3, max_side: int = 256) -> bytes:
         """A JPEG of the face, cut from the photo on demand (crops are never cached)."""
-        from ..pipeline.listing import uri_to_path
-        from ..images import read_image_file
+        from ..pipeline.listing import ref_from_uri
+        from ..pipeline.worker import read_ref
 
         face = self.face(face_id)
-        image = read_image_file(uri_to_path(face.photo_uri), self.limits)
+        image = read_ref(ref_from_uri(face.photo_uri), self.limits)
         b = face.box
         pad_x, pad_y = b.width * margin, b.height * margin
         x0, y0 = max(0, int(b.x - pad_x)), max(0, int(b.y - pad_y))
