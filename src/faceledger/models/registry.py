@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import LicenceNotAcknowledged, ModelError
 from .base import Detector, Recognizer
 from .files import ModelFile, file_status, verify_file
+
+if TYPE_CHECKING:
+    from .analyzer import FaceAnalyzer
 
 Builder = Callable[[dict[str, Path], "int | None"], tuple[Detector, Recognizer]]
 
