@@ -26,7 +26,13 @@ from ..keys import RightsKind
 
 router = APIRouter(tags=["rights"])
 
-SUBJECT_FAR = 1e-5  # stricter than the investigators' default: a false match here leaks
+
+
+def subject_far(store: Any) -> float:
+    """The strictest calibrated operating point of the store's pack: for a subject, a false
+    match would show them someone else's photo."""
+    thresholds = getattr(store.pack, "thresholds", None) or {}
+    return min(thresholds) if thresholds else store.settings.operating_far
 
 
 class RightsUnavailable(FaceLedgerError):
@@ -40,7 +46,7 @@ def _own_faces(ctx: AppContext, principal: Principal, selfie: bytes, kind: Right
         purpose=f"data-subject {kind.value.replace('_', '-')} request",
         case=f"subject-token:{principal.key_id}",
     )
-    results = ctx.store.search(selfie, k=100, largest_only=True, far=SUBJECT_FAR, context=context)
+    results = ctx.store.search(selfie, k=100, largest_only=True, far=subject_far(ctx.store), context=context)
     return [m for r in results for m in r.matches if m.decision == Decision.MATCH]
 
 

@@ -22,10 +22,8 @@ def metrics(request: Request) -> PlainTextResponse:
     """Prometheus text format: requests by route and status, latency histograms, gallery size."""
     ctx = ctx_of(request)
     gauges: dict[str, float] = {"ingest_runs_running": float(ctx.runs.running())}
-    try:
-        gauges["gallery_faces"] = float(len(ctx.store.index))
-    except Exception:
-        pass
+    for name, value in ctx.store.counts().items():
+        gauges[f"store_{name}"] = float(value)
     return PlainTextResponse(ctx.metrics.render(gauges), media_type="text/plain; version=0.0.4")
 
 

@@ -1,0 +1,116 @@
+"""What each user sees, in a real browser: sign-in, search with a real LFW photo, live
+ingest progress, a data-subject access request, and a role being refused."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from .conftest import shot
+
+
+def sign_in(page, site, role: str) -> None:
+    page.goto(site["url"] + "/signin")
+    page.get_by_test_id("key").fill(site["keys"][role])
+    page.get_by_test_id("signin").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_test_id("who").inner_text().endswith(role)
+
+
+def test_wrong_key_is_refused_at_sign_in(page, site):
+    page.goto(site["url"] + "/signin")
+    page.get_by_test_id("key").fill("flk_000000000000_not-a-real-key")
+    page.get_by_test_id("signin").click()
+    assert "unknown API key" in page.get_by_test_id("signin-error").inner_text()
+    shot(page, "signin-refused")
+
+
+def test_investigator_signs_in_and_searches_with_a_photo(page, site):
+    sign_in(page, site, "investigator")
+    assert page.url.endswith("/search")
+    name, photos = list(site["people"].items())[1]
+    page.get_by_test_id("probe").set_input_files(str(photos[2]))  # not in the gallery
+    page.get_by_test_id("purpose").fill("browser test")
+    page.get_by_test_id("case").fill("E2E-1")
+    page.get_by_test_id("search").click()
+    first = page.get_by_test_id("match").first
+    first.wait_for()
+    caption = first.inner_text()
+    assert "match" in first.get_by_test_id("decision").inner_text()
+    assert "e2e-gallery" in caption and name in caption
+    # the face crop really loaded (an <img> with pixels, fetched with the sign-in cookie)
+    width = first.locator("img").evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert width > 0
+    assert "face(s) in the probe" in page.get_by_test_id("search-status").inner_text()
+    shot(page, "search-results")
+
+
+def test_operator_ingests_with_live_progress(page, site):
+    sign_in(page, site, "operator")
+    assert page.url.endswith("/ingest")
+    page.get_by_test_id("source").select_option("e2e-later")
+    page.get_by_test_id("start-ingest").click()
+    status = page.get_by_test_id("run-status")
+    page.wait_for_function(
+        "() => ['completed', 'failed', 'interrupted'].includes("
+        "document.querySelector('[data-testid=run-status]').textContent)", timeout=120_000)
+    assert status.inner_text() == "completed"
+    assert "12 / 12 photos" in page.get_by_test_id("run-counts").inner_text()
+    shot(page, "ingest-done")
+
+
+def test_sources_page_shows_the_lawful_basis(page, site):
+    sign_in(page, site, "auditor")
+    page.goto(site["url"] + "/sources")
+    text = page.get_by_test_id("sources").inner_text()
+    assert "GDPR Art. 6(1)(f) legitimate interests" in text
+    assert "Art. 9(2)(j)" in text
+    shot(page, "sources")
+
+
+def test_data_subject_access_request(page, site):
+    sign_in(page, site, "admin")
+    page.get_by_test_id("token-subject").fill("REQ-E2E")
+    page.get_by_test_id("token-kind").select_option("access")
+    page.get_by_test_id("issue-token").click()
+    issued = page.get_by_test_id("new-token")
+    expect(issued).to_contain_text("fls_")
+    token = issued.get_attribute("data-token")
+    assert token and token.startswith("fls_")
+    page.get_by_role("button", name="Sign out").click()
+
+    name, photos = list(site["people"].items())[2]
+    page.goto(site["url"] + "/rights")
+    page.get_by_test_id("token").fill(token)
+    page.get_by_test_id("selfie").set_input_files(str(photos[2]))
+    page.get_by_test_id("kind-access").check()
+    page.get_by_test_id("rights-submit").click()
+    page.get_by_test_id("own-face").first.wait_for()
+    faces = page.get_by_test_id("own-face").all_inner_texts()
+    assert faces and all(name in f for f in faces)
+    assert "Your token is now used" in page.get_by_test_id("rights-status").inner_text()
+    shot(page, "access-request")
+
+    # the same token a second time is refused
+    page.get_by_test_id("token").fill(token)
+    page.get_by_test_id("rights-submit").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=rights-status]').textContent.includes('used')"
+        " && document.querySelector('[data-testid=rights-status]').classList.contains('error')")
+    assert "already been used" in page.get_by_test_id("rights-status").inner_text()
+
+
+def test_auditor_is_refused_search_and_reads_the_audit_log(page, site):
+    sign_in(page, site, "auditor")
+    assert page.url.endswith("/audit")
+    page.get_by_test_id("verify-audit").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=verify-result]').textContent.length > 0")
+    assert page.get_by_test_id("verify-result").inner_text().startswith("OK")
+    assert "search" in page.get_by_test_id("audit").inner_text()
+    shot(page, "audit")
+
+    response = page.goto(site["url"] + "/search")
+    assert response is not None and response.status == 403
+    assert page.get_by_test_id("error-code").inner_text() == "forbidden"
+    assert "auditor" in page.get_by_test_id("error-message").inner_text()
+    shot(page, "auditor-refused-search")
