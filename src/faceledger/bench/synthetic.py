@@ -152,3 +152,169 @@ def load_or_compute_lfw(
     emb = compute_lfw_embeddings(lfw_dir, models_dir, pack, max_singles, max_people, progress)
     emb.save(cache)
     return emb
+
+
+@dataclass(frozen=True)
+class GalleryModel:
+    """What is measured from real embeddings and used to synthesise new ones."""
+
+    centre_mean: np.ndarray  # (d,) mean of identity centres
+    centre_factor: np.ndarray  # (d, d): centre = centre_mean + z @ centre_factor
+    residuals: np.ndarray  # (r, d) real within-person residuals (unbiased scale)
+    faces_per_identity: np.ndarray  # empirical counts to draw from (capped)
+    r_within: float  # mean norm of the residuals
+    r_between: float  # RMS distance of identity centres from their mean
+
+    @property
+    def dim(self) -> int:
+        return int(self.centre_mean.shape[0])
+
+
+def fit_gallery_model(emb: LfwEmbeddings, max_faces_per_identity: int = 10) -> GalleryModel:
+    """Method of moments on people with >= 2 images: within-person residuals, and the
+    covariance of identity centres corrected for the noise their finite means carry."""
+    counts = np.bincount(emb.person, minlength=len(emb.names))
+    multi = np.flatnonzero(counts >= 2)
+    d = emb.dim
+    sums = np.zeros((len(emb.names), d), np.float64)
+    np.add.at(sums, emb.person, emb.vectors.astype(np.float64))
+    means = sums / np.maximum(counts, 1)[:, None]
+    in_multi = counts[emb.person] >= 2
+    n_p = counts[emb.person[in_multi]]
+    resid = (emb.vectors[in_multi] - means[emb.person[in_multi]]) * np.sqrt(n_p / (n_p - 1))[:, None]
+    within_cov = resid.T @ resid / resid.shape[0]
+    centres = means[multi]
+    centre_mean = centres.mean(axis=0)
+    cov = np.cov(centres, rowvar=False) - np.mean(1.0 / counts[multi]) * within_cov
+    w, v = np.linalg.eigh(cov)
+    w = np.clip(w, 0, None)
+    factor = (v * np.sqrt(w)).T  # z @ factor has covariance cov
+    fpi = np.minimum(counts[counts > 0], max_faces_per_identity)
+    return GalleryModel(
+        centre_mean.astype(np.float32), factor.astype(np.float32), resid.astype(np.float32),
+        fpi.astype(np.int32), float(np.linalg.norm(resid, axis=1).mean()),
+        float(np.sqrt(w.sum())))
+
+
+def synth_faces(model: GalleryModel, rng: np.random.Generator, n_identities: int,
+                faces: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(vectors, identity, centres)``: new identities, each with a count drawn from the real
+    faces-per-identity distribution (or ``faces``), every face = centre + a real residual
+    mixed with another (cos t r_a + sin t r_b keeps the residual covariance), normalised."""
+    if faces is None:
+        faces = rng.choice(model.faces_per_identity, size=n_identities)
+    z = rng.standard_normal((n_identities, model.dim), dtype=np.float32)
+    centres = model.centre_mean + z @ model.centre_factor
+    identity = np.repeat(np.arange(n_identities), faces)
+    vectors = centres[identity] + mix_residuals(model, rng, identity.size)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors.astype(np.float32), identity, centres
+
+
+def mix_residuals(model: GalleryModel, rng: np.random.Generator, n: int) -> np.ndarray:
+    a = rng.integers(0, model.residuals.shape[0], n)
+    b = rng.integers(0, model.residuals.shape[0], n)
+    t = rng.uniform(0, 2 * np.pi, n).astype(np.float32)[:, None]
+    return np.cos(t) * model.residuals[a] + np.sin(t) * model.residuals[b]
+
+
+@dataclass(frozen=True)
+class GalleryBatch:
+    ids: np.ndarray
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Queries: real LFW mated probes (whose mate is enrolled, ``mate`` = its gallery id)
+    then synthetic held-out faces of gallery identities (``mate`` = one of their ids)."""
+
+    vectors: np.ndarray
+    mate: np.ndarray
+    real: np.ndarray  # bool: a real LFW probe
+
+
+@dataclass(frozen=True)
+class SyntheticGallery:
+    """A gallery of ``n`` faces: the real enrolled LFW faces get ids 0..n_real-1, synthetic
+    faces the rest. Streamed in batches; the same seed gives the same gallery."""
+
+    model: GalleryModel
+    emb: LfwEmbeddings
+    n: int
+    seed: int = 0
+    batch: int = 100_000
+    max_real: int = 1000
+    synthetic_probes: int = 1000
+
+    def _real_split(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indexes of the enrolled real image and of the probe image, one pair per person
+        with >= 2 images (at most ``max_real``)."""
+        enrol, probe = [], []
+        order = np.argsort(self.emb.person, kind="stable")
+        people, first = np.unique(self.emb.person[order], return_index=True)
+        counts = np.bincount(self.emb.person)
+        for p, f in zip(people, first):
+            if counts[p] >= 2:
+                enrol.append(order[f])
+                probe.append(order[f + 1])
+        k = min(len(enrol), self.max_real, self.n)
+        return np.array(enrol[:k], np.int64), np.array(probe[:k], np.int64)
+
+    def batches(self) -> Iterator[GalleryBatch]:
+        enrol, _ = self._real_split()
+        start = 0
+        if enrol.size:
+            yield GalleryBatch(np.arange(enrol.size, dtype=np.int64), self.emb.vectors[enrol])
+            start = enrol.size
+        b = 0
+        while start < self.n:
+            rng = np.random.default_rng([self.seed, b])
+            size = min(self.batch, self.n - start)
+            vecs, _, _ = synth_faces(self.model, rng, int(size / 2) + 16)
+            vecs = vecs[:size]
+            yield GalleryBatch(np.arange(start, start + size, dtype=np.int64), vecs)
+            start += size
+            b += 1
+
+    def probes(self) -> Probes:
+        enrol, probe = self._real_split()
+        vecs = [self.emb.vectors[probe]]
+        mate = [np.arange(enrol.size, dtype=np.int64)]
+        real = [np.ones(enrol.size, bool)]
+        # synthetic probes: re-create the first batch's identities with one more face each
+        n_syn = self.n - enrol.size
+        if n_syn > 0 and self.synthetic_probes:
+            rng = np.random.default_rng([self.seed, 0])
+            size = min(self.batch, n_syn)
+            _, ident, centres = synth_faces(self.model, rng, int(size / 2) + 16)
+            ident = ident[:size]
+            take = np.unique(ident)[: self.synthetic_probes]
+            first = np.searchsorted(ident, take)
+            # one more photo of the same identity: its centre plus a fresh real residual
+            prng = np.random.default_rng([self.seed, 1_000_003])
+            p = centres[take] + mix_residuals(self.model, prng, take.size)
+            p /= np.linalg.norm(p, axis=1, keepdims=True)
+            vecs.append(p.astype(np.float32))
+            mate.append(enrol.size + first.astype(np.int64))
+            real.append(np.zeros(take.size, bool))
+        return Probes(np.concatenate(vecs), np.concatenate(mate), np.concatenate(real))
+
+
+def similarity_profile(vectors: np.ndarray, identity: np.ndarray, rng: np.random.Generator,
+                       pairs: int = 20000) -> dict[str, float]:
+    """Mated and non-mated cosine similarity (mean, sd, non-mated 99.9th percentile): the
+    figures that show synthetic faces behave like real ones."""
+    order = np.argsort(identity, kind="stable")
+    ident = identity[order]
+    same = np.flatnonzero(ident[1:] == ident[:-1])
+    if same.size > pairs:
+        same = rng.choice(same, pairs, replace=False)
+    mated = np.sum(vectors[order[same]] * vectors[order[same + 1]], axis=1)
+    i = rng.integers(0, vectors.shape[0], pairs)
+    j = rng.integers(0, vectors.shape[0], pairs)
+    keep = identity[i] != identity[j]
+    non = np.sum(vectors[i[keep]] * vectors[j[keep]], axis=1)
+    return {"mated_mean": float(mated.mean()), "mated_sd": float(mated.std()),
+            "nonmated_mean": float(non.mean()), "nonmated_sd": float(non.std()),
+            "nonmated_p999": float(np.quantile(non, 0.999))}

@@ -1,7 +1,8 @@
 """Approximate search for large galleries: FAISS IVF-PQ codes plus exact re-ranking.
 
-Each face costs, in RAM, one product-quantisation code (``m`` bytes, 64 by default) and its
-id (8 bytes) in an inverted list, so ten million faces fit in ~0.75 GB. A query visits
+Each face costs, in RAM, one product-quantisation code (``m * bits / 8`` bytes: 32 by
+default, 64 sub-vectors of 4 bits scanned with SIMD "fast scan") and its
+id (8 bytes) in an inverted list, so ten million faces fit in ~0.4 GB. A query visits
 ``nprobe`` of ``nlist`` lists, ranks their codes approximately, and re-ranks the best
 ``rerank`` candidates exactly against their float16 vectors. The float16 vectors live in
 one of two places:
@@ -44,8 +45,10 @@ def default_nlist(n: int) -> int:
 
 
 def default_nprobe(nlist: int) -> int:
-    """Lists visited per query: measured on the synthetic gallery (docs/benchmarks.md)."""
-    return int(max(8, min(nlist, nlist // 32)))
+    """Lists visited per query. Face embeddings are nearly isotropic: the ten nearest faces
+    of a probe (beyond its mates) lie in almost random lists, so recall@10 of 0.95 against
+    exact search needs about half of the lists (measured, docs/benchmarks.md)."""
+    return int(max(1, min(nlist, nlist // 2)))
 
 
 class Float16VectorFile:
@@ -100,18 +103,21 @@ class IVFPQIndex(VectorIndex):
     needs_training = True
 
     def __init__(self, dim: int, m: int = 64, nlist: int | None = None,
-                 nprobe: int | None = None, rerank: int = 100, keep_vectors: bool = True,
-                 expected_n: int | None = None) -> None:
+                 nprobe: int | None = None, rerank: int = 256, keep_vectors: bool = True,
+                 expected_n: int | None = None, bits: int = 4) -> None:
         super().__init__(dim)
         if dim % m:
             raise StoreError(f"PQ with m={m} needs a dimension divisible by m, got {dim}")
+        if bits not in (4, 8):
+            raise StoreError(f"PQ codes of {bits} bits per sub-vector are not supported (4 or 8)")
         self.m = m
+        self.bits = bits
         self.nlist = nlist
         self.nprobe = nprobe
         self.rerank = rerank
         self.keep_vectors = keep_vectors
         self.expected_n = expected_n
-        self._index: faiss.IndexIVFPQ | None = None
+        self._index: faiss.IndexIVF | None = None
         # float16 copies for re-ranking, kept in memory unless a vector file is attached
         self._vec_ids = np.zeros(0, np.int64)
         self._vecs = np.zeros((0, dim), np.float16)
@@ -136,8 +142,12 @@ class IVFPQIndex(VectorIndex):
         if sample.shape[0] < 256:
             raise StoreError(f"IVF-PQ needs at least 256 training vectors, got {sample.shape[0]}")
         quantizer = faiss.IndexFlatIP(self.dim)
-        index = faiss.IndexIVFPQ(quantizer, self.dim, nlist, self.m, 8,
-                                 faiss.METRIC_INNER_PRODUCT)
+        if self.bits == 4:  # SIMD "fast scan": 4-bit codes scanned from registers
+            index = faiss.IndexIVFPQFastScan(quantizer, self.dim, nlist, self.m, 4,
+                                             faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFPQ(quantizer, self.dim, nlist, self.m, 8,
+                                     faiss.METRIC_INNER_PRODUCT)
         index.cp.max_points_per_centroid = 64  # bound k-means cost on large samples
         index.pq.cp.min_points_per_centroid = 1  # small samples: fine, just less precise
         index.train(sample)
@@ -152,7 +162,7 @@ class IVFPQIndex(VectorIndex):
         self._file = store
         self.keep_vectors = False
 
-    def _need_index(self) -> faiss.IndexIVFPQ:
+    def _need_index(self) -> faiss.IndexIVF:
         if self._index is None:
             raise StoreError("the IVF-PQ index is not trained; call train(sample) first")
         return self._index
@@ -259,15 +269,15 @@ class IVFPQIndex(VectorIndex):
         if self._index is None:
             return 0
         ntotal = int(self._index.ntotal)
-        codes = ntotal * (self._index.code_size + 8)
         tables = self._index.nlist * self.dim * 4 + self.dim * 256 * 4  # centroids + PQ
+        codes = ntotal * (self.m * self.bits // 8 + 8)
         self._flush_pending()
         return codes + tables + int(self._vecs.nbytes + self._vec_ids.nbytes)
 
     # -- persistence --------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         self._flush_pending()
-        header = {"dim": self.dim, "m": self.m, "nlist": self.nlist, "nprobe": self.nprobe,
+        header = {"dim": self.dim, "m": self.m, "bits": self.bits, "nlist": self.nlist, "nprobe": self.nprobe,
                   "rerank": self.rerank, "keep_vectors": self.keep_vectors,
                   "trained": self._index is not None}
         buf = io.BytesIO()
@@ -288,7 +298,7 @@ class IVFPQIndex(VectorIndex):
             header = json.loads(z["header"].tobytes())
             if header["dim"] != dim:
                 raise StoreError(f"index file holds {header['dim']}-d vectors, expected {dim}")
-            self = cls(dim, m=header["m"], nlist=header["nlist"], nprobe=header["nprobe"],
+            self = cls(dim, m=header["m"], bits=header["bits"], nlist=header["nlist"], nprobe=header["nprobe"],
                        rerank=header["rerank"], keep_vectors=header["keep_vectors"])
             if header["trained"]:
                 self._index = faiss.deserialize_index(z["faiss"])
@@ -298,8 +308,10 @@ class IVFPQIndex(VectorIndex):
         return self
 
     def code_of(self, face_id: int) -> bytes | None:
-        """The stored PQ code of ``face_id`` (for tests and audits), or None."""
+        """The stored PQ code of ``face_id`` (8-bit codes only; for tests), or None."""
         index = self._need_index()
+        if self.bits != 8:
+            raise StoreError("code_of reads plain 8-bit PQ lists only")
         invlists = index.invlists
         for lst in range(index.nlist):
             size = invlists.list_size(lst)

@@ -1,0 +1,244 @@
+"""Vector index benchmark: approximate indexes against exact search, on one machine.
+
+The gallery is synthetic but shaped by real LFW embeddings (see :mod:`.synthetic`), with
+real LFW faces enrolled and their other photos as probes. Everything is streamed in
+batches: exact ground truth is a running top-k over the batches, so it needs no second
+copy of the gallery and works at 10 M faces.
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import faiss
+import numpy as np
+
+from ..store.hnsw_index import HNSWIndex
+from ..store.ivf_index import Float16VectorFile, IVFPQIndex, default_nlist
+from ..store.vector_index import FlatIndex, VectorIndex
+from .synthetic import SyntheticGallery, similarity_profile, synth_faces
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class IndexFigures:
+    kind: str
+    params: str
+    n: int
+    build_seconds: float
+    recall_at_1: float  # top-1 id equals the exact top-1 id
+    recall_at_10: float  # share of the exact top-10 found in the top-10
+    mate_at_1: float  # real LFW probes: the enrolled photo of the same person ranks first
+    mate_at_10: float
+    p50_ms: float
+    p99_ms: float
+    queries_per_second: float  # single queries one after another, ``threads`` threads
+    ram_bytes_per_face: float
+    disk_bytes_per_face: float
+
+
+@dataclass(frozen=True)
+class IndexBenchReport:
+    n: int
+    dim: int
+    queries: int
+    real_probes: int
+    threads: int
+    ground_truth_seconds: float
+    exact_mate_at_1: float
+    exact_mate_at_10: float
+    real_profile: dict[str, float]
+    synthetic_profile: dict[str, float]
+    results: list[IndexFigures] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    kinds: tuple[str, ...] = ("flat", "hnsw", "ivfpq")
+    k: int = 10
+    threads: int = 1
+    max_flat: int = 2_000_000  # float32 copies: 1 KiB per face
+    max_hnsw: int = 2_000_000
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 40
+    hnsw_ef_search: int = 64
+    ivf_nlist: int | None = None
+    ivf_nprobe: int | None = None
+    ivf_nprobes: tuple[int, ...] = ()  # () = nlist/16, /8, /4, /2
+    ivf_m: int = 64
+    ivf_bits: int = 4
+    ivf_rerank: int = 256
+    ivf_vectors_on_disk: bool = True
+    latency_queries: int = 1000
+
+
+class _TopK:
+    """Running exact top-k of queries over a streamed gallery."""
+
+    def __init__(self, queries: np.ndarray, k: int) -> None:
+        self.q = queries
+        self.k = k
+        self.sims = np.full((queries.shape[0], k), -np.inf, np.float32)
+        self.ids = np.full((queries.shape[0], k), -1, np.int64)
+
+    def update(self, ids: np.ndarray, vectors: np.ndarray, chunk: int = 20000) -> None:
+        for s in range(0, ids.size, chunk):
+            sims = self.q @ vectors[s:s + chunk].T
+            cid = ids[s:s + chunk]
+            kk = min(self.k, sims.shape[1])
+            part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+            cs = np.concatenate([self.sims, np.take_along_axis(sims, part, 1)], axis=1)
+            ci = np.concatenate([self.ids, cid[part]], axis=1)
+            order = np.argsort(-cs, axis=1, kind="stable")[:, : self.k]
+            self.sims = np.take_along_axis(cs, order, 1)
+            self.ids = np.take_along_axis(ci, order, 1)
+
+
+def _recall(approx: np.ndarray, exact: np.ndarray, k: int) -> tuple[float, float]:
+    r1 = float(np.mean(approx[:, 0] == exact[:, 0]))
+    hits = [np.intersect1d(a[:k], e[:k]).size for a, e in zip(approx, exact)]
+    return r1, float(np.mean(hits) / k)
+
+
+def _mate(ids: np.ndarray, mate: np.ndarray) -> tuple[float, float]:
+    if not mate.size:
+        return float("nan"), float("nan")
+    return (float(np.mean(ids[:, 0] == mate)),
+            float(np.mean((ids[:, :10] == mate[:, None]).any(axis=1))))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_index_bench(gallery: SyntheticGallery, options: BenchOptions = BenchOptions(),
+                    workdir: Path | None = None,
+                    progress: Progress | None = None) -> IndexBenchReport:
+    say = progress or (lambda _msg: None)
+    faiss.omp_set_num_threads(options.threads)
+    with tempfile.TemporaryDirectory(prefix="faceledger-bench-", dir=workdir) as tmp:
+        return _run(gallery, options, Path(tmp), say)
+
+
+def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
+         ) -> IndexBenchReport:
+    n, dim, k = gallery.n, gallery.model.dim, opt.k
+    probes = gallery.probes()
+    q = probes.vectors
+    say(f"{q.shape[0]} queries ({int(probes.real.sum())} real LFW probes)")
+
+    # similarity profiles: real LFW vs synthetic, so a reader can judge the synthesis
+    rng = np.random.default_rng(12345)
+    real_profile = similarity_profile(gallery.emb.vectors, gallery.emb.person, rng)
+    sv, sid, _ = synth_faces(gallery.model, np.random.default_rng(54321), 5000)
+    synthetic_profile = similarity_profile(sv, sid, rng)
+
+    indexes: dict[str, VectorIndex] = {}
+    skipped: dict[str, str] = {}
+    build: dict[str, float] = {}
+    for kind in opt.kinds:
+        if kind == "flat" and n > opt.max_flat:
+            skipped[kind] = f"n > max_flat={opt.max_flat} (1 KiB per face in RAM)"
+        elif kind == "hnsw" and n > opt.max_hnsw:
+            skipped[kind] = f"n > max_hnsw={opt.max_hnsw} (~1.2 KiB per face in RAM)"
+        elif kind == "flat":
+            indexes[kind] = FlatIndex(dim)
+        elif kind == "hnsw":
+            indexes[kind] = HNSWIndex(dim, m=opt.hnsw_m, ef_construction=opt.hnsw_ef_construction,
+                                      ef_search=opt.hnsw_ef_search)
+        elif kind == "ivfpq":
+            idx = IVFPQIndex(dim, m=opt.ivf_m, bits=opt.ivf_bits,
+                             nlist=opt.ivf_nlist or default_nlist(n),
+                             rerank=opt.ivf_rerank, expected_n=n)
+            t0 = time.perf_counter()
+            train_n = int(min(max(64 * idx.nlist, 20000), 300_000))
+            sample, _, _ = synth_faces(gallery.model, np.random.default_rng([gallery.seed, 7]),
+                                       train_n // 2)
+            idx.train(sample[:train_n])
+            if opt.ivf_vectors_on_disk:
+                idx.attach_vectors(Float16VectorFile(tmp / "ivfpq-vectors.npy", dim, capacity=n))
+            build[kind] = time.perf_counter() - t0
+            say(f"ivfpq trained: nlist={idx.nlist} on {train_n} in {build[kind]:.1f}s")
+            indexes[kind] = idx
+        build.setdefault(kind, 0.0)
+
+    truth = _TopK(q, k)
+    t_truth = 0.0
+    added = 0
+    for batch in gallery.batches():
+        t0 = time.perf_counter()
+        truth.update(batch.ids, batch.vectors)
+        t_truth += time.perf_counter() - t0
+        for kind, idx in indexes.items():
+            t0 = time.perf_counter()
+            idx.add(batch.ids, batch.vectors)
+            build[kind] += time.perf_counter() - t0
+        added += batch.ids.size
+        say(f"added {added}/{n} " + " ".join(f"{kk}={v:.0f}s" for kk, v in build.items()))
+
+    exact_m1, exact_m10 = _mate(truth.ids[probes.real], probes.mate[probes.real])
+    results = []
+    for kind, idx in indexes.items():
+        path = tmp / f"{kind}.index"
+        idx.save(path)
+        disk = path.stat().st_size
+        if isinstance(idx, IVFPQIndex) and idx._file is not None:
+            idx._file.flush()
+            disk += idx._file.path.stat().st_size
+        ram = idx.memory_bytes()
+        settings: list[int | None] = [None]
+        if isinstance(idx, IVFPQIndex):
+            nlist = int(idx.nlist or 1)
+            settings = list(opt.ivf_nprobes) or sorted(
+                {max(1, nlist // d) for d in (16, 8, 4, 2)})
+        for nprobe in settings:
+            if nprobe is not None and isinstance(idx, IVFPQIndex):
+                idx.nprobe = nprobe
+            fig = _measure(idx, kind, q, probes, truth, k, opt, n, build[kind], ram, disk)
+            say(f"{kind}: {fig}")
+            results.append(fig)
+    return IndexBenchReport(n, dim, int(q.shape[0]), int(probes.real.sum()), opt.threads,
+                            round(t_truth, 2), round(exact_m1, 4), round(exact_m10, 4),
+                            real_profile, synthetic_profile, results, skipped,
+                            round(_peak_rss_mb(), 1))
+
+
+def _measure(idx: VectorIndex, kind: str, q: np.ndarray, probes, truth: _TopK, k: int,
+             opt: BenchOptions, n: int, build_s: float, ram: int, disk: int) -> IndexFigures:
+    _, ids = idx.search(q, k)  # one batch, for recall
+    r1, r10 = _recall(ids, truth.ids, k)
+    m1, m10 = _mate(ids[probes.real], probes.mate[probes.real])
+    lat = []
+    nq = min(opt.latency_queries, q.shape[0])
+    for i in range(nq):  # single queries, one after another
+        t0 = time.perf_counter()
+        idx.search(q[i:i + 1], k)
+        lat.append(time.perf_counter() - t0)
+    lat_a = np.array(lat) * 1000
+    return IndexFigures(kind, _describe(idx), n, round(build_s, 2), round(r1, 4), round(r10, 4),
+                        round(m1, 4), round(m10, 4), round(float(np.percentile(lat_a, 50)), 3),
+                        round(float(np.percentile(lat_a, 99)), 3),
+                        round(float(nq / (lat_a.sum() / 1000)), 1), round(ram / n, 1),
+                        round(disk / n, 1))
+
+
+def _describe(idx: VectorIndex) -> str:
+    if isinstance(idx, IVFPQIndex):
+        where = "disk" if idx._file is not None else ("ram" if idx.keep_vectors else "none")
+        nprobe = idx.nprobe or (idx._index.nprobe if idx._index is not None else None)
+        return (f"nlist={idx.nlist} nprobe={nprobe} pq={idx.m}x{idx.bits} rerank={idx.rerank} "
+                f"fp16-from-{where}")
+    if isinstance(idx, HNSWIndex):
+        return f"M={idx.m} efC={idx.ef_construction} efS={idx.ef_search}"
+    return "exact"
