@@ -30,6 +30,7 @@ _MAGIC = b"FLHNSW01"
 class HNSWIndex(VectorIndex):
     kind = "hnsw"
     needs_training = False
+    MAGIC = _MAGIC
 
     def __init__(self, dim: int, m: int = 32, ef_construction: int = 80, ef_search: int = 64,
                  compact_fraction: float = 0.1) -> None:
@@ -122,6 +123,13 @@ class HNSWIndex(VectorIndex):
         self._selector = None
         self.add(labels, vectors)
 
+    def iter_vectors(self, batch: int = 65536):
+        live = np.flatnonzero(self._alive)
+        view = self._vectors_view()
+        for s in range(0, live.size, batch):
+            rows = live[s:s + batch]
+            yield self._labels[rows].copy(), view[rows].copy()
+
     def memory_bytes(self) -> int:
         n = int(self._index.ntotal)
         links = faiss.vector_to_array(self._index.hnsw.neighbors).nbytes if n else 0
@@ -137,6 +145,11 @@ class HNSWIndex(VectorIndex):
                  faiss=faiss.serialize_index(self._index), labels=self._labels,
                  alive=self._alive)
         return _MAGIC + buf.getvalue()
+
+    @staticmethod
+    def dim_of(data: bytes) -> int:
+        with np.load(io.BytesIO(data[len(_MAGIC):]), allow_pickle=False) as z:
+            return int(json.loads(z["header"].tobytes())["dim"])
 
     @classmethod
     def from_bytes(cls, data: bytes, dim: int) -> "HNSWIndex":

@@ -51,6 +51,13 @@ def default_nprobe(nlist: int) -> int:
     return int(max(1, min(nlist, nlist // 2)))
 
 
+def _jitter(sample: np.ndarray, size: int, scale: float = 0.05) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    rows = sample[rng.integers(0, sample.shape[0], size)]
+    rows = rows + rng.normal(0, scale / np.sqrt(sample.shape[1]), rows.shape).astype(np.float32)
+    return np.ascontiguousarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), np.float32)
+
+
 class Float16VectorFile:
     """Float16 vectors on disk, row ``id`` = vector of face ``id``, memory-mapped.
 
@@ -101,6 +108,7 @@ class IVFPQIndex(VectorIndex):
 
     kind = "ivfpq"
     needs_training = True
+    MAGIC = _MAGIC
 
     def __init__(self, dim: int, m: int = 64, nlist: int | None = None,
                  nprobe: int | None = None, rerank: int = 256, keep_vectors: bool = True,
@@ -136,11 +144,15 @@ class IVFPQIndex(VectorIndex):
             raise StoreError(f"training sample must be N x {self.dim}, got {sample.shape}")
         if self._index is not None and self._index.ntotal:
             raise StoreError("index already holds vectors; use retrain() to rebuild it")
+        if sample.shape[0] == 0:
+            raise StoreError("cannot train an IVF-PQ index on an empty sample")
         nlist = self.nlist or default_nlist(self.expected_n or sample.shape[0])
         # FAISS wants >= 39 points per list; fewer lists for a small sample
         nlist = int(max(1, min(nlist, sample.shape[0] // 39)))
-        if sample.shape[0] < 256:
-            raise StoreError(f"IVF-PQ needs at least 256 training vectors, got {sample.shape[0]}")
+        if sample.shape[0] < 2 ** self.bits * 4:
+            # a first ingest of a few faces: train a coarse model on jittered copies (search
+            # stays exact through the re-ranking); retrain() once the gallery has grown
+            sample = _jitter(sample, 2 ** self.bits * 4)
         quantizer = faiss.IndexFlatIP(self.dim)
         if self.bits == 4:  # SIMD "fast scan": 4-bit codes scanned from registers
             index = faiss.IndexIVFPQFastScan(quantizer, self.dim, nlist, self.m, 4,
@@ -264,6 +276,21 @@ class IVFPQIndex(VectorIndex):
         self._flush_pending()
         self._vecs = np.ascontiguousarray(self._vecs)
 
+    def iter_vectors(self, batch: int = 65536):
+        """The float16 copies (as float32) of every face held; raises without them."""
+        if self._file is None and not self.keep_vectors:
+            return super().iter_vectors(batch)
+        ids = self.ids()
+        return self._iter(ids, batch)
+
+    def _iter(self, ids: np.ndarray, batch: int):
+        for s in range(0, ids.size, batch):
+            chunk = ids[s:s + batch]
+            if self._file is not None:
+                yield chunk, self._file.get(chunk)
+            else:
+                yield chunk, self._vecs[self._lookup(chunk)].astype(np.float32)
+
     def memory_bytes(self) -> int:
         """Bytes held in RAM by codes, ids, centroids and in-memory float16 vectors."""
         if self._index is None:
@@ -289,6 +316,11 @@ class IVFPQIndex(VectorIndex):
             arrays["vecs"] = self._vecs
         np.savez(buf, **arrays)
         return _MAGIC + buf.getvalue()
+
+    @staticmethod
+    def dim_of(data: bytes) -> int:
+        with np.load(io.BytesIO(data[len(_MAGIC):]), allow_pickle=False) as z:
+            return int(json.loads(z["header"].tobytes())["dim"])
 
     @classmethod
     def from_bytes(cls, data: bytes, dim: int) -> "IVFPQIndex":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import faiss
 import numpy as np
@@ -68,6 +69,11 @@ class VectorIndex(abc.ABC):
     def memory_bytes(self) -> int:
         """Bytes of RAM the index holds for its vectors (an estimate, for benchmarks)."""
         return 0
+
+    def iter_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, float32 vectors) of every face held, in batches; indexes that keep only
+        lossy codes raise :class:`StoreError` (rebuild those from the catalog)."""
+        raise StoreError(f"a {self.kind} index keeps no full vectors; rebuild from the catalog")
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -128,6 +134,14 @@ class FlatIndex(VectorIndex):
     def memory_bytes(self) -> int:
         return int(self._index.ntotal) * (self.dim * 4 + 8)
 
+    def iter_vectors(self, batch: int = 65536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n = int(self._index.ntotal)
+        flat = faiss.downcast_index(self._index.index)
+        xb = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
+        ids = self.ids()
+        for s in range(0, n, batch):
+            yield ids[s:s + batch].copy(), xb[s:s + batch].copy()
+
     def to_bytes(self) -> bytes:
         return faiss.serialize_index(self._index).tobytes()
 
@@ -162,6 +176,81 @@ def choose_index_kind(n: int) -> str:
     if n < HNSW_MAX:
         return "hnsw"
     return "ivfpq"
+
+
+def detect_kind(data: bytes) -> str:
+    """The kind of a serialised index, from its first bytes."""
+    for kind, cls in INDEX_KINDS.items():
+        magic = getattr(cls, "MAGIC", None)
+        if magic and data.startswith(magic):
+            return kind
+    return "flat"
+
+
+def load_index(path: Path) -> VectorIndex:
+    """Load an index file of any kind; its dimension is read from the file."""
+    data = Path(path).read_bytes()
+    kind = detect_kind(data)
+    if kind == "flat":
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        return FlatIndex(index.d, index)
+    return INDEX_KINDS[kind].from_bytes(data, INDEX_KINDS[kind].dim_of(data))
+
+
+def reservoir_sample(batches: Iterable[tuple[np.ndarray, np.ndarray]], size: int,
+                     seed: int = 0) -> np.ndarray:
+    """A uniform sample of ``size`` vectors from a stream, holding at most ``size``."""
+    rng = np.random.default_rng(seed)
+    sample: np.ndarray | None = None
+    seen = 0
+    for _, vectors in batches:
+        vectors = np.asarray(vectors, np.float32)
+        if sample is None:
+            sample = np.empty((size, vectors.shape[1]), np.float32)
+        fill = max(0, min(size - seen, vectors.shape[0]))
+        sample[seen:seen + fill] = vectors[:fill]
+        rest = vectors[fill:]
+        if rest.shape[0]:  # Algorithm R, one batch at a time
+            j = rng.integers(0, np.arange(seen + fill, seen + vectors.shape[0]) + 1)
+            keep = j < size
+            sample[j[keep]] = rest[keep]
+        seen += vectors.shape[0]
+    if sample is None:
+        return np.zeros((0, 0), np.float32)
+    return sample[: min(seen, size)]
+
+
+def retrain(
+    batches: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
+    dim: int,
+    kind: str = "auto",
+    n: int | None = None,
+    sample_size: int = 262_144,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+    **options: object,
+) -> VectorIndex:
+    """Build a fresh index of ``kind`` from streamed ``(ids, vectors)`` batches: the way
+    to retrain when the data has drifted (the catalog is the source of truth, so
+    ``batches`` normally reads it). ``batches`` is called once or twice (a reservoir sample
+    to train on, then the adds), so memory stays at one batch plus the sample. The old
+    index keeps serving until the caller swaps the new one in."""
+    if n is None:
+        n = sum(int(np.asarray(ids).size) for ids, _ in batches())
+    cls = index_class(kind, n)
+    index = cls(dim, **options) if options else cls(dim)
+    if getattr(index, "expected_n", "absent") is None:
+        index.expected_n = n  # type: ignore[attr-defined]
+    if not index.is_trained:
+        sample = reservoir_sample(batches(), sample_size, seed)
+        index.train(sample)
+    added = 0
+    for ids, vectors in batches():
+        index.add(ids, vectors)
+        added += int(np.asarray(ids).size)
+        if progress is not None:
+            progress(added)
+    return index
 
 
 def index_class(kind: str, n: int = 0) -> type[VectorIndex]:

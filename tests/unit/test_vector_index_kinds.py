@@ -1,0 +1,209 @@
+"""Every vector index kind: add, search, remove for real, save/load, training, retraining."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceledger.errors import StoreError
+from faceledger.store.hnsw_index import HNSWIndex
+from faceledger.store.ivf_index import Float16VectorFile, IVFPQIndex
+from faceledger.store.vector_index import (
+    FLAT_MAX,
+    HNSW_MAX,
+    INDEX_KINDS,
+    FlatIndex,
+    choose_index_kind,
+    detect_kind,
+    index_class,
+    load_index,
+    reservoir_sample,
+    retrain,
+)
+
+DIM = 128
+
+
+def clustered(n: int, seed: int = 0, dim: int = DIM) -> np.ndarray:
+    """Identities as clusters: a centre per 4 faces plus within-person noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n // 4 + 1, dim)).astype(np.float32)
+    x = centres[np.arange(n) // 4] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def make(kind: str) -> object:
+    if kind == "ivfpq4":
+        return IVFPQIndex(DIM, m=32, bits=4, nprobe=1000)
+    if kind == "ivfpq8":
+        return IVFPQIndex(DIM, m=32, bits=8, nprobe=1000)
+    if kind == "hnsw":
+        return HNSWIndex(DIM, m=16, ef_construction=40, ef_search=64)
+    return FlatIndex(DIM)
+
+
+KINDS = ["flat", "ivfpq4", "ivfpq8", "hnsw"]
+
+
+def built(kind: str, n: int = 2000):
+    x = clustered(n)
+    ids = np.arange(n, dtype=np.int64) * 7 + 3  # sparse ids, not positions
+    idx = make(kind)
+    if not idx.is_trained:
+        idx.train(x)
+    idx.add(ids, x)
+    return idx, ids, x
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_finds_each_face_itself(kind: str) -> None:
+    idx, ids, x = built(kind)
+    sims, found = idx.search(x[:50], 5)
+    assert found.shape == (50, 5)
+    assert np.mean(found[:, 0] == ids[:50]) >= 0.98
+    assert np.all(np.diff(sims, axis=1) <= 1e-6)  # best first
+    assert sorted(idx.ids().tolist()) == sorted(ids.tolist())
+    assert len(idx) == ids.size
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_removed_faces_are_never_returned(kind: str) -> None:
+    idx, ids, x = built(kind)
+    gone = ids[:40]
+    assert idx.remove(np.concatenate([gone, [999_999_999]])) == 40
+    _, found = idx.search(x[:40], 50)
+    assert not np.isin(found, gone).any()
+    assert len(idx) == ids.size - 40
+    assert not np.isin(idx.ids(), gone).any()
+    # still gone after a save and a load
+    again = type(idx).from_bytes(idx.to_bytes(), DIM)
+    _, found = again.search(x[:40], 50)
+    assert not np.isin(found, gone).any()
+    assert len(again) == ids.size - 40
+    assert idx.remove(gone) == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_save_load_gives_the_same_answers(kind: str, tmp_path) -> None:
+    idx, _, x = built(kind)
+    path = tmp_path / "faces.index"
+    idx.save(path)
+    loaded = type(idx).load(path, DIM)
+    a = idx.search(x[100:120], 10)[1]
+    b = loaded.search(x[100:120], 10)[1]
+    assert np.array_equal(a, b)
+    assert detect_kind(path.read_bytes()) == idx.kind
+    assert np.array_equal(np.sort(load_index(path).ids()), np.sort(idx.ids()))
+    with pytest.raises(StoreError):
+        type(idx).from_bytes(idx.to_bytes(), DIM + 1)
+
+
+def test_ivf_removal_is_physical_in_the_saved_bytes() -> None:
+    idx, ids, x = built("ivfpq8")
+    victim = int(ids[10])
+    code = idx.code_of(victim)
+    half = x[10].astype(np.float16).tobytes()
+    before = idx.to_bytes()
+    assert code is not None and code in before and half in before
+    idx.remove([victim])
+    after = idx.to_bytes()
+    assert idx.code_of(victim) is None
+    assert code not in after
+    assert half not in after
+
+
+def test_ivf_vector_file_zeroes_removed_rows(tmp_path) -> None:
+    x = clustered(1500)
+    ids = np.arange(1500, dtype=np.int64)
+    idx = IVFPQIndex(DIM, m=32, nprobe=100)
+    idx.train(x)
+    vf = Float16VectorFile(tmp_path / "vectors.npy", DIM, capacity=1500)
+    idx.attach_vectors(vf)
+    idx.add(ids, x)
+    assert idx.search(x[:5], 1)[1][:, 0].tolist() == [0, 1, 2, 3, 4]
+    idx.remove([3])
+    vf.flush()
+    raw = (tmp_path / "vectors.npy").read_bytes()
+    assert x[3].astype(np.float16).tobytes() not in raw
+    assert x[4].astype(np.float16).tobytes() in raw
+    assert 3 not in idx.search(x[3:4], 20)[1]
+    # codes only in RAM: the index bytes hold no float16 vectors at all
+    assert x[4].astype(np.float16).tobytes() not in idx.to_bytes()
+
+
+def test_hnsw_removal_zeroes_the_vector_then_compacts() -> None:
+    idx, ids, x = built("hnsw", 1000)
+    vec = x[7].tobytes()
+    assert vec in idx.to_bytes()
+    idx.remove([ids[7]])
+    assert vec not in idx.to_bytes()  # gone before any compaction
+    assert idx.deleted_fraction > 0
+    idx.compact()
+    assert idx.deleted_fraction == 0 and len(idx) == 999
+    assert idx.search(x[8:9], 1)[1][0, 0] == ids[8]
+
+
+def test_ivf_add_is_incremental_after_training() -> None:
+    x = clustered(3000)
+    idx = IVFPQIndex(DIM, m=32, nprobe=1000)
+    idx.train(x[:1500])
+    centroids = idx._index.quantizer.reconstruct_n(0, idx.nlist).copy()
+    idx.add(np.arange(1500), x[:1500])
+    idx.add(np.arange(1500, 3000), x[1500:])  # a second ingest run: no retraining
+    assert np.array_equal(centroids, idx._index.quantizer.reconstruct_n(0, idx.nlist))
+    assert len(idx) == 3000
+    assert idx.search(x[2999:3000], 1)[1][0, 0] == 2999
+    with pytest.raises(StoreError):
+        idx.train(x)  # training again on a filled index would silently break it
+
+
+def test_ivf_trains_on_a_tiny_first_ingest() -> None:
+    x = clustered(12)
+    idx = IVFPQIndex(DIM, m=32)
+    idx.train(x)
+    idx.add(np.arange(12), x)
+    assert idx.search(x[5:6], 1)[1][0, 0] == 5
+
+
+def test_untrained_ivf_refuses_to_add() -> None:
+    idx = IVFPQIndex(DIM, m=32)
+    assert idx.needs_training and not idx.is_trained
+    with pytest.raises(StoreError):
+        idx.add(np.arange(3), clustered(3))
+    assert not FlatIndex.needs_training and not HNSWIndex.needs_training
+
+
+def test_retrain_streams_batches_into_a_new_kind() -> None:
+    flat, ids, x = built("flat", 3000)
+    calls = []
+
+    def batches():
+        calls.append(1)
+        return flat.iter_vectors(batch=500)
+
+    new = retrain(batches, DIM, kind="ivfpq", n=len(flat), sample_size=1000, m=32, nprobe=1000)
+    assert isinstance(new, IVFPQIndex) and len(new) == 3000
+    assert len(calls) == 2  # one pass to sample, one to add
+    assert np.mean(new.search(x[:100], 1)[1][:, 0] == ids[:100]) >= 0.98
+
+
+def test_reservoir_sample_is_bounded_and_drawn_from_the_stream() -> None:
+    x = clustered(5000)
+    stream = ((np.arange(s, s + 700), x[s:s + 700]) for s in range(0, 5000, 700))
+    sample = reservoir_sample(stream, 800, seed=1)
+    assert sample.shape == (800, DIM)
+    rows = {r.tobytes() for r in x}
+    assert all(r.tobytes() in rows for r in sample)
+    late = {r.tobytes() for r in x[2500:]}
+    assert sum(r.tobytes() in late for r in sample) > 200  # not only the first batches
+
+
+def test_auto_kind_by_gallery_size() -> None:
+    assert choose_index_kind(0) == "flat"
+    assert choose_index_kind(FLAT_MAX - 1) == "flat"
+    assert choose_index_kind(FLAT_MAX) == "hnsw"
+    assert choose_index_kind(HNSW_MAX) == "ivfpq"
+    assert index_class("auto", 50_000_000) is IVFPQIndex
+    assert set(INDEX_KINDS) == {"flat", "ivfpq", "hnsw"}
+    with pytest.raises(StoreError):
+        index_class("annoy")
