@@ -23,16 +23,18 @@ import numpy as np
 
 from ..errors import ConfigError, FaceLedgerError
 from ..images.decode import read_image_file
-from ..models.align import ARCFACE_REFERENCE_112, align_face
+from ..models.align import ARCFACE_REFERENCE_112, OMZ_REFERENCE_96x112, align_face
 from ..models.base import l2_normalise
 from ..types import DetectedFace
 
-ALIGNMENTS = ("pack", "arcface", "box")
+ALIGNMENTS = ("pack", "arcface", "box", "stretch")
 
 
 @dataclass(frozen=True)
 class EmbedOptions:
-    align: str = "pack"  # "pack": the pack's own 5-point template; "arcface"; "box": no landmarks
+    # "pack": the pack's own 5-point template; "arcface": ArcFace's 112 template; "box": a
+    # square crop of the detector box (no landmarks); "stretch": OMZ template on 96x112, resized
+    align: str = "pack"
     detector_scales: tuple[float, ...] = ()  # () = the detector's default single pass
 
     def key(self) -> str:
@@ -96,16 +98,47 @@ def _crop(analyzer, bgr: np.ndarray, face: DetectedFace, align: str) -> np.ndarr
         return align_face(bgr, face.landmarks.as_array(), ARCFACE_REFERENCE_112, (size, size))
     if align == "box":
         return _box_crop(bgr, face, size)
+    if align == "stretch":
+        # OMZ's template is given for a 96x112 crop: align there, then resize to the square
+        # input (a horizontal stretch, as a 96x112 training crop resized to 128x128 would be)
+        crop = align_face(bgr, face.landmarks.as_array(), OMZ_REFERENCE_96x112, (96, 112))
+        return cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
     raise ConfigError(f"unknown alignment {align!r}; choose from {', '.join(ALIGNMENTS)}")
 
 
-def _cache_file(cache_dir: Path, analyzer, options: EmbedOptions, images: list[str], root: Path):
+def _cache_file(cache_dir: Path, analyzer, options: EmbedOptions, root: Path) -> Path:
     h = hashlib.sha256()
     h.update(analyzer.name.encode())
     h.update(options.key().encode())
     h.update(str(Path(root).resolve()).encode())
-    h.update("\n".join(images).encode())
     return Path(cache_dir) / f"emb-{analyzer.name}-{h.hexdigest()[:16]}.npz"
+
+
+def _read_cache(path: Path | None) -> dict[str, tuple]:
+    if path is None or not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        names = [str(v) for v in data["images"]]
+        plain, mirrored = data["plain"], data["mirrored"]
+        quality, found = data["quality"], data["faces_found"]
+    return {
+        name: (plain[i], mirrored[i], quality[i], found[i]) for i, name in enumerate(names)
+    }
+
+
+def _write_cache(path: Path, entries: dict[str, tuple]) -> None:
+    names = list(entries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(
+        tmp,
+        images=np.array(names),
+        plain=np.stack([entries[n][0] for n in names]),
+        mirrored=np.stack([entries[n][1] for n in names]),
+        quality=np.array([entries[n][2] for n in names], dtype=np.float32),
+        faces_found=np.array([entries[n][3] for n in names], dtype=np.int32),
+    )
+    tmp.replace(path)
 
 
 def embed_images(
@@ -118,13 +151,31 @@ def embed_images(
 ) -> ImageEmbeddings:
     """Embed the central face of each of ``images`` (paths relative to ``root``)."""
     images = list(dict.fromkeys(images))  # unique, order kept
-    cache = _cache_file(cache_dir, analyzer, options, images, root) if cache_dir else None
-    if cache is not None and cache.is_file():
-        data = np.load(cache)
-        return ImageEmbeddings(
-            tuple(images), data["plain"], data["mirrored"], data["quality"],
-            data["faces_found"], 0.0,
-        )
+    cache = _cache_file(cache_dir, analyzer, options, root) if cache_dir else None
+    cached = _read_cache(cache)
+    todo = [i for i, rel in enumerate(images) if rel not in cached]
+    n = len(images)
+    dim = analyzer.embedding_size
+    plain = np.full((n, dim), np.nan, dtype=np.float32)
+    mirrored = np.full((n, dim), np.nan, dtype=np.float32)
+    quality = np.zeros(n, dtype=np.float32)
+    found = np.zeros(n, dtype=np.int32)
+    for i, rel in enumerate(images):
+        if rel in cached:
+            plain[i], mirrored[i], quality[i], found[i] = cached[rel]
+    seconds = 0.0
+    if todo:
+        start = time.perf_counter()
+        _compute(analyzer, root, images, todo, options, plain, mirrored, quality, found, progress)
+        seconds = time.perf_counter() - start
+    if cache is not None and todo:
+        for i in todo:
+            cached[images[i]] = (plain[i], mirrored[i], quality[i], found[i])
+        _write_cache(cache, cached)
+    return ImageEmbeddings(tuple(images), plain, mirrored, quality, found, seconds)
+
+
+def _compute(analyzer, root, images, todo, options, plain, mirrored, quality, found, progress):
     from ..models.analyzer import face_quality
 
     analyzer.load()
@@ -133,16 +184,9 @@ def embed_images(
         if not hasattr(detector, "scales"):
             raise ConfigError(f"the detector of {analyzer.name} has no multi-scale mode")
         detector.scales = tuple(options.detector_scales)
-    dim = analyzer.embedding_size
-    n = len(images)
-    plain = np.full((n, dim), np.nan, dtype=np.float32)
-    mirrored = np.full((n, dim), np.nan, dtype=np.float32)
-    quality = np.zeros(n, dtype=np.float32)
-    found = np.zeros(n, dtype=np.int32)
-    start = time.perf_counter()
-    for i, rel in enumerate(images):
+    for done, i in enumerate(todo, start=1):
         try:
-            bgr = read_image_file(Path(root) / rel).bgr
+            bgr = read_image_file(Path(root) / images[i]).bgr
         except FaceLedgerError:
             bgr = None  # unreadable: counted like an image without a face
         if bgr is not None:
@@ -155,11 +199,4 @@ def embed_images(
                 plain[i], mirrored[i] = l2_normalise(vecs)
                 quality[i] = face_quality(face)
         if progress is not None:
-            progress(i + 1, n)
-    seconds = time.perf_counter() - start
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, plain=plain, mirrored=mirrored, quality=quality, faces_found=found)
-        tmp.replace(cache)
-    return ImageEmbeddings(tuple(images), plain, mirrored, quality, found, seconds)
+            progress(done, len(todo))

@@ -86,8 +86,10 @@ def _models_dir(value: Path | None) -> Path:
 @click.option("--pairs", default="pairs.txt", show_default=True,
               help="Pairs file: pairs.txt (View 2, 10 folds) or pairsDevTest.txt (View 1).")
 @click.option("--no-flip", is_flag=True, help="Do not average with the mirrored face.")
-@click.option("--align", type=click.Choice(["pack", "arcface", "box"]), default="pack",
-              show_default=True, help="Alignment: the pack's template, ArcFace's, or box crop.")
+@click.option("--align", type=click.Choice(["pack", "arcface", "box", "stretch"]),
+              default="pack", show_default=True,
+              help="Alignment: the pack's template, ArcFace's, a box crop, or OMZ's 96x112 "
+                   "template resized to the square input.")
 @click.option("--scales", default="", help="Detector scales, e.g. '1,2' (default: one pass).")
 @click.option("--min-quality", type=float, default=0.0,
               help="Quality gate: a pair with a face below it is never accepted.")
