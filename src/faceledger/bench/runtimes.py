@@ -38,7 +38,7 @@ class Timing:
     cpu_mean_ms: float
 
     @classmethod
-    def of(cls, name: str, seconds: Sequence[float], cpu_seconds: Sequence[float]) -> "Timing":
+    def of(cls, name: str, seconds: Sequence[float], cpu_seconds: Sequence[float]) -> Timing:
         ms = np.asarray(seconds, dtype=np.float64) * 1000.0
         cpu = np.asarray(cpu_seconds, dtype=np.float64) * 1000.0
         return cls(name, float(np.median(ms)), float(ms.mean()), float(np.percentile(ms, 90)),

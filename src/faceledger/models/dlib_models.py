@@ -96,8 +96,8 @@ def _rgb(bgr: np.ndarray) -> np.ndarray:
 
 def _rectangle(dlib: Any, box: Box) -> Any:
     return dlib.rectangle(
-        int(round(box.x)), int(round(box.y)),
-        int(round(box.x + box.width)), int(round(box.y + box.height)),
+        round(box.x), round(box.y),
+        round(box.x + box.width), round(box.y + box.height),
     )
 
 

@@ -118,8 +118,8 @@ class ScrfdDetector(Detector):
         height, width = bgr.shape[:2]
         side = self.input_size
         scale = side / max(height, width)
-        new_w = max(1, min(side, int(round(width * scale))))
-        new_h = max(1, min(side, int(round(height * scale))))
+        new_w = max(1, min(side, round(width * scale)))
+        new_h = max(1, min(side, round(height * scale)))
         resized = cv2.resize(bgr, (new_w, new_h))
         canvas = np.zeros((side, side, 3), dtype=np.float32)
         canvas[:new_h, :new_w] = resized[:, :, ::-1]
