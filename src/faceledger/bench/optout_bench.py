@@ -1,0 +1,178 @@
+"""How well the opt-out list blocks the people on it, and how often it blocks someone else.
+
+On LFW: ``people`` identities with at least ten photos each ask to be opted out with their
+first ``enrol`` photos as selfies; their next photos (up to ``max_same`` each) and one photo
+each of ``others`` different people (people with fewer than ten photos) are then ingested
+as two sources of a real store. Each photo's subject is its face nearest the image centre
+(LFW is centred on the named person); background faces are left out of the rates.
+
+For every photo the store's own analyzer and ``optout.blocked_mask`` (what ingest calls)
+give the decision per face; the ingest runs must then report exactly as many blocked
+faces, and hold none of them, which ties the figures to the real ingest path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..images import read_image_file
+
+if TYPE_CHECKING:
+    from ..store.store import Store
+
+
+@dataclass(frozen=True)
+class OptOutSplit:
+    opted: dict[str, list[Path]]  # selfies given with each opt-out request
+    same: dict[str, list[Path]]  # later photos of the same people
+    others: list[Path]  # photos of people not on the list
+
+
+@dataclass(frozen=True)
+class OptOutMeasurement:
+    threshold: float
+    people: int
+    templates: int
+    same_photos: int
+    same_blocked: int
+    other_photos: int
+    other_blocked: int
+    no_central_face: int
+    predicted_blocked_faces: int
+    ingest_blocked_faces: int
+    ingest_stored_faces: int
+    missed: list[str] = field(default_factory=list)
+    wrongly_blocked: list[str] = field(default_factory=list)
+
+    @property
+    def same_rate(self) -> float:
+        return self.same_blocked / self.same_photos if self.same_photos else 0.0
+
+    @property
+    def other_rate(self) -> float:
+        return self.other_blocked / self.other_photos if self.other_photos else 0.0
+
+
+def _people(path: Path) -> list[tuple[str, int]]:
+    out = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out.append((parts[0], int(parts[1])))
+    return sorted(out)
+
+
+def lfw_optout_split(
+    lfw_dir: Path,
+    people_file: str = "peopleDevTest.txt",
+    people: int = 20,
+    enrol: int = 3,
+    max_same: int = 17,
+    others: int = 300,
+) -> OptOutSplit:
+    """Alphabetical, so the same arguments always give the same split."""
+    listing = _people(Path(lfw_dir) / people_file)
+    images = Path(lfw_dir) / "images"
+    many = [n for n, c in listing if c >= 10][:people]
+    opted, same = {}, {}
+    for name in many:
+        photos = sorted((images / name).glob("*.jpg"))
+        opted[name] = photos[:enrol]
+        same[name] = photos[enrol : enrol + max_same]
+    rest = [n for n, c in listing if c < 10][:others]
+    other_photos = [min((images / n).glob("*.jpg")) for n in rest]
+    return OptOutSplit(opted, same, other_photos)
+
+
+def central_face(boxes: list[tuple[float, float, float, float]], width: int, height: int,
+                 max_offset: float = 0.2) -> int | None:
+    """Index of the face whose centre is nearest the image centre (within ``max_offset`` of
+    the image size), or None."""
+    best, best_d = None, None
+    cx, cy = width / 2, height / 2
+    for i, (x, y, w, h) in enumerate(boxes):
+        d = float(np.hypot(x + w / 2 - cx, y + h / 2 - cy))
+        if d <= max_offset * max(width, height) and (best_d is None or d < best_d):
+            best, best_d = i, d
+    return best
+
+
+def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int = 1,
+                   ) -> OptOutMeasurement:
+    from ..privacy.rights import opt_out_person
+    from ..store.store import ActionContext
+
+    ctx = ActionContext("bench", "opt-out measurement", "BENCH-OPTOUT")
+    templates = 0
+    for name, selfies in split.opted.items():
+        result = opt_out_person(store, list(selfies), context=ctx, reference=f"bench:{name}",
+                                erase_existing=False)
+        templates += result.entry.templates
+
+    folders = {"optout-same": workdir / "same", "optout-others": workdir / "others"}
+    for name, photos in split.same.items():
+        (folders["optout-same"] / name).mkdir(parents=True, exist_ok=True)
+        for p in photos:
+            shutil.copy(p, folders["optout-same"] / name / p.name)
+    folders["optout-others"].mkdir(parents=True, exist_ok=True)
+    for p in split.others:
+        shutil.copy(p, folders["optout-others"] / p.name)
+
+    counts = {"same": [0, 0], "others": [0, 0]}
+    missed: list[str] = []
+    wrong: list[str] = []
+    no_centre = predicted = 0
+    groups = [("same", p) for ps in split.same.values() for p in ps]
+    groups += [("others", p) for p in split.others]
+    for group, path in groups:
+        image = read_image_file(path, store.limits)
+        faces = store.analyzer.analyze(image.bgr)
+        if not faces:
+            no_centre += 1
+            continue
+        mask = store.optout.blocked_mask(np.stack([f.embedding for f in faces]))
+        predicted += int(mask.sum())
+        boxes = [(f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height)
+                 for f in faces]
+        idx = central_face(boxes, image.width, image.height)
+        if idx is None:
+            no_centre += 1
+            continue
+        counts[group][0] += 1
+        if mask[idx]:
+            counts[group][1] += 1
+            if group == "others":
+                wrong.append(path.name)
+        elif group == "same":
+            missed.append(path.name)
+
+    blocked = stored = 0
+    for name, folder in folders.items():
+        store.add_source(
+            name, location=folder, controller="benchmark", lawful_basis="legitimate-interests",
+            special_category_condition="archiving-research", purpose="opt-out measurement",
+            retention_days=1, minors_policy="none-expected",
+        )
+        report = store.ingest(name, workers=workers)
+        blocked += report.blocked
+        stored += report.faces
+    return OptOutMeasurement(
+        threshold=store.optout.threshold,
+        people=len(split.opted),
+        templates=templates,
+        same_photos=counts["same"][0],
+        same_blocked=counts["same"][1],
+        other_photos=counts["others"][0],
+        other_blocked=counts["others"][1],
+        no_central_face=no_centre,
+        predicted_blocked_faces=predicted,
+        ingest_blocked_faces=blocked,
+        ingest_stored_faces=stored,
+        missed=missed,
+        wrongly_blocked=wrong,
+    )
