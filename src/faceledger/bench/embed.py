@@ -36,9 +36,12 @@ class EmbedOptions:
     # square crop of the detector box (no landmarks); "stretch": OMZ template on 96x112, resized
     align: str = "pack"
     detector_scales: tuple[float, ...] = ()  # () = the detector's default single pass
+    mirror: bool = True  # also embed the mirrored crop (False halves the work; no flip then)
 
     def key(self) -> str:
-        return json.dumps({"align": self.align, "scales": list(self.detector_scales)})
+        return json.dumps(
+            {"align": self.align, "scales": list(self.detector_scales), "mirror": self.mirror}
+        )
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,11 @@ def _compute(analyzer, root, images, todo, options, plain, mirrored, quality, fo
             face = central_face(faces, bgr.shape[1], bgr.shape[0])
             if face is not None:
                 crop = _crop(analyzer, bgr, face, options.align)
-                vecs = analyzer.recognizer._embed([crop, np.ascontiguousarray(crop[:, ::-1])])
-                plain[i], mirrored[i] = l2_normalise(vecs)
+                if options.mirror:
+                    both = [crop, np.ascontiguousarray(crop[:, ::-1])]
+                    plain[i], mirrored[i] = l2_normalise(analyzer.recognizer._embed(both))
+                else:
+                    plain[i] = mirrored[i] = l2_normalise(analyzer.recognizer._embed([crop]))[0]
                 quality[i] = face_quality(face)
         if progress is not None:
             progress(done, len(todo))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -108,14 +108,21 @@ def score_pairs(
     pairs = parse_pairs(resolve_list_file(lfw_dir, config.pairs))
     root = images_dir(lfw_dir)
     images = list(dict.fromkeys([p.image_a for p in pairs] + [p.image_b for p in pairs]))
-    embs = [embed_images(a, root, images, config.options, cache_dir, progress) for a in analyzers]
+    # the first pack follows config.flip; a fused pack uses its own flip setting
+    # (the first is always embedded mirrored too, so flip on and off share one cache)
+    flips = [config.flip] + [a.spec.flip for a in analyzers[1:]]
+    mirrors = [True] + flips[1:]
+    embs = [
+        embed_images(a, root, images, replace(config.options, mirror=m), cache_dir, progress)
+        for a, m in zip(analyzers, mirrors)
+    ]
     if len(embs) == 1:
         scores = pair_scores(embs[0], pairs, config.flip)
     else:
         w = [config.fuse_weight] + [(1 - config.fuse_weight) / (len(embs) - 1)] * (len(embs) - 1)
         scores = sum(
-            wi * cohort_normalise(e, config.flip, pair_scores(e, pairs, config.flip))
-            for wi, e in zip(w, embs)
+            wi * cohort_normalise(e, f, pair_scores(e, pairs, f))
+            for wi, e, f in zip(w, embs, flips)
         )
     gated = 0
     if config.min_quality > 0:
