@@ -11,4 +11,4 @@ def bench() -> None:
     """Measure accuracy and speed on public data sets."""
 
 
-from . import bench_accuracy, bench_index, bench_ingest  # noqa: E402,F401  (attach their commands)
+from . import bench_accuracy, bench_index, bench_ingest, bench_optout  # noqa: E402,F401  (attach their commands)
