@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -45,14 +47,21 @@ def make(kind: str) -> object:
 KINDS = ["flat", "ivfpq4", "ivfpq8", "hnsw"]
 
 
-def built(kind: str, n: int = 2000):
+@functools.lru_cache(maxsize=None)
+def _built_bytes(kind: str, n: int) -> bytes:
     x = clustered(n)
     ids = np.arange(n, dtype=np.int64) * 7 + 3  # sparse ids, not positions
     idx = make(kind)
     if not idx.is_trained:
         idx.train(x)
     idx.add(ids, x)
-    return idx, ids, x
+    return idx.to_bytes()
+
+
+def built(kind: str, n: int = 2000):
+    """A fresh copy of a filled index (built once per kind, copied through its bytes)."""
+    idx = type(make(kind)).from_bytes(_built_bytes(kind, n), DIM)
+    return idx, np.arange(n, dtype=np.int64) * 7 + 3, clustered(n)
 
 
 @pytest.mark.parametrize("kind", KINDS)
