@@ -297,8 +297,11 @@ def retention_run(ctx, dry_run, now, as_json) -> None:
                    "photos_erased": report.photos, "faces_erased": report.faces})
         return
     per = ", ".join(f"{k}: {v}" for k, v in report.expired_photos.items()) or "none"
-    verb = "would erase" if dry_run else "erased"
-    click.echo(f"expired photos per source: {per}; {verb} {report.photos} photo(s), "
+    if dry_run:
+        click.echo(f"expired photos per source: {per}; would erase "
+                   f"{sum(report.expired_photos.values())} photo(s) and their faces")
+        return
+    click.echo(f"expired photos per source: {per}; erased {report.photos} photo(s), "
                f"{report.faces} face(s)")
 
 

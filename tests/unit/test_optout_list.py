@@ -1,0 +1,86 @@
+"""The opt-out list with hand-made vectors: threshold, blocking, encryption, rotation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceledger.errors import NotFoundError, StoreError
+from faceledger.models.registry import get_pack
+from faceledger.privacy.crypto import TemplateCipher, is_encrypted
+from faceledger.privacy.erasure import Tombstones
+from faceledger.privacy.optout import OptOutList, optout_threshold
+
+DIM = 8
+
+
+def _unit(v):
+    v = np.asarray(v, np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture()
+def optout(tmp_path):
+    lst = OptOutList(tmp_path / "privacy.db", TemplateCipher.generate(), 0.45, DIM)
+    yield lst
+    lst.close()
+
+
+def test_threshold_interpolates_on_log_far():
+    pack = get_pack("yunet-omz0095")
+    t = optout_threshold(pack)
+    assert pack.thresholds[1e-2] < t < pack.thresholds[1e-3]
+    assert optout_threshold(pack, 1e-3) == pack.thresholds[1e-3]
+    assert optout_threshold(pack, 1.0) == pack.thresholds[max(pack.thresholds)]
+
+
+def test_blocks_only_what_matches(optout):
+    person = _unit(np.eye(DIM)[0] + 0.1 * np.eye(DIM)[1])
+    assert not optout.blocked_mask(person[None]).any()  # empty list blocks nothing
+    entry = optout.add(np.stack([person]), "REQ-1", actor="dpo")
+    assert entry.templates == 1 and len(optout) == 1
+    near = _unit(np.eye(DIM)[0] + 0.3 * np.eye(DIM)[2])  # cos ~0.95
+    far = _unit(np.eye(DIM)[3])
+    edge = _unit(0.44 * np.eye(DIM)[0] + np.sqrt(1 - 0.44**2) * np.eye(DIM)[4])
+    mask = optout.blocked_mask(np.stack([near, far, edge]))
+    assert mask.tolist() == [True, False, False]
+    assert optout.is_blocked(near[None]).tolist() == [True]
+
+
+def test_templates_are_stored_encrypted_and_removed(optout, tmp_path):
+    v = _unit(np.arange(1, DIM + 1))
+    entry = optout.add(v[None], "REQ-2")
+    blob = optout._conn.execute("SELECT template FROM optout_templates").fetchone()[0]
+    assert is_encrypted(bytes(blob)) and v.tobytes() not in bytes(blob)
+    optout.remove(entry.id)
+    assert optout.entries() == [] and not optout.blocked_mask(v[None]).any()
+    with pytest.raises(NotFoundError):
+        optout.remove(entry.id)
+    assert v.tobytes()[:16] not in (tmp_path / "privacy.db").read_bytes()
+
+
+def test_reencrypt_with_a_new_key(optout):
+    v = _unit(np.arange(DIM) + 1.0)
+    optout.add(v[None], "REQ-3")
+    new = optout.cipher.rotated()
+    assert optout.reencrypt(new) == 1
+    optout.cipher = TemplateCipher.from_key_bytes(new.key)
+    optout._matrix = None
+    assert optout.blocked_mask(v[None]).all()
+
+
+def test_refuses_empty_requests(optout):
+    with pytest.raises(StoreError):
+        optout.add(np.zeros((0, DIM), np.float32), "REQ")
+    with pytest.raises(StoreError):
+        optout.add(np.ones((1, DIM), np.float32), "  ")
+
+
+def test_tombstones_hash_uris_per_source(tmp_path):
+    t = Tombstones(tmp_path / "privacy.db")
+    t.add([(1, "file:///photos/a.jpg")], "art17-request")
+    assert t.is_erased(1, "file:///photos/a.jpg")
+    assert not t.is_erased(2, "file:///photos/a.jpg")
+    assert t.filter(1, ["file:///photos/a.jpg", "file:///photos/b.jpg"]) == {"file:///photos/a.jpg"}
+    assert b"a.jpg" not in (tmp_path / "privacy.db").read_bytes()
+    t.close()
