@@ -167,8 +167,10 @@ def test_subject_access_request_with_a_one_time_token(world, gallery):
     # only mine (the strictest operating point may miss one of mine, never add another's)
     assert held and held <= {p.name for p in photos[:3]}
     assert all(f["crop_data_url"].startswith("data:image/jpeg;base64,") for f in body["faces"])
-    assert body["sources"][0]["controller"] == "faceledger tests"
-    assert "location" not in body["sources"][0]
+    first = body["faces"][0]
+    assert first["controller"] == "faceledger tests"
+    assert first["lawful_basis"]["code"] == "legitimate-interests"
+    assert first["erase_by"] and "photo_uri" not in first
     again = subject.post("/api/rights/access", files=selfie)
     assert again.status_code == 401 and "already been used" in again.json()["error"]["message"]
     # the token never opened investigator search
@@ -219,3 +221,68 @@ def test_metrics_count_the_requests(world, gallery):
         text = op.get("/api/metrics").text
     assert 'route="/api/search"' in text
     assert "faceledger_store_index_vectors" in text
+
+
+def _token(world, kind: str) -> httpx.Client:
+    with _client(world, "admin") as admin:
+        r = admin.post("/api/subject-tokens", json={"subject": f"REQ-{kind}", "kind": kind})
+        assert r.status_code == 201, r.text
+        secret = r.json()["token"]
+    return httpx.Client(base_url=world["url"], timeout=60,
+                        headers={"Authorization": f"Bearer {secret}"})
+
+
+def _names_found(world, photo: Path, decision: str | None = "match") -> list[str]:
+    with _client(world, "investigator") as inv:
+        r = _search(inv, photo, k=10)
+        assert r.status_code == 200, r.text
+        return [m["photo_name"].rsplit("_", 1)[0] for m in r.json()["faces"][0]["matches"]
+                if decision is None or m["decision"] == decision]
+
+
+def test_erasure_request_erases_only_the_person(world, gallery):
+    name, photos = list(world["people"].items())[4]
+    neighbour, their = list(world["people"].items())[5]
+    assert name in _names_found(world, photos[3])
+    neighbour_before = _names_found(world, their[3], decision=None)
+    assert neighbour in neighbour_before
+    with _token(world, "access") as wrong_kind:  # an access token cannot erase
+        r = wrong_kind.post("/api/rights/erasure",
+                            files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
+        assert r.status_code == 403
+    with _token(world, "erasure") as subject:
+        r = subject.post("/api/rights/erasure",
+                         files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
+        assert r.status_code == 200, r.text
+        assert r.json()["result"]["faces"]
+    assert name not in _names_found(world, photos[3])
+    # nobody else was touched
+    after = _names_found(world, their[3], decision=None)
+    assert after.count(neighbour) == neighbour_before.count(neighbour)
+    assert world["store"].check().ok
+
+
+def test_opt_out_request_records_the_person_and_erases_their_faces(world, gallery):
+    name, photos = list(world["people"].items())[6]
+    with _token(world, "opt_out") as subject:
+        r = subject.post("/api/rights/opt-out",
+                         files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
+        assert r.status_code == 200, r.text
+        result = r.json()["result"]
+    assert result["entry"]["templates"] == 1
+    assert result["erased"]["faces"]
+    assert name not in _names_found(world, photos[3])
+    assert len(world["store"].optout) >= 1
+
+
+def test_a_selfie_without_a_face_does_not_spend_the_token(world, gallery, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(blank)
+    with _token(world, "access") as subject:
+        r = subject.post("/api/rights/access",
+                         files={"selfie": ("blank.png", blank.read_bytes(), "image/png")})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "no_face"
+        assert subject.get("/api/rights/token").status_code == 200  # still usable

@@ -249,16 +249,19 @@ function initRights() {
         for (const f of data.faces) {
           grid.append(el("figure", { class: "match", "data-testid": "own-face" },
             el("img", { src: f.crop_data_url || "", alt: "your face" }),
-            el("figcaption", { text: `${f.photo_name} · ${f.source} · ${(f.similarity * 100).toFixed(1)} %` })));
+            el("figcaption", {},
+              el("strong", { text: f.photo_name }), el("br"),
+              el("span", { text: `${f.source} · ${(f.similarity * 100).toFixed(1)} %` }), el("br"),
+              el("small", { text: `held by ${f.controller} for "${f.purpose}" under ` +
+                `${f.lawful_basis.text} and ${f.special_category_condition.text}; ` +
+                `collected ${f.collected_at.slice(0, 10)}, erased by ${f.erase_by.slice(0, 10)}; ` +
+                `returned by ${f.searches.length} logged search(es)` }))));
         }
-        out.append(grid);
-        for (const s of data.sources) {
-          out.append(el("p", { class: "card", text:
-            `${s.name}: held by ${s.controller} for "${s.purpose}" under ${s.lawful_basis_text} and ` +
-            `${s.special_category_text}; kept ${s.retention_days} days.` }));
-        }
+        out.append(grid, el("p", { class: "card", text: data.your_rights }));
       } else {
-        status.textContent = `Done: ${data.request}. Your token is now used.`;
+        const r = data.result || {};
+        const erased = r.faces || (r.erased && r.erased.faces) || [];
+        status.textContent = `Done: ${data.request.replace("_", "-")}; ${erased.length} face(s) erased. Your token is now used.`;
         out.append(el("pre", { text: JSON.stringify(data.result, null, 2) }));
       }
     } catch (err) {
