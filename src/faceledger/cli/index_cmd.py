@@ -40,7 +40,12 @@ def info(path: Path) -> None:
         click.echo(f"RAM bytes per face: {idx.memory_bytes() / n:.1f}")
     for attr in ("nlist", "nprobe", "rerank", "m", "bits", "ef_search"):
         if hasattr(idx, attr):
-            click.echo(f"{attr}: {getattr(idx, attr)}")
+            value = getattr(idx, attr)
+            if attr == "nprobe" and value is None and getattr(idx, "nlist", None):
+                from ..store.ivf_index import default_nprobe
+
+                value = f"{default_nprobe(idx.nlist)} (default)"
+            click.echo(f"{attr}: {value}")
 
 
 @index.command("retrain")
