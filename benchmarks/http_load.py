@@ -71,7 +71,8 @@ def build(data: Path, faces: int, workers: int) -> list[Path]:
         report = store.ingest(SOURCE, workers=workers)
         counts = store.counts()
     print(f"gallery: {len(gallery)} photos listed, {report.photos} read now, "
-          f"{counts.get('faces', '?')} faces in the store, ingest {time.perf_counter() - started:.0f} s",
+          f"{counts.get('faces', '?')} faces in the store, "
+          f"ingest {time.perf_counter() - started:.0f} s",
           file=sys.stderr)
     return probes
 

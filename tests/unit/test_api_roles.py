@@ -93,7 +93,8 @@ def test_only_framework_routes_are_unguarded(app):
 def test_route_enforces_its_roles(app, client, keys, method, path, caller):
     rule = POLICY[(method, path)]
     response = client.request(
-        method, _concrete(path), headers={"accept": "application/json", **_headers(app, keys, caller, rule)},
+        method, _concrete(path),
+        headers={"accept": "application/json", **_headers(app, keys, caller, rule)},
         follow_redirects=False,
     )
     role = None if caller == "none" else Role(caller)

@@ -63,7 +63,8 @@ class _MetricsMiddleware:
             path = getattr(route, "path", None) or "unmatched"
             ctx = self.ctx_getter()
             if ctx is not None:
-                ctx.metrics.observe(scope["method"], path, status["code"], time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                ctx.metrics.observe(scope["method"], path, status["code"], elapsed)
 
 
 def _web_dir() -> Any:

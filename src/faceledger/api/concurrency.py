@@ -63,7 +63,8 @@ def guard_store(store: Any, load_models: bool = True) -> Any:
     index_file = getattr(store, "index_file", None)
     if index_file is not None and not isinstance(index_file.index, LockedIndex):
         index_file.index = LockedIndex(index_file.index, threading.RLock())
-    if load_models and hasattr(store, "_analyzer") and not isinstance(store._analyzer, LockedAnalyzer):
+    analyzer_slot = hasattr(store, "_analyzer")
+    if load_models and analyzer_slot and not isinstance(store._analyzer, LockedAnalyzer):
         analyzer = store.analyzer  # loads the models now, not on the first request
         store._analyzer = LockedAnalyzer(analyzer, threading.RLock())
     return store

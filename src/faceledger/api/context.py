@@ -27,8 +27,8 @@ class AppContext:
     # -- audit of key use ---------------------------------------------------------------
 
     def audit_use(self, principal: Any, method: str, path: str) -> None:
-        self._append("api_key_use", principal.actor, {"method": method, "route": path,
-                                                       "role": principal.role.value}, {"allowed": True})
+        inputs = {"method": method, "route": path, "role": principal.role.value}
+        self._append("api_key_use", principal.actor, inputs, {"allowed": True})
 
     def audit_refusal(self, principal: Any, method: str, path: str, code: str) -> None:
         actor = principal.actor if principal is not None else "anonymous"

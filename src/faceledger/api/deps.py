@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Request, UploadFile
 
-from ..errors import ImageTooLargeError, LawfulBasisError
+from ..errors import ImageDecodeError, ImageTooLargeError, LawfulBasisError
 from .auth import Principal, require_principal
 from .context import AppContext
 
@@ -29,14 +29,8 @@ async def read_upload(ctx: AppContext, upload: UploadFile, what: str = "photo") 
     if len(data) > limit:
         raise ImageTooLargeError(f"the {what} is over the {limit // (1024 * 1024)} MiB limit")
     if not data:
-        raise _empty(what)
+        raise ImageDecodeError(f"the {what} upload is empty")
     return data
-
-
-def _empty(what: str) -> Exception:
-    from ..errors import ImageDecodeError
-
-    return ImageDecodeError(f"the {what} upload is empty")
 
 
 def require_purpose(purpose: str | None, case: str | None) -> tuple[str, str]:
@@ -44,7 +38,8 @@ def require_purpose(purpose: str | None, case: str | None) -> tuple[str, str]:
     missing = [n for n, v in (("purpose", purpose), ("case", case)) if not v]
     if missing:
         raise LawfulBasisError(
-            f"a search or verification needs a {' and a '.join(missing)} (recorded in the audit log)"
+            f"a search or verification needs a {' and a '.join(missing)} "
+            "(recorded in the audit log)"
         )
     return purpose, case
 

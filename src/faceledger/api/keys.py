@@ -122,7 +122,9 @@ class KeyStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
@@ -155,7 +157,8 @@ class KeyStore:
         now = time.time()
         with self._lock:
             self._db.execute(
-                "INSERT INTO api_keys (id, name, role, secret_sha256, created_at) VALUES (?,?,?,?,?)",
+                "INSERT INTO api_keys (id, name, role, secret_sha256, created_at) "
+                "VALUES (?,?,?,?,?)",
                 (key_id, name.strip(), role.value, _hash(secret), now),
             )
         key = ApiKey(id=key_id, name=name.strip(), role=role, created_at=now)
@@ -199,7 +202,9 @@ class KeyStore:
                 raise AuthError("unknown API key")
             if row[4] is not None:
                 raise AuthError("this API key has been revoked")
-            self._db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (time.time(), key_id))
+            self._db.execute(
+                "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (time.time(), key_id)
+            )
         return ApiKey(row[0], row[1], Role(row[2]), row[3], row[4], row[5])
 
     # -- data-subject tokens ----------------------------------------------------------

@@ -44,14 +44,12 @@ class Metrics:
             ]
             for (method, route), buckets in sorted(self._buckets.items()):
                 labels = f'method="{method}",route="{route}"'
-                for bound, n in zip(BUCKETS, buckets):
-                    lines.append(f'faceledger_http_request_seconds_bucket{{{labels},le="{bound}"}} {n}')
-                lines.append(
-                    f'faceledger_http_request_seconds_bucket{{{labels},le="+Inf"}} '
-                    f"{self._counts[(method, route)]}"
-                )
-                lines.append(f"faceledger_http_request_seconds_sum{{{labels}}} {self._sums[(method, route)]:.6f}")
-                lines.append(f"faceledger_http_request_seconds_count{{{labels}}} {self._counts[(method, route)]}")
+                name = "faceledger_http_request_seconds"
+                for bound, n in zip(BUCKETS, buckets, strict=True):
+                    lines.append(f'{name}_bucket{{{labels},le="{bound}"}} {n}')
+                lines.append(f'{name}_bucket{{{labels},le="+Inf"}} {self._counts[(method, route)]}')
+                lines.append(f"{name}_sum{{{labels}}} {self._sums[(method, route)]:.6f}")
+                lines.append(f"{name}_count{{{labels}}} {self._counts[(method, route)]}")
         for name, value in sorted((gauges or {}).items()):
             lines += [f"# TYPE faceledger_{name} gauge", f"faceledger_{name} {value}"]
         return "\n".join(lines) + "\n"

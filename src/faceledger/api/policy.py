@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .keys import RightsKind, Role
 
-A, O, I, U = Role.ADMIN, Role.OPERATOR, Role.INVESTIGATOR, Role.AUDITOR
+A, OP, INV, AUD = Role.ADMIN, Role.OPERATOR, Role.INVESTIGATOR, Role.AUDITOR
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def _r(*roles: Role) -> Rule:
 
 
 PUBLIC = Rule(frozenset(), public=True)
-ANY_KEY = _r(A, O, I, U)
+ANY_KEY = _r(A, OP, INV, AUD)
 
 
 def _subject(kind: RightsKind) -> Rule:
@@ -39,23 +39,23 @@ def _subject(kind: RightsKind) -> Rule:
 POLICY: dict[tuple[str, str], Rule] = {
     # system
     ("GET", "/api/health"): PUBLIC,
-    ("GET", "/api/metrics"): _r(A, O, U),
+    ("GET", "/api/metrics"): _r(A, OP, AUD),
     ("GET", "/api/whoami"): ANY_KEY,
     # sources: admins add them; everyone with a key may read their lawful basis
     ("GET", "/api/sources"): ANY_KEY,
     ("GET", "/api/sources/{name}"): ANY_KEY,
     ("POST", "/api/sources"): _r(A),
     # ingest
-    ("POST", "/api/ingest/runs"): _r(O),
-    ("GET", "/api/ingest/runs"): _r(O),
-    ("GET", "/api/ingest/runs/{run_id}"): _r(O),
-    ("POST", "/api/ingest/runs/{run_id}/stop"): _r(O),
+    ("POST", "/api/ingest/runs"): _r(OP),
+    ("GET", "/api/ingest/runs"): _r(OP),
+    ("GET", "/api/ingest/runs/{run_id}"): _r(OP),
+    ("POST", "/api/ingest/runs/{run_id}/stop"): _r(OP),
     # search and verify (purpose and case required by the route)
-    ("POST", "/api/search"): _r(I),
-    ("POST", "/api/verify"): _r(I),
-    ("GET", "/api/faces/{face_id}/crop"): _r(I),
-    ("GET", "/api/photos/{photo_id}"): _r(I),
-    ("GET", "/api/photos/{photo_id}/image"): _r(I),
+    ("POST", "/api/search"): _r(INV),
+    ("POST", "/api/verify"): _r(INV),
+    ("GET", "/api/faces/{face_id}/crop"): _r(INV),
+    ("GET", "/api/photos/{photo_id}"): _r(INV),
+    ("GET", "/api/photos/{photo_id}/image"): _r(INV),
     # data-subject rights: one-time token only
     ("POST", "/api/rights/access"): _subject(RightsKind.ACCESS),
     ("POST", "/api/rights/erasure"): _subject(RightsKind.ERASURE),
@@ -68,18 +68,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/subject-tokens"): _r(A),
     ("POST", "/api/subject-tokens"): _r(A),
     # audit
-    ("GET", "/api/audit"): _r(U),
-    ("GET", "/api/audit/verify"): _r(U),
+    ("GET", "/api/audit"): _r(AUD),
+    ("GET", "/api/audit/verify"): _r(AUD),
     # web pages (their data comes from the API above, under the same rules)
     ("GET", "/"): PUBLIC,
     ("GET", "/signin"): PUBLIC,
     ("POST", "/signin"): PUBLIC,
     ("POST", "/signout"): PUBLIC,
     ("GET", "/rights"): PUBLIC,
-    ("GET", "/search"): _r(I),
-    ("GET", "/ingest"): _r(O),
+    ("GET", "/search"): _r(INV),
+    ("GET", "/ingest"): _r(OP),
     ("GET", "/sources"): ANY_KEY,
-    ("GET", "/audit"): _r(U),
+    ("GET", "/audit"): _r(AUD),
     ("GET", "/admin"): _r(A),
 }
 

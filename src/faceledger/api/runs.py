@@ -35,6 +35,12 @@ class RunState:
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     thread: threading.Thread | None = field(default=None, repr=False)
 
+    @property
+    def fraction(self) -> float:
+        if self.total:
+            return self.done / self.total
+        return 0.0 if self.status == "running" else 1.0
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -49,7 +55,7 @@ class RunState:
             "duplicates": self.duplicates,
             "blocked": self.blocked,
             "elapsed": round(self.elapsed, 3),
-            "fraction": (self.done / self.total) if self.total else (1.0 if self.status != "running" else 0.0),
+            "fraction": self.fraction,
             "report": self.report,
             "error": self.error,
         }
@@ -71,10 +77,14 @@ class IngestRuns:
         with self._lock:
             for run in self._runs.values():
                 if run.source == source and run.status == "running":
-                    raise AlreadyExistsError(f"source {source!r} is already being ingested (run {run.id})")
-            run = RunState(id=next(self._ids), source=source, actor=actor, started_at=time.time())
+                    raise AlreadyExistsError(
+                        f"source {source!r} is already being ingested (run {run.id})"
+                    )
+            run = RunState(id=next(self._ids), source=source, actor=actor,
+                           started_at=time.time())
             self._runs[run.id] = run
-        run.thread = threading.Thread(target=self._run, args=(run,), name=f"ingest-{run.id}", daemon=True)
+        run.thread = threading.Thread(target=self._run, args=(run,), name=f"ingest-{run.id}",
+                                      daemon=True)
         run.thread.start()
         return run
 

@@ -118,7 +118,9 @@ def _when(ts: float | None) -> str:
 @click.pass_context
 @handle_errors
 def apikeys_create(ctx, role: str, name: str, as_json: bool) -> None:
-    """Create a key and print it once.  Example: faceledger apikeys create --role auditor --name bob"""
+    """Create a key and print it once.
+
+    Example: faceledger apikeys create --role auditor --name bob"""
     from ..store.store import open_store
 
     with _keys(ctx) as keys:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -64,7 +64,7 @@ def token_info(request: Request) -> dict:
 
 
 @router.post("/api/rights/access")
-async def access(request: Request, selfie: UploadFile = File()) -> dict:
+async def access(request: Request, selfie: Annotated[UploadFile, File()]) -> dict:
     """Which of my faces do you hold, in which photos, from which sources, on what basis,
     until when, and which logged searches returned them?"""
     ctx, principal = ctx_of(request), principal_of(request)
@@ -97,7 +97,7 @@ async def access(request: Request, selfie: UploadFile = File()) -> dict:
 
 
 @router.post("/api/rights/erasure")
-async def erasure(request: Request, selfie: UploadFile = File()) -> dict:
+async def erasure(request: Request, selfie: Annotated[UploadFile, File()]) -> dict:
     """Erase every face of mine the store holds (catalog rows, templates, index vectors)."""
     ctx, principal = ctx_of(request), principal_of(request)
     data = await read_upload(ctx, selfie, "selfie")
@@ -116,7 +116,7 @@ async def erasure(request: Request, selfie: UploadFile = File()) -> dict:
 
 
 @router.post("/api/rights/opt-out")
-async def opt_out(request: Request, selfie: UploadFile = File()) -> dict:
+async def opt_out(request: Request, selfie: Annotated[UploadFile, File()]) -> dict:
     """Keep my face out of future ingests, and erase the faces of mine held now."""
     ctx, principal = ctx_of(request), principal_of(request)
     data = await read_upload(ctx, selfie, "selfie")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -34,12 +35,12 @@ def results_json(results: list) -> list[dict]:
 @router.post("/api/search")
 async def search(
     request: Request,
-    probe: UploadFile = File(description="the probe photo (JPEG, PNG, WebP ...)"),
-    purpose: str = Form(description="why this search is made (audit log)"),
-    case: str = Form(description="the case reference (audit log)"),
-    k: int = Form(10, ge=1, le=100),
-    largest_only: bool = Form(False),
-    far: float | None = Form(None, gt=0, lt=1),
+    probe: Annotated[UploadFile, File(description="the probe photo (JPEG, PNG, WebP ...)")],
+    purpose: Annotated[str, Form(description="why this search is made (audit log)")],
+    case: Annotated[str, Form(description="the case reference (audit log)")],
+    k: Annotated[int, Form(ge=1, le=100)] = 10,
+    largest_only: Annotated[bool, Form()] = False,
+    far: Annotated[float | None, Form(gt=0, lt=1)] = None,
 ) -> dict:
     """Every face in the probe, each with its ``k`` nearest gallery faces, a similarity, a
     decision at the operating false-accept rate, and URLs of the face crop and photo."""
@@ -63,11 +64,11 @@ async def search(
 @router.post("/api/verify")
 async def verify(
     request: Request,
-    a: UploadFile = File(description="first photo"),
-    b: UploadFile = File(description="second photo"),
-    purpose: str = Form(),
-    case: str = Form(),
-    far: float | None = Form(None, gt=0, lt=1),
+    a: Annotated[UploadFile, File(description="first photo")],
+    b: Annotated[UploadFile, File(description="second photo")],
+    purpose: Annotated[str, Form()],
+    case: Annotated[str, Form()],
+    far: Annotated[float | None, Form(gt=0, lt=1)] = None,
 ) -> dict:
     """Are the largest faces of two photos the same person?"""
     ctx, principal = ctx_of(request), principal_of(request)

@@ -22,7 +22,8 @@ class SourceIn(BaseModel):
         description=", ".join(ART9_CONDITIONS), examples=["explicit-consent"]
     )
     purpose: str = Field(examples=["attendees find their own photos"])
-    retention: str | int = Field(description="'365d', '52w', '12m', '1y' or days", examples=["365d"])
+    retention: str | int = Field(description="'365d', '52w', '12m', '1y' or days",
+                                 examples=["365d"])
     minors_policy: str = Field(description=", ".join(MINORS_POLICIES), examples=["none-expected"])
 
 
