@@ -51,3 +51,37 @@ def test_evaluate_missing_predictions_cost_recall():
     preds = {"0--Event/img.jpg": np.array([[10, 10, 20, 20, 0.9], [100, 100, 20, 20, 0.8]])}
     ap = evaluate(preds, [_image(), other])  # "other" has no detections at all
     assert ap["hard"] == pytest.approx(2 / 3)  # recall tops out at 2 of 3 faces, precision 1
+
+
+def _official_img_pr_info(thresh_num, pred_info, proposal_list, pred_recall):
+    # the official tool's loop, verbatim in spirit
+    pr_info = np.zeros((thresh_num, 2)).astype("float")
+    for t in range(thresh_num):
+        thresh = 1 - (t + 1) / thresh_num
+        r_index = np.where(pred_info[:, 4] >= thresh)[0]
+        if len(r_index) == 0:
+            pr_info[t, 0] = 0
+            pr_info[t, 1] = 0
+        else:
+            r_index = r_index[-1]
+            p_index = np.where(proposal_list[: r_index + 1] == 1)[0]
+            pr_info[t, 0] = len(p_index)
+            pr_info[t, 1] = pred_recall[r_index]
+    return pr_info
+
+
+def test_vectorised_pr_info_matches_the_official_loop():
+    from faceledger.bench.wider_eval import img_pr_info
+
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        n = int(rng.integers(1, 40))
+        scores = np.sort(rng.uniform(0, 1, n))[::-1]
+        scores[0] = 1.0
+        pred = np.c_[np.zeros((n, 4)), scores]
+        proposal = rng.choice([1.0, -1.0], n)
+        recall = np.cumsum(rng.integers(0, 2, n)).astype(float)
+        np.testing.assert_array_equal(
+            img_pr_info(1000, pred, proposal, recall),
+            _official_img_pr_info(1000, pred, proposal, recall),
+        )

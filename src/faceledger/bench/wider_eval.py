@@ -108,16 +108,18 @@ def image_eval(pred: np.ndarray, gt: np.ndarray, ignore: np.ndarray, iou_thresh:
 
 
 def img_pr_info(thresh_num: int, pred: np.ndarray, proposal_list, pred_recall) -> np.ndarray:
+    """Proposals and recalled faces at each of ``thresh_num`` thresholds (``pred`` sorted by
+    score, descending): vectorised form of the official per-threshold loop."""
     pr = np.zeros((thresh_num, 2))
     scores = pred[:, 4]
-    for t in range(thresh_num):
-        thresh = 1 - (t + 1) / thresh_num
-        above = np.flatnonzero(scores >= thresh)
-        if above.size == 0:
-            continue
-        r = above[-1]
-        pr[t, 0] = np.count_nonzero(proposal_list[: r + 1] == 1)
-        pr[t, 1] = pred_recall[r]
+    thresh = 1 - (np.arange(thresh_num) + 1) / thresh_num
+    # number of detections with score >= thresh: a prefix, since scores are sorted
+    count = np.searchsorted(-scores, -thresh, side="right")
+    has = count > 0
+    r = count[has] - 1
+    proposals = np.cumsum(np.asarray(proposal_list) == 1)
+    pr[has, 0] = proposals[r]
+    pr[has, 1] = np.asarray(pred_recall)[r]
     return pr
 
 
