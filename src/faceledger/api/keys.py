@@ -27,6 +27,7 @@ from ..errors import AuthError, ForbiddenError, NotFoundError, StoreError
 KEY_PREFIX = "flk"
 TOKEN_PREFIX = "fls"
 DEFAULT_TOKEN_TTL_S = 7 * 24 * 3600
+LAST_USED_RESOLUTION_S = 60.0
 
 
 class Role(str, Enum):
@@ -202,9 +203,9 @@ class KeyStore:
                 raise AuthError("unknown API key")
             if row[4] is not None:
                 raise AuthError("this API key has been revoked")
-            self._db.execute(
-                "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (time.time(), key_id)
-            )
+            now = time.time()
+            if row[5] is None or now - row[5] > LAST_USED_RESOLUTION_S:  # not a write per request
+                self._db.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", (now, key_id))
         return ApiKey(row[0], row[1], Role(row[2]), row[3], row[4], row[5])
 
     # -- data-subject tokens ----------------------------------------------------------

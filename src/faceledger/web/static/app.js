@@ -108,6 +108,7 @@ function initIngest() {
       `${run.duplicates} duplicates · ${run.elapsed.toFixed(1)} s` +
       (run.report ? ` · ${run.report.skipped} already held` : "") +
       (run.error ? ` · ${run.error.message}` : "");
+    $("#stop-run").hidden = run.status !== "running";
     $("#stop-run").onclick = () => api(`/api/ingest/runs/${run.id}/stop`, { method: "POST" });
   };
   const poll = async (id) => {
