@@ -44,6 +44,8 @@ class VerifyReport:
     gated_pairs: int
     seconds: float
     settings: dict = field(default_factory=dict)
+    # the pack's own calibrated thresholds applied to these pairs (single pack only)
+    at_pack_thresholds: tuple[OperatingPoint, ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -67,9 +69,23 @@ class VerifyReport:
             "roc_auc": self.roc_auc,
             "no_face_images": list(self.no_face_images),
             "gated_pairs": self.gated_pairs,
+            "at_pack_thresholds": {
+                f"{p.far:g}": {"threshold": p.threshold, "tar": p.tar, "far": p.achieved_far}
+                for p in self.at_pack_thresholds
+            },
             "seconds": self.seconds,
             "settings": self.settings,
         }
+
+
+def fixed_threshold_point(scores, labels, far: float, threshold: float) -> OperatingPoint:
+    """TAR and FAR measured on these pairs at a threshold fixed beforehand (calibration)."""
+    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=-np.inf)
+    y = np.asarray(labels, dtype=bool)
+    return OperatingPoint(
+        far, threshold, float(np.mean(s[y] > threshold)), float(np.mean(s[~y] > threshold)),
+        bool(far * int((~y).sum()) >= 1),
+    )
 
 
 def pair_scores(emb: ImageEmbeddings, pairs: list[Pair], flip: bool) -> np.ndarray:
@@ -149,6 +165,12 @@ def run_verify(
     folds = np.array([p.fold for p in pairs])
     missing = sorted({img for e in embs for img, m in zip(e.images, e.missing) if m})
     elapsed = time.perf_counter() - start
+    at_pack = ()
+    if len(analyzers) == 1:
+        at_pack = tuple(
+            fixed_threshold_point(scores, labels, far, thr)
+            for far, thr in sorted(analyzers[0].spec.thresholds.items(), reverse=True)
+        )
     return VerifyReport(
         pack="+".join(a.name for a in analyzers),
         pairs_file=config.pairs,
@@ -160,6 +182,7 @@ def run_verify(
         no_face_images=tuple(missing),
         gated_pairs=gated,
         seconds=elapsed,
+        at_pack_thresholds=at_pack,
         settings={
             "flip": config.flip,
             "align": config.options.align,

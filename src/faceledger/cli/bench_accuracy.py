@@ -135,6 +135,9 @@ def verify_cmd(lfw_dir, pairs, no_flip, align, scales, min_quality, fuse_pack, f
         note = "" if p.resolvable else "  (below 1/impostors: no impostor accepted)"
         click.echo(f"TAR @ FAR {p.far:g}  {_pct(p.tar)}  threshold {p.threshold:.4f}{note}")
     click.echo(f"ROC AUC         {report.roc_auc:.5f}")
+    for p in report.at_pack_thresholds:
+        click.echo(f"pack threshold  FAR {p.far:g} -> {p.threshold:.3f}: measured TAR "
+                   f"{_pct(p.tar)}, FAR {100.0 * p.achieved_far:.3f} %")
     click.echo(f"no face found   {len(report.no_face_images)} images (pairs counted as errors)")
     for img in report.no_face_images[:20]:
         click.echo(f"                {img}")
