@@ -150,7 +150,8 @@ def main() -> None:
     port = free_port()
     env = dict(os.environ)
     server = subprocess.Popen(
-        [sys.executable, "-m", "faceledger.cli.main", "--data", str(data), "serve",
+        [sys.executable, "-c", "from faceledger.cli.main import main; main()",
+         "--data", str(data), "serve",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
