@@ -120,3 +120,34 @@ def test_cli_keys_rotate(store):
     assert "re-encrypted" in result.output
     store.__init__(settings)
     assert store.check().ok
+
+
+def test_a_store_from_before_encryption_is_upgraded_on_open(store, lfw_dir):
+    """Plain float32 templates, no key id, an unsealed audit head: encrypted and sealed."""
+    import sqlite3
+
+    probe = lfw_image(lfw_dir, "Tony_Blair", 3)
+    before = [m.face_id for m in store.search(probe, k=2, context=CTX)[0].matches]
+    settings = store.settings
+    rows = store.catalog.query("SELECT id, embedding FROM faces")
+    plain = {int(r[0]): store.cipher.decrypt_vector(bytes(r[1])).tobytes() for r in rows}
+    index_plain = store.cipher.decrypt_blob(store.index_file.path.read_bytes())
+    store.close()
+    conn = sqlite3.connect(str(settings.data_dir / "catalog.db"), isolation_level=None)
+    for fid, blob in plain.items():
+        conn.execute("UPDATE faces SET embedding = ? WHERE id = ?", (blob, fid))
+    conn.execute("DELETE FROM store_meta WHERE key = 'template_key_id'")
+    conn.close()
+    (settings.data_dir / "index").joinpath(store.index_file.path.name).write_bytes(index_plain)
+    audit = sqlite3.connect(str(settings.data_dir / "audit.db"), isolation_level=None)
+    audit.execute("UPDATE head SET mac = NULL")
+    audit.close()
+    settings.key_file.unlink()
+
+    store.__init__(settings)
+    rows = store.catalog.query("SELECT embedding FROM faces")
+    assert all(is_encrypted(bytes(r[0])) for r in rows)
+    assert is_encrypted(store.index_file.path.read_bytes())
+    assert scan(settings.data_dir, {f"f{k}": v[:64] for k, v in plain.items()}) == {}
+    assert store.audit.verify().ok and store.audit.verify().head_sealed
+    assert [m.face_id for m in store.search(probe, k=2, context=CTX)[0].matches] == before

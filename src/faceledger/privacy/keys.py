@@ -22,7 +22,6 @@ crypto-shredding.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from .crypto import (
     pending_key_file,
     write_key_file,
 )
+from .erasure import scrub_sqlite
 
 if TYPE_CHECKING:
     from ..store.catalog import Catalog
@@ -51,14 +51,25 @@ AUDIT_HEAD_LABEL = "audit-head"
 
 
 def store_cipher(
-    catalog: Catalog, settings: Settings, store_id: str, env: Mapping[str, str] | None = None
+    catalog: Catalog,
+    settings: Settings,
+    store_id: str,
+    audit_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> TemplateCipher:
     """The cipher for an opening store. A store without a recorded key id (new, or made
-    before templates were encrypted) gets a key now and its plaintext templates encrypted."""
+    before templates were encrypted) gets a key now, its plaintext templates encrypted and
+    its audit head sealed."""
     recorded = catalog.meta(KEY_META)
     cipher = load_or_create_key(store_id, settings.key_file, create=recorded is None, env=env)
     if recorded is None:
-        encrypt_plaintext_templates(catalog, cipher)
+        if encrypt_plaintext_templates(catalog, cipher):
+            scrub_sqlite(catalog.path, vacuum=True)  # no plaintext page left behind
+        if audit_path is not None and Path(audit_path).exists():
+            from .audit import AuditLog
+
+            with AuditLog(audit_path) as log:
+                log.reseal(cipher.derive_all(AUDIT_HEAD_LABEL))
         catalog.set_meta(KEY_META, cipher.key_id_hex)
     elif recorded not in cipher.key_ids:
         raise IntegrityError(
@@ -160,7 +171,7 @@ def rotate_keys(
     if store.optout is not None:
         store.optout.cipher = final
     store.audit.reseal(final.derive_all(AUDIT_HEAD_LABEL))
-    _checkpoint(store.catalog.path)
+    scrub_sqlite(store.catalog.path)
     store.record(
         "key_rotate",
         actor,
@@ -191,13 +202,3 @@ def _reencrypt_catalog(store: Store, new: TemplateCipher) -> int:
             (KEY_META, new.key_id_hex),
         )
     return changed
-
-
-def _checkpoint(path: Path) -> bool:
-    """Fold the WAL into the database and truncate it; True when it completed."""
-    conn = sqlite3.connect(str(path), timeout=30)
-    try:
-        busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        return busy == 0
-    finally:
-        conn.close()

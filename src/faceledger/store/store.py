@@ -92,7 +92,7 @@ class Store:
         self._analyzer_lock = threading.Lock()
 
     def _make_cipher(self) -> Cipher:
-        return store_cipher(self.catalog, self.settings, self.store_id)
+        return store_cipher(self.catalog, self.settings, self.store_id, self.data_dir / AUDIT_FILE)
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
