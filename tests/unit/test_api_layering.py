@@ -1,0 +1,38 @@
+"""The HTTP layer stays a layer: HTTP types and web frameworks only under ``api/``; the
+library never imports them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import faceledger
+
+PACKAGE = Path(faceledger.__file__).resolve().parent
+HTTP_ONLY = re.compile(r"\b(HTTPException|fastapi|starlette|uvicorn)\b")
+
+
+def test_http_types_only_in_api():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "api":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if HTTP_ONLY.search(code) and ("import" in code or "HTTPException" in code):
+                offenders.append(f"{rel}:{number}: {line.strip()}")
+    # the CLI may start the server, but only through faceledger.api
+    offenders = [o for o in offenders if not (o.startswith("cli/serve_cmd.py")
+                                              and "import uvicorn" in o)]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_importing_the_library_does_not_import_the_web_stack():
+    import subprocess
+    import sys
+
+    code = ("import sys, faceledger, faceledger.store.store; "
+            "print(any(m.split('.')[0] in {'fastapi', 'starlette', 'uvicorn'} for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
