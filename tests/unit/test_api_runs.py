@@ -102,7 +102,8 @@ def test_metrics_render_counts_and_buckets():
     m.observe("POST", "/api/search", 200, 0.3)
     m.observe("POST", "/api/search", 422, 0.001)
     text = m.render({"store_faces": 10.0})
-    assert 'faceledger_http_requests_total{method="POST",route="/api/search",status="200"} 2' in text
+    counter = 'faceledger_http_requests_total{method="POST",route="/api/search",status="200"}'
+    assert f"{counter} 2" in text
     assert 'route="/api/search",le="0.05"} 2' in text  # 0.001 and 0.03
     assert 'route="/api/search",le="+Inf"} 3' in text
     assert "faceledger_store_faces 10.0" in text
