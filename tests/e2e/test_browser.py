@@ -124,3 +124,31 @@ def test_auditor_is_refused_search_and_reads_the_audit_log(page, site):
     assert page.get_by_test_id("error-code").inner_text() == "forbidden"
     assert "auditor" in page.get_by_test_id("error-message").inner_text()
     shot(page, "auditor-refused-search")
+
+
+DROP_FILE = """(b64) => {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], "dropped.jpg", { type: "image/jpeg" }));
+  return dt;
+}"""
+
+
+def test_a_dragged_photo_is_searched(page, site):
+    import base64
+
+    sign_in(page, site, "investigator")
+    name, photos = list(site["people"].items())[3]
+    data = page.evaluate_handle(DROP_FILE, base64.b64encode(photos[2].read_bytes()).decode())
+    page.dispatch_event("#drop", "drop", {"dataTransfer": data})
+    assert page.evaluate("document.querySelector('#probe').files.length") == 1
+    expect(page.locator("#preview")).to_be_visible()
+    page.get_by_test_id("purpose").fill("browser test, dragged photo")
+    page.get_by_test_id("case").fill("E2E-2")
+    page.get_by_test_id("search").click()
+    first = page.get_by_test_id("match").first
+    first.wait_for()
+    assert name in first.inner_text()
+    shot(page, "search-dragged")
