@@ -39,9 +39,10 @@ def _subject(kind: RightsKind) -> Rule:
 POLICY: dict[tuple[str, str], Rule] = {
     # system
     ("GET", "/api/health"): PUBLIC,
-    ("GET", "/api/metrics"): _r(A, OP, AUD),
+    ("GET", "/api/metrics"): _r(A, OP),
     ("GET", "/api/whoami"): ANY_KEY,
-    # sources: admins add them; everyone with a key may read their lawful basis
+    # sources: admins add them; every key may read their lawful basis (auditors check it,
+    # investigators see it beside each result, operators choose what to ingest)
     ("GET", "/api/sources"): ANY_KEY,
     ("GET", "/api/sources/{name}"): ANY_KEY,
     ("POST", "/api/sources"): _r(A),
