@@ -17,6 +17,7 @@ from faceledger.bench.runtimes import (
     compare_detectors,
     profile_align_and_embed,
     profile_default_pack,
+    profile_dlib,
     yunet_detectors,
 )
 from faceledger.config import default_datasets_dir, default_models_dir
@@ -34,6 +35,9 @@ def main() -> None:
     parser.add_argument("--lfw", type=int, default=500)
     parser.add_argument("--wider", type=int, default=50)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dlib", type=int, default=0,
+                        help="also time dlib's detectors and recognizer on N LFW photos")
+    parser.add_argument("--only-dlib", action="store_true")
     args = parser.parse_args()
     data, models = default_datasets_dir(), default_models_dir()
     lfw = spread((data / "lfw" / "images").glob("*/*.jpg"), args.lfw)
@@ -42,6 +46,10 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average at start {load:.1f}; threads={args.threads}\n")
 
+    if args.dlib:
+        print_dlib(spread((data / "lfw" / "images").glob("*/*.jpg"), args.dlib))
+        if args.only_dlib:
+            return
     detectors = yunet_detectors(models, args.threads)
     print("| images | runtime | median ms wall | median ms CPU | mean ms CPU | CPU vs OpenCV |"
           " same face count | faces matched (IoU 0.5) | max landmark diff px | max score diff |")
@@ -78,6 +86,15 @@ def main() -> None:
     print("|---|---|---|")
     for name, t in profile_align_and_embed(models, lfw[:200], args.threads).items():
         print(f"| {name} | {t.cpu_median_ms:.2f} | {t.median_ms:.2f} |")
+
+
+def print_dlib(paths) -> None:
+    print(f"dlib on {len(paths)} LFW photos (250x250), per photo:\n")
+    print("| step | median ms CPU | median ms wall |")
+    print("|---|---|---|")
+    for name, t in profile_dlib(paths).items():
+        print(f"| {name} | {t.cpu_median_ms:.1f} | {t.median_ms:.1f} |")
+    print()
 
 
 if __name__ == "__main__":

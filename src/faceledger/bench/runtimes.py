@@ -19,7 +19,7 @@ import numpy as np
 from ..images.decode import read_image_file
 from ..models.align import OMZ_REFERENCE_96x112, align_face
 from ..models.base import Detector, l2_normalise
-from ..types import DetectedFace
+from ..types import Box, DetectedFace, Landmarks
 
 YUNET_FILE = "yunet/face_detection_yunet_2023mar.onnx"
 OMZ_0095_XML = "omz/face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.xml"
@@ -305,4 +305,37 @@ def profile_align_and_embed(
         ),
     }
     result = interleave(variants, items)
+    return {name: result.timing(name) for name in variants}
+
+
+def profile_dlib(paths: Sequence[Path]) -> dict[str, Timing]:
+    """dlib's detectors (HOG without / with one upsampling, CNN mmod without upsampling) and
+    its recognizer on the first face, per photo; needs the dlib extra."""
+    from ..models.dlib_models import DlibRecognizer, import_dlib
+
+    dlib, models = import_dlib()
+    hog = dlib.get_frontal_face_detector()
+    cnn = dlib.cnn_face_detection_model_v1(models.cnn_face_detector_model_location())
+    recognizer = DlibRecognizer("chip")
+    recognizer.load()
+    items = []
+    for path in paths:
+        image = read_image_file(path)
+        rects = hog(image.rgb, 1)
+        if len(rects):
+            r = rects[0]
+            face = DetectedFace(
+                Box(r.left(), r.top(), r.width(), r.height()),
+                Landmarks(((0.0, 0.0),) * 5), 1.0,
+            )
+            items.append((image, face))
+    variants = {
+        "HOG, no upsampling": lambda it: hog(it[0].rgb, 0),
+        "HOG, upsampled once": lambda it: hog(it[0].rgb, 1),
+        "CNN mmod, no upsampling": lambda it: cnn(it[0].rgb, 0),
+        "shape predictor + chip + ResNet (1 face)": lambda it: recognizer.embed(
+            it[0].bgr, [it[1]]
+        ),
+    }
+    result = interleave(variants, items, warmup=1)
     return {name: result.timing(name) for name in variants}
