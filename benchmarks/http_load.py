@@ -12,6 +12,9 @@
    (``largest_only=true``, k=10) back to back for --seconds or --max-requests, whichever
    comes first, after a short warm-up. Prints requests/s and latency percentiles as a
    Markdown table. Loopback only; every count and time is bounded.
+4. With --during-ingest N, an operator first starts (over the API) an ingest of the next N
+   LFW photos after the gallery, and the levels run while it does; the ingest's own rate
+   is printed too.
 """
 
 from __future__ import annotations
@@ -33,6 +36,39 @@ from faceledger.api.server import free_port
 from faceledger.config import default_datasets_dir
 
 SOURCE = "bench-lfw"
+
+
+def later_photos(lfw_images: Path, faces: int, count: int) -> list[Path]:
+    """The first ``count`` photos of the people after the gallery's last person."""
+    gallery, _ = plan(lfw_images, faces)
+    last = gallery[-1].parent.name
+    out: list[Path] = []
+    for person in sorted(p for p in lfw_images.iterdir() if p.is_dir() and p.name > last):
+        out.extend(sorted(person.glob("*.jpg")))
+        if len(out) >= count:
+            break
+    return out[:count]
+
+
+def start_ingest(url: str, data: Path, photos: list[Path]) -> tuple[str, int]:
+    """Register a source of ``photos`` (admin) and start its ingest (operator)."""
+    name = f"bench-during-{int(time.time())}"
+    listing = data / f"{name}.txt"
+    listing.write_text("".join(p.resolve().as_uri() + "\n" for p in photos))
+    with KeyStore.for_data_dir(data) as keys:
+        admin = keys.create("http-load-admin", Role.ADMIN).secret
+        operator = keys.create("http-load-operator", Role.OPERATOR).secret
+    r = httpx.post(url + "/api/sources", headers={"Authorization": f"Bearer {admin}"}, json={
+        "name": name, "location": str(listing), "kind": "urls",
+        "controller": "faceledger benchmarks", "lawful_basis": "legitimate-interests",
+        "special_category_condition": "archiving-research",
+        "purpose": "measure search speed during an ingest", "retention": "30d",
+        "minors_policy": "none-expected"}, timeout=60)
+    r.raise_for_status()
+    r = httpx.post(url + "/api/ingest/runs", headers={"Authorization": f"Bearer {operator}"},
+                   json={"source": name}, timeout=60)
+    r.raise_for_status()
+    return operator, int(r.json()["id"])
 
 
 def plan(lfw_images: Path, faces: int) -> tuple[list[Path], list[Path]]:
@@ -136,6 +172,8 @@ def main() -> None:
     ap.add_argument("--max-requests", type=int, default=2000, help="per level")
     ap.add_argument("--warmup", type=int, default=3, help="requests per client before timing")
     ap.add_argument("--probes", type=int, default=200)
+    ap.add_argument("--during-ingest", type=int, default=0, metavar="N",
+                    help="run the levels while an ingest of N more LFW photos runs")
     args = ap.parse_args()
 
     data = args.data.resolve()
@@ -167,6 +205,10 @@ def main() -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("server did not start: " + (server.stderr.read() or b"").decode())
             time.sleep(0.3)
+        ingest = None
+        if args.during_ingest:
+            lfw = default_datasets_dir() / "lfw" / "images"
+            ingest = start_ingest(url, data, later_photos(lfw, args.faces, args.during_ingest))
         rows = []
         for n in (int(x) for x in args.concurrency.split(",")):
             row = asyncio.run(level(url, key, probe_bytes, n, args.seconds, args.max_requests,
@@ -174,6 +216,17 @@ def main() -> None:
             rows.append(row)
             print(f"c={n}: {row['rps']:.1f} req/s, p50 {row['p50']:.0f} ms, "
                   f"p99 {row['p99']:.0f} ms, {row['errors']} errors", file=sys.stderr)
+        if ingest is not None:
+            operator, run_id = ingest
+            run = httpx.get(f"{url}/api/ingest/runs/{run_id}", timeout=60,
+                            headers={"Authorization": f"Bearer {operator}"}).json()
+            rate = run["done"] / run["elapsed"] if run["elapsed"] else 0.0
+            print(f"ingest during the levels: run {run_id} {run['status']}, {run['done']}/"
+                  f"{run['total']} photos, {run['faces']} faces, {rate:.1f} photos/s",
+                  file=sys.stderr)
+            if run["status"] == "running":
+                httpx.post(f"{url}/api/ingest/runs/{run_id}/stop", timeout=60,
+                           headers={"Authorization": f"Bearer {operator}"})
     finally:
         server.terminate()
         server.wait(30)
