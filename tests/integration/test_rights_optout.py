@@ -57,7 +57,8 @@ def store(tmp_path, lfw_dir, models_dir):
 def test_ingest_counts_blocked_faces_and_stores_none_of_them(store, tmp_path, lfw_dir):
     result = opt_out_person(store, [lfw_image(lfw_dir, PERSON, 1), lfw_image(lfw_dir, PERSON, 2)],
                             context=CTX)
-    assert result.entry.templates == 2 and result.erased is not None
+    assert (result.entry.selfies, result.entry.templates) == (2, 1)
+    assert result.erased is not None
     gallery = make_gallery(tmp_path / "photos", lfw_dir, [PERSON, *OTHERS], range(3, 6))
     store.add_source("events", **source_kwargs(gallery))
     report = store.ingest("events", workers=1)
@@ -108,7 +109,7 @@ def test_cli_optout_add_list_remove(store, lfw_dir):
     assert add.exit_code == 0, add.output
     assert "opt-out entry 1" in add.output
     listed = runner.invoke(main, [*base, "rights", "optout", "list"], env=env)
-    assert "REQ-9" in listed.output and "1 template(s)" in listed.output
+    assert "REQ-9" in listed.output and "1 selfie(s)" in listed.output
     gone = runner.invoke(main, [*base, "rights", "optout", "remove", "1", "--case", "REQ-9"],
                          env=env)
     assert gone.exit_code == 0 and "removed" in gone.output

@@ -28,7 +28,7 @@ def optout(tmp_path):
 
 def test_threshold_interpolates_on_log_far():
     pack = get_pack("yunet-omz0095")
-    t = optout_threshold(pack)
+    t = optout_threshold(pack, 3e-3)
     assert pack.thresholds[1e-2] < t < pack.thresholds[1e-3]
     assert optout_threshold(pack, 1e-3) == pack.thresholds[1e-3]
     assert optout_threshold(pack, 1.0) == pack.thresholds[max(pack.thresholds)]
@@ -38,7 +38,7 @@ def test_blocks_only_what_matches(optout):
     person = _unit(np.eye(DIM)[0] + 0.1 * np.eye(DIM)[1])
     assert not optout.blocked_mask(person[None]).any()  # empty list blocks nothing
     entry = optout.add(np.stack([person]), "REQ-1", actor="dpo")
-    assert entry.templates == 1 and len(optout) == 1
+    assert (entry.templates, entry.selfies) == (1, 1) and len(optout) == 1
     near = _unit(np.eye(DIM)[0] + 0.3 * np.eye(DIM)[2])  # cos ~0.95
     far = _unit(np.eye(DIM)[3])
     edge = _unit(0.44 * np.eye(DIM)[0] + np.sqrt(1 - 0.44**2) * np.eye(DIM)[4])
@@ -84,3 +84,20 @@ def test_tombstones_hash_uris_per_source(tmp_path):
     assert t.filter(1, ["file:///photos/a.jpg", "file:///photos/b.jpg"]) == {"file:///photos/a.jpg"}
     assert b"a.jpg" not in (tmp_path / "privacy.db").read_bytes()
     t.close()
+
+
+def test_one_mean_template_per_person(optout):
+    a, b = _unit(np.eye(DIM)[0]), _unit(np.eye(DIM)[1])
+    entry = optout.add(np.stack([a, b]), "REQ-4")
+    assert (entry.templates, entry.selfies) == (1, 2)
+    held = optout._templates()
+    assert held.shape == (1, DIM)
+    assert np.allclose(held[0], _unit(a + b), atol=1e-6)
+    # the mean (cos 0.71 to each selfie) blocks a face like either selfie
+    assert optout.blocked_mask(np.stack([a, b])).all()
+
+
+def test_tuned_threshold_for_the_default_pack():
+    from faceledger.privacy.optout import OPTOUT_THRESHOLDS
+
+    assert optout_threshold(get_pack("yunet-omz0095")) == OPTOUT_THRESHOLDS["yunet-omz0095"]

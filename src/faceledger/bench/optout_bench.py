@@ -112,7 +112,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
     for name, selfies in split.opted.items():
         result = opt_out_person(store, list(selfies), context=ctx, reference=f"bench:{name}",
                                 erase_existing=False)
-        templates += result.entry.templates
+        templates += result.entry.templates  # one per person (mean of the selfies)
 
     folders = {"optout-same": workdir / "same", "optout-others": workdir / "others"}
     for name, photos in split.same.items():

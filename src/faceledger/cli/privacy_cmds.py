@@ -104,7 +104,7 @@ def rights() -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the person's copy (index.html, access.json, crops/).")
 @click.option("--far", type=float, default=None,
-              help="High-recall operating point (default 1e-2 per comparison).")
+              help="High-recall operating point (default 1e-3 per comparison).")
 @purpose_options
 @json_option
 @click.pass_context
@@ -133,16 +133,18 @@ def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> 
 @click.option("--photo", "photo_ids", multiple=True, type=int, help="Photo id to erase (repeat).")
 @click.option("--exclude", multiple=True, type=int,
               help="With selfies: a listed face id that is not the person (repeat).")
+@click.option("--include-possible", is_flag=True,
+              help="With selfies: also erase faces listed as 'possible' (review them first).")
 @click.option("--far", type=float, default=None,
-              help="With selfies: operating point for finding the faces (default 1e-2).")
+              help="With selfies: operating point for finding the faces (default 1e-3).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--vacuum", is_flag=True, help="Also VACUUM the catalog (slow on big stores).")
 @purpose_options
 @json_option
 @click.pass_context
 @handle_errors
-def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, far, yes, vacuum, purpose, case,
-                 actor, as_json) -> None:
+def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, include_possible, far, yes, vacuum,
+                 purpose, case, actor, as_json) -> None:
     """Erase a person's faces: found with selfies (listed for review first), or by id.
 
     \b
@@ -168,10 +170,12 @@ def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, far, yes, vacuum, p
                            f"{person.threshold:.3f}:")
                 for m in person.matches:
                     rec = records[m.face_id]
-                    mark = "  (excluded)" if m.face_id in exclude else ""
+                    kept = m.face_id not in exclude and (m.decision == "match" or include_possible)
+                    mark = "" if kept else "  (kept: excluded or 'possible')"
                     click.echo(f"  face {m.face_id:>7}  {m.similarity:6.3f}  {m.decision:<8} "
                                f"{rec.photo_uri}  source={rec.source}{mark}")
-            faces |= {m.face_id for m in person.matches if m.face_id not in set(exclude)}
+            faces |= {m.face_id for m in person.matches if m.face_id not in set(exclude)
+                      and (m.decision == "match" or include_possible)}
             extra = {"selfies_sha256": person.selfies_sha256, "found": len(person.matches)}
         plan, missing = plan_erasure(store, faces, photo_ids)
         if missing:
@@ -212,7 +216,7 @@ def optout() -> None:
 @click.pass_context
 @handle_errors
 def optout_add(ctx, selfies, reference, keep_existing, purpose, case, actor, as_json) -> None:
-    """Put a person on the opt-out list (their templates are kept encrypted, only to block).
+    """Put a person on the opt-out list (one template, kept encrypted, used only to block).
 
     Example: faceledger rights optout add selfie.jpg --case REQ-45
     """
@@ -226,7 +230,7 @@ def optout_add(ctx, selfies, reference, keep_existing, purpose, case, actor, as_
         echo_json(asdict(result))
         return
     erased = f"; {len(result.erased.faces)} face(s) held now erased" if result.erased else ""
-    click.echo(f"opt-out entry {result.entry.id} ({result.entry.templates} template(s), "
+    click.echo(f"opt-out entry {result.entry.id} (template from {result.entry.selfies} selfie(s), "
                f"reference {result.entry.reference}){erased}")
 
 
@@ -244,7 +248,7 @@ def optout_list(ctx, as_json) -> None:
         return
     click.echo(f"{len(entries)} entries (blocking at similarity >= {threshold:.3f})")
     for e in entries:
-        click.echo(f"  {e.id:>5}  {e.reference}  {e.templates} template(s)  {e.created_at}  "
+        click.echo(f"  {e.id:>5}  {e.reference}  {e.selfies} selfie(s)  {e.created_at}  "
                    f"by {e.created_by}")
 
 

@@ -1,7 +1,7 @@
 """Right of access (GDPR Art. 15): find a person's faces and write their copy.
 
 :func:`find_person` searches with one or more selfies (the largest face of each) at a
-high-recall operating point (:data:`ACCESS_FAR`, 1e-2 per comparison) and keeps every face
+high-recall operating point (:data:`ACCESS_FAR`, 1e-3 per comparison) and keeps every face
 above that threshold, labelled "match" or "possible". :func:`export_access` writes the
 person's copy into a folder: ``access.json`` (machine-readable), ``index.html`` (the same,
 readable) and ``crops/face_<id>.jpg``. For each face it gives the photo, the source, its
@@ -34,7 +34,7 @@ from .sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
 if TYPE_CHECKING:
     from ..store.store import ActionContext, Store
 
-ACCESS_FAR = 1e-2
+ACCESS_FAR = 1e-3
 
 Selfie = bytes | str | Path | DecodedImage
 

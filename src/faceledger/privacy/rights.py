@@ -2,7 +2,7 @@
 
 ``erase_person`` finds a person's faces (as for access) and erases them; the CLI shows the
 list for review between the two steps, the library takes the ids the reviewer kept.
-``opt_out_person`` puts the person's templates on the opt-out list and, by default, erases
+``opt_out_person`` puts the person's template on the opt-out list and, by default, erases
 the faces held now at the store's strict operating point (not the high-recall one: erasing
 a stranger's face by mistake cannot be undone).
 """
@@ -33,11 +33,17 @@ def erase_person(
     context: ActionContext | None = None,
     far: float | None = None,
     vacuum: bool = False,
+    include_possible: bool = False,
 ) -> ErasureReport:
-    """Erase the faces found for these selfies; ``face_ids`` (the reviewed subset) if given."""
+    """Erase the faces found for these selfies: those decided "match" (and "possible" ones
+    with ``include_possible``), or, if given, the reviewed ``face_ids`` among those found."""
     person = find_person(store, selfies, far)
     found = set(person.face_ids)
-    chosen = found if face_ids is None else {int(i) for i in face_ids} & found
+    if face_ids is not None:
+        chosen = {int(i) for i in face_ids} & found
+    else:
+        chosen = {m.face_id for m in person.matches
+                  if m.decision == "match" or include_possible}
     return erase(
         store,
         face_ids=sorted(chosen),
@@ -67,7 +73,7 @@ def opt_out_person(
         context.purpose or "data-subject opt-out request",
         context.case,
         inputs={"selfies_sha256": hashes, "reference": ref},
-        outputs={"entry_id": entry.id, "templates": entry.templates},
+        outputs={"entry_id": entry.id, "selfies": entry.selfies},
     )
     erased = None
     if erase_existing:
