@@ -123,7 +123,27 @@ def create_app(
     app.include_router(web_pages.router)
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     app.add_middleware(_MetricsMiddleware, ctx_getter=lambda: app.state.ctx)
+    _document_auth(app)
     return app
+
+
+def _document_auth(app: FastAPI) -> None:
+    """Declare the bearer credential in the OpenAPI schema, so /docs can send a key."""
+    base = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = base()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "an API key (flk_...) or, for /api/rights/*, "
+                           "a one-time subject token (fls_...)"},
+            }
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _version() -> str:
