@@ -82,6 +82,8 @@ def authorize(request: Request) -> None:
         raise
     request.state.principal = principal
     if rule.public:
+        if principal is not None:
+            ctx.audit_use(principal, request.method, path)
         return
     if principal is None:
         raise AuthError("this route needs an API key (Authorization: Bearer flk_...)")
