@@ -46,8 +46,8 @@ def busy_store(tmp_path_factory, lfw_dir, models_dir):
 
 def test_every_kind_of_action_is_appended(busy_store):
     actions = [e.action for e in busy_store.audit.entries()]
-    for action in ("source_add", "ingest_run", "search", "verify", "rights_access", "erase",
-                   "optout_add", "key_rotate", "retention_run"):
+    for action in ("key_create", "source_add", "ingest_run", "search", "verify",
+                   "rights_access", "erase", "optout_add", "key_rotate", "retention_run"):
         assert action in actions, f"{action} missing from {actions}"
     for e in busy_store.audit.entries():
         assert e.actor and datetime.fromisoformat(e.at).tzinfo is not None

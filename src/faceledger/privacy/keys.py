@@ -63,13 +63,19 @@ def store_cipher(
     recorded = catalog.meta(KEY_META)
     cipher = load_or_create_key(store_id, settings.key_file, create=recorded is None, env=env)
     if recorded is None:
-        if encrypt_plaintext_templates(catalog, cipher):
+        upgraded = encrypt_plaintext_templates(catalog, cipher)
+        if upgraded:
             scrub_sqlite(catalog.path, vacuum=True)  # no plaintext page left behind
-        if audit_path is not None and Path(audit_path).exists():
+        if audit_path is not None:
             from .audit import AuditLog
 
             with AuditLog(audit_path) as log:
                 log.reseal(cipher.derive_all(AUDIT_HEAD_LABEL))
+                log.append(
+                    "key_create", "system", purpose="template encryption at rest",
+                    inputs={"key_source": "env" if cipher.source.startswith("env:") else "file"},
+                    outputs={"key_id": cipher.key_id_hex, "templates_encrypted": upgraded},
+                )
         catalog.set_meta(KEY_META, cipher.key_id_hex)
     elif recorded not in cipher.key_ids:
         raise IntegrityError(
