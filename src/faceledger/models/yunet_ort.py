@@ -57,6 +57,11 @@ def decode_yunet(
         cols, nrows = pad_width // stride, pad_height // stride
         cls = np.clip(outputs[f"cls_{stride}"].reshape(-1), 0.0, 1.0)
         obj = np.clip(outputs[f"obj_{stride}"].reshape(-1), 0.0, 1.0)
+        if cls.size != cols * nrows:
+            raise ModelError(
+                f"YuNet cls_{stride} has {cls.size} anchors, expected {cols * nrows} for a "
+                f"{pad_width}x{pad_height} input"
+            )
         score = np.sqrt(cls * obj)
         keep = np.nonzero(score >= score_threshold)[0]
         if keep.size == 0:
@@ -65,7 +70,6 @@ def decode_yunet(
         kps = outputs[f"kps_{stride}"].reshape(-1, 10)[keep]
         col = (keep % cols).astype(np.float32)
         row = (keep // cols).astype(np.float32)
-        assert keep.max() < cols * nrows
         cx = (col + bbox[:, 0]) * stride
         cy = (row + bbox[:, 1]) * stride
         w = np.exp(bbox[:, 2]) * stride
