@@ -135,3 +135,8 @@ def test_scrfd_detector_maps_back_to_image_pixels(tmp_path):
     assert len(faces) == 1
     box = faces[0].box
     assert (box.x, box.y, box.width, box.height) == pytest.approx((32, 48, 64, 64))
+
+
+def test_decode_yunet_refuses_outputs_of_another_input_size():
+    with pytest.raises(ModelError, match="anchors"):
+        decode_yunet(_one_yunet_face(64, 32), 96, 32, score_threshold=0.6, nms_threshold=0.3)
