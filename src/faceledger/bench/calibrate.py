@@ -99,7 +99,7 @@ def run_calibrate(
     for i, person in enumerate(people):
         images.extend(person.images())
         labels.extend([i] * person.count)
-    options = options or EmbedOptions()
+    options = options or EmbedOptions(mirror=flip)  # mirrored crops only when used
     emb = embed_images(analyzer, images_dir(lfw_dir), images, options, cache_dir, progress)
     vec = emb.vectors(flip)
     ok = ~np.isnan(vec[:, 0])
