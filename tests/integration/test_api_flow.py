@@ -81,7 +81,7 @@ def _ingest(world, name: str) -> dict:
         assert r.status_code == 201, r.text
         assert r.json()["lawful_basis_text"].startswith("GDPR Art. 6(1)(f)")
     with _client(world, "operator") as op:
-        r = op.post("/api/ingest/runs", json={"source": name})
+        r = op.post("/api/ingest/runs", json={"source": name, "workers": 1})
         assert r.status_code == 202, r.text
         return r.json()
 

@@ -46,7 +46,7 @@ def _wait(runs: IngestRuns, run_id: int) -> dict:
 def test_progress_and_report_are_kept():
     gate = threading.Event()
 
-    def ingest(source, progress, stop_event, actor):
+    def ingest(source, progress, stop_event, actor, workers):
         p = Progress(total=4)
         for _ in range(2):
             p.done += 1
@@ -74,7 +74,7 @@ def test_progress_and_report_are_kept():
 
 
 def test_a_failing_run_reports_its_error_code():
-    def ingest(source, progress, stop_event, actor):
+    def ingest(source, progress, stop_event, actor, workers):
         raise StoreError("disk full")
 
     runs = IngestRuns(ingest)
@@ -84,7 +84,7 @@ def test_a_failing_run_reports_its_error_code():
 
 
 def test_stop_sets_the_runs_stop_event():
-    def ingest(source, progress, stop_event, actor):
+    def ingest(source, progress, stop_event, actor, workers):
         assert stop_event.wait(5)
         return Report("interrupted", 0)
 

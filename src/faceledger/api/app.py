@@ -89,8 +89,10 @@ def create_app(
     keys = keys or KeyStore.for_data_dir(settings.data_dir)
     guard_store(store, load_models=preload_models)
 
-    def ingest(source: str, progress: Any, stop_event: Any, actor: str) -> Any:
-        return store.ingest(source, progress=progress, stop_event=stop_event, actor=actor)
+    def ingest(source: str, progress: Any, stop_event: Any, actor: str,
+               workers: int | None) -> Any:
+        return store.ingest(source, progress=progress, stop_event=stop_event, actor=actor,
+                            workers=workers)
 
     ctx = AppContext(settings=settings, store=store, keys=keys, runs=IngestRuns(ingest),
                      owns_store=owns_store)

@@ -61,7 +61,7 @@ class RunState:
         }
 
 
-IngestFn = Callable[[str, Callable[[Any], None], threading.Event, str], Any]
+IngestFn = Callable[[str, Callable[[Any], None], threading.Event, str, "int | None"], Any]
 
 
 class IngestRuns:
@@ -73,7 +73,7 @@ class IngestRuns:
         self._runs: dict[int, RunState] = {}
         self._ids = itertools.count(1)
 
-    def start(self, source: str, actor: str) -> RunState:
+    def start(self, source: str, actor: str, workers: int | None = None) -> RunState:
         with self._lock:
             for run in self._runs.values():
                 if run.source == source and run.status == "running":
@@ -83,19 +83,20 @@ class IngestRuns:
             run = RunState(id=next(self._ids), source=source, actor=actor,
                            started_at=time.time())
             self._runs[run.id] = run
-        run.thread = threading.Thread(target=self._run, args=(run,), name=f"ingest-{run.id}",
+        run.thread = threading.Thread(target=self._run, args=(run, workers),
+                                      name=f"ingest-{run.id}",
                                       daemon=True)
         run.thread.start()
         return run
 
-    def _run(self, run: RunState) -> None:
+    def _run(self, run: RunState, workers: int | None) -> None:
         def progress(p: Any) -> None:
             run.total, run.done, run.faces = p.total, p.done, p.faces
             run.errors, run.duplicates = p.errors, p.duplicates
             run.blocked, run.elapsed = getattr(p, "blocked", 0), p.elapsed
 
         try:
-            report = self._ingest(run.source, progress, run.stop_event, run.actor)
+            report = self._ingest(run.source, progress, run.stop_event, run.actor, workers)
             run.report = report.as_dict() if hasattr(report, "as_dict") else dict(vars(report))
             run.status = str(run.report.get("status", "completed"))
         except Exception as exc:  # reported to the poller, never lost in a thread

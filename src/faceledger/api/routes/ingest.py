@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..deps import ctx_of, principal_of
 
@@ -13,6 +13,11 @@ router = APIRouter(tags=["ingest"])
 
 class RunIn(BaseModel):
     source: str
+    workers: int | None = Field(
+        None, ge=1, le=64,
+        description="analysis worker processes (default: the server's setting); 1 leaves "
+        "the other cores to searches",
+    )
 
 
 @router.post("/api/ingest/runs", status_code=202)
@@ -20,7 +25,7 @@ async def start_run(request: Request, body: RunIn) -> dict:
     """Start ingesting a source in the background; poll ``GET /api/ingest/runs/{id}``."""
     ctx, principal = ctx_of(request), principal_of(request)
     await run_in_threadpool(ctx.store.source, body.source)  # 404 now rather than in the thread
-    run = ctx.runs.start(body.source, principal.actor)
+    run = ctx.runs.start(body.source, principal.actor, body.workers)
     return run.as_dict()
 
 
