@@ -86,6 +86,7 @@ def test_data_subject_access_request(page, site):
     expect(issued).to_contain_text("fls_")
     token = issued.get_attribute("data-token")
     assert token and token.startswith("fls_")
+    shot(page, "admin-token-issued")
     page.get_by_role("button", name="Sign out").click()
 
     name, photos = list(site["people"].items())[2]
