@@ -12,7 +12,6 @@ from faceledger.store.hnsw_index import HNSWIndex
 from faceledger.store.ivf_index import Float16VectorFile, IVFPQIndex
 from faceledger.store.vector_index import (
     FLAT_MAX,
-    HNSW_MAX,
     INDEX_KINDS,
     FlatIndex,
     choose_index_kind,
@@ -210,8 +209,7 @@ def test_reservoir_sample_is_bounded_and_drawn_from_the_stream() -> None:
 def test_auto_kind_by_gallery_size() -> None:
     assert choose_index_kind(0) == "flat"
     assert choose_index_kind(FLAT_MAX - 1) == "flat"
-    assert choose_index_kind(FLAT_MAX) == "hnsw"
-    assert choose_index_kind(HNSW_MAX) == "ivfpq"
+    assert choose_index_kind(FLAT_MAX) == "ivfpq"
     assert index_class("auto", 50_000_000) is IVFPQIndex
     assert set(INDEX_KINDS) == {"flat", "ivfpq", "hnsw"}
     with pytest.raises(StoreError):

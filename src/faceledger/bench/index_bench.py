@@ -78,7 +78,7 @@ class BenchOptions:
     ivf_nprobes: tuple[int, ...] = ()  # () = nlist/16, /8, /4, /2
     ivf_m: int = 64
     ivf_bits: int = 4
-    ivf_rerank: int = 256
+    ivf_rerank: int = 1024
     ivf_vectors_on_disk: bool = True
     latency_queries: int = 1000
 

@@ -29,7 +29,7 @@ from .bench import bench
 @click.option("--nlist", type=int, default=None, help="IVF lists (default ~4 sqrt(n)).")
 @click.option("--nprobe", "nprobes", default="",
               help="Comma-separated IVF nprobe values to sweep (default nlist/16,/8,/4,/2).")
-@click.option("--rerank", type=int, default=256, show_default=True,
+@click.option("--rerank", type=int, default=1024, show_default=True,
               help="IVF shortlist re-ranked exactly from float16 vectors.")
 @click.option("--ef-search", type=int, default=128, show_default=True, help="HNSW efSearch.")
 @click.option("--max-flat", type=int, default=2_000_000, show_default=True,

@@ -39,7 +39,7 @@ _MAGIC = b"FLIVFPQ1"
 def default_nlist(n: int) -> int:
     """About sqrt(n) inverted lists, rounded to a power of two, between 16 and 16384.
 
-    Fewer lists than the usual 4 sqrt(n): face embeddings need about half of the lists
+    Fewer lists than the usual 4 sqrt(n): face embeddings need most of the lists
     probed whatever their number (``default_nprobe``), so more lists buy little recall
     and cost k-means training time and coarse-search time."""
     if n <= 0:
@@ -51,8 +51,10 @@ def default_nlist(n: int) -> int:
 def default_nprobe(nlist: int) -> int:
     """Lists visited per query. Face embeddings are nearly isotropic: the ten nearest faces
     of a probe (beyond its mates) lie in almost random lists, so recall@10 of 0.95 against
-    exact search needs about half of the lists (measured, docs/benchmarks.md)."""
-    return int(max(1, min(nlist, nlist // 2)))
+    exact search needs about three quarters of the lists, with a 1024-face re-ranking
+    shortlist (measured, docs/benchmarks.md). The right person alone is found with a
+    quarter of them; set ``nprobe`` lower when only the mate matters."""
+    return int(max(1, min(nlist, (3 * nlist) // 4)))
 
 
 def _jitter(sample: np.ndarray, size: int, scale: float = 0.05) -> np.ndarray:
@@ -115,7 +117,7 @@ class IVFPQIndex(VectorIndex):
     MAGIC = _MAGIC
 
     def __init__(self, dim: int, m: int = 64, nlist: int | None = None,
-                 nprobe: int | None = None, rerank: int = 256, keep_vectors: bool = True,
+                 nprobe: int | None = None, rerank: int = 1024, keep_vectors: bool = True,
                  expected_n: int | None = None, bits: int = 4) -> None:
         super().__init__(dim)
         if dim % m:
