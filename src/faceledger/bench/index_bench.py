@@ -73,6 +73,7 @@ class BenchOptions:
     hnsw_m: int = 16
     hnsw_ef_construction: int = 40
     hnsw_ef_search: int = 64
+    hnsw_ef_searches: tuple[int, ...] = ()  # () = just hnsw_ef_search
     ivf_nlist: int | None = None
     ivf_nprobe: int | None = None
     ivf_nprobes: tuple[int, ...] = ()  # () = nlist/16, /8, /4, /2
@@ -198,6 +199,8 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
             disk += idx._file.path.stat().st_size
         ram = idx.memory_bytes()
         settings: list[int | None] = [None]
+        if isinstance(idx, HNSWIndex) and opt.hnsw_ef_searches:
+            settings = list(opt.hnsw_ef_searches)
         if isinstance(idx, IVFPQIndex):
             nlist = int(idx.nlist or 1)
             settings = list(opt.ivf_nprobes) or sorted(
@@ -205,6 +208,8 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
         for nprobe in settings:
             if nprobe is not None and isinstance(idx, IVFPQIndex):
                 idx.nprobe = nprobe
+            if nprobe is not None and isinstance(idx, HNSWIndex):
+                idx.ef_search = nprobe
             fig = _measure(idx, kind, q, probes, truth, k, opt, n, build[kind], ram, disk)
             say(f"{kind}: {fig}")
             results.append(fig)

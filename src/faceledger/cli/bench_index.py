@@ -31,7 +31,9 @@ from .bench import bench
               help="Comma-separated IVF nprobe values to sweep (default nlist/16,/8,/4,/2).")
 @click.option("--rerank", type=int, default=1024, show_default=True,
               help="IVF shortlist re-ranked exactly from float16 vectors.")
-@click.option("--ef-search", type=int, default=128, show_default=True, help="HNSW efSearch.")
+@click.option("--ef-search", "ef_searches", default="64,128,256", show_default=True,
+              help="Comma-separated HNSW efSearch values to sweep.")
+@click.option("--hnsw-m", type=int, default=16, show_default=True, help="HNSW links per node.")
 @click.option("--max-flat", type=int, default=2_000_000, show_default=True,
               help="Skip the exact flat index above this many faces (1 KiB per face).")
 @click.option("--max-hnsw", type=int, default=2_000_000, show_default=True)
@@ -42,7 +44,7 @@ from .bench import bench
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bench_index(n: int, kinds: str, lfw_dir: Path | None, cache: Path | None,
                 models_dir: Path | None, threads: int, nlist: int | None, nprobes: str,
-                rerank: int, ef_search: int, max_flat: int, max_hnsw: int,
+                rerank: int, ef_searches: str, hnsw_m: int, max_flat: int, max_hnsw: int,
                 workdir: Path | None, seed: int, as_json: bool) -> None:
     """Build a gallery of N embeddings and compare index kinds with exact search.
 
@@ -67,7 +69,9 @@ def bench_index(n: int, kinds: str, lfw_dir: Path | None, cache: Path | None,
         options = BenchOptions(
             kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()), threads=threads,
             ivf_nlist=nlist, ivf_nprobes=tuple(int(p) for p in nprobes.split(",") if p.strip()),
-            ivf_rerank=rerank, hnsw_ef_search=ef_search, max_flat=max_flat, max_hnsw=max_hnsw)
+            ivf_rerank=rerank, hnsw_m=hnsw_m,
+            hnsw_ef_searches=tuple(int(e) for e in ef_searches.split(",") if e.strip()),
+            max_flat=max_flat, max_hnsw=max_hnsw)
         report = run_index_bench(gallery, options, workdir=workdir, progress=say)
     except FaceLedgerError as exc:
         raise click.ClickException(exc.message) from exc
