@@ -46,7 +46,7 @@ def make(kind: str) -> object:
 KINDS = ["flat", "ivfpq4", "ivfpq8", "hnsw"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _built_bytes(kind: str, n: int) -> bytes:
     x = clustered(n)
     ids = np.arange(n, dtype=np.int64) * 7 + 3  # sparse ids, not positions

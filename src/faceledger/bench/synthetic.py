@@ -25,9 +25,9 @@ the benchmark can say whether an approximate index still finds the right person.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -64,7 +64,7 @@ class LfwEmbeddings:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "LfwEmbeddings":
+    def load(cls, path: Path) -> LfwEmbeddings:
         with np.load(path, allow_pickle=False) as z:
             return cls(z["vectors"].astype(np.float32), z["person"].astype(np.int32),
                        z["names"], z["files"], str(z["pack"]))

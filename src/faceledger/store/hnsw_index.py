@@ -152,7 +152,7 @@ class HNSWIndex(VectorIndex):
             return int(json.loads(z["header"].tobytes())["dim"])
 
     @classmethod
-    def from_bytes(cls, data: bytes, dim: int) -> "HNSWIndex":
+    def from_bytes(cls, data: bytes, dim: int) -> HNSWIndex:
         if not data.startswith(_MAGIC):
             raise StoreError("not an HNSW index file")
         with np.load(io.BytesIO(data[len(_MAGIC):]), allow_pickle=False) as z:

@@ -329,7 +329,7 @@ class IVFPQIndex(VectorIndex):
             return int(json.loads(z["header"].tobytes())["dim"])
 
     @classmethod
-    def from_bytes(cls, data: bytes, dim: int) -> "IVFPQIndex":
+    def from_bytes(cls, data: bytes, dim: int) -> IVFPQIndex:
         if not data.startswith(_MAGIC):
             raise StoreError("not an IVF-PQ index file")
         with np.load(io.BytesIO(data[len(_MAGIC):]), allow_pickle=False) as z:

@@ -11,8 +11,8 @@ is physically gone from the file written by the next ``save``.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import faiss
 import numpy as np
@@ -51,7 +51,7 @@ class VectorIndex(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_bytes(cls, data: bytes, dim: int) -> "VectorIndex": ...
+    def from_bytes(cls, data: bytes, dim: int) -> VectorIndex: ...
 
     def __len__(self) -> int:
         return int(self.ids().shape[0])
@@ -83,7 +83,7 @@ class VectorIndex(abc.ABC):
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path, dim: int) -> "VectorIndex":
+    def load(cls, path: Path, dim: int) -> VectorIndex:
         return cls.from_bytes(Path(path).read_bytes(), dim)
 
     def _check(self, ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -146,15 +146,15 @@ class FlatIndex(VectorIndex):
         return faiss.serialize_index(self._index).tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes, dim: int) -> "FlatIndex":
+    def from_bytes(cls, data: bytes, dim: int) -> FlatIndex:
         index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         if index.d != dim:
             raise StoreError(f"index file holds {index.d}-d vectors, expected {dim}")
         return cls(dim, index)
 
 
-from .hnsw_index import HNSWIndex  # noqa: E402  (they subclass VectorIndex above)
-from .ivf_index import IVFPQIndex  # noqa: E402
+from .hnsw_index import HNSWIndex
+from .ivf_index import IVFPQIndex
 
 INDEX_KINDS: dict[str, type[VectorIndex]] = {
     "flat": FlatIndex,
