@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..config import Settings
 from . import errors
 from .auth import authorize
-from .concurrency import guard_store
 from .context import AppContext
 from .keys import KeyStore
 from .runs import IngestRuns
@@ -78,8 +77,9 @@ def create_app(
     preload_models: bool = True,
 ) -> FastAPI:
     """Build the app. Without ``store`` it opens the store in ``settings.data_dir`` and
-    closes it on shutdown. ``preload_models`` loads the model pack now (and puts it behind
-    its lock, see :mod:`faceledger.api.concurrency`) rather than on the first search."""
+    closes it on shutdown. ``preload_models`` loads the model pack now rather than on the
+    first search. The store is safe to share between the server's threads: the analyzer
+    and the index file each hold their own locks."""
     settings = settings or Settings.from_env()
     owns_store = store is None
     if store is None:
@@ -87,7 +87,8 @@ def create_app(
 
         store = open_store(settings)
     keys = keys or KeyStore.for_data_dir(settings.data_dir)
-    guard_store(store, load_models=preload_models)
+    if preload_models:
+        store.analyzer  # noqa: B018  (loads the models now, not on the first request)
 
     def ingest(source: str, progress: Any, stop_event: Any, actor: str,
                workers: int | None) -> Any:

@@ -88,10 +88,10 @@ def run_ingest_bench(
             query = np.zeros((1, store.pack.embedding_size), np.float32)
             query[0, 0] = 1.0
             start = time.perf_counter()
-            store.index_file.index.search(query, 10)
+            store.index_file.search(query, 10)
             index_times.append(time.perf_counter() - start)
             assert results
-        gallery = len(store.index_file.index)
+        gallery = len(store.index_file)
         store.close()
     return IngestBenchResult(
         photos=len(photos), runs=runs, gallery_faces=gallery, search_queries=len(probes),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..types import DetectedFace, FaceEmbedding
@@ -20,6 +22,10 @@ class FaceAnalyzer:
         self.spec = spec
         self.detector = detector
         self.recognizer = recognizer
+        # Model objects keep per-call state (YuNet its input size), so each is used by one
+        # thread at a time; a detection and an embedding may still run side by side.
+        self._detect_lock = threading.Lock()
+        self._embed_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -34,10 +40,12 @@ class FaceAnalyzer:
         self.recognizer.load()
 
     def detect(self, bgr: np.ndarray) -> list[DetectedFace]:
-        return self.detector.detect(bgr)
+        with self._detect_lock:
+            return self.detector.detect(bgr)
 
     def embed(self, bgr: np.ndarray, faces: list[DetectedFace]) -> np.ndarray:
-        return self.recognizer.embed(bgr, faces, flip=self.spec.flip)
+        with self._embed_lock:
+            return self.recognizer.embed(bgr, faces, flip=self.spec.flip)
 
     def analyze(self, bgr: np.ndarray, largest_only: bool = False) -> list[FaceEmbedding]:
         faces = self.detect(bgr)

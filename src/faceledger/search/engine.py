@@ -38,7 +38,7 @@ def search_index(
     store: "Store", faces: list[FaceEmbedding], k: int, point: OperatingPoint
 ) -> list[ProbeResult]:
     queries = np.stack([f.embedding for f in faces]).astype(np.float32)
-    sims, ids = store.index_file.index.search(queries, k)
+    sims, ids = store.index_file.search(queries, k)
     wanted = sorted({int(i) for i in ids.reshape(-1) if i >= 0})
     records = store.catalog.faces(wanted)
     results = []

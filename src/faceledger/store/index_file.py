@@ -8,7 +8,9 @@ disagree (a crash between a catalog delete and an index save) it is reconciled i
 
 from __future__ import annotations
 
+import functools
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,15 @@ from .catalog import Catalog
 from .records import CheckReport
 from .templates import Cipher
 from .vector_index import VectorIndex, index_class
+
+
+def _locked(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class IndexFile:
@@ -34,8 +45,11 @@ class IndexFile:
         self.sidecar = self.directory / f"{pack}.{kind}.json"
         self.index: VectorIndex = index_class(kind)(dim)
         self.last_face_id = 0
+        # FAISS may reallocate on add while a search reads: every use of the index holds this
+        self._lock = threading.RLock()
 
     # -- open / save ----------------------------------------------------------------------
+    @_locked
     def open(self) -> None:
         if self.path.exists() and self.sidecar.exists():
             try:
@@ -50,6 +64,7 @@ class IndexFile:
         if len(self.index) != self.catalog.count_faces(self.pack):
             self.reconcile()
 
+    @_locked
     def save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         data = self.cipher.encrypt_blob(self.index.to_bytes())
@@ -61,6 +76,7 @@ class IndexFile:
         side_tmp.replace(self.sidecar)
 
     # -- keeping in step ------------------------------------------------------------------
+    @_locked
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
         if not ids.size:
@@ -70,9 +86,11 @@ class IndexFile:
         self.index.add(ids, vectors)
         self.last_face_id = max(self.last_face_id, int(ids.max()))
 
+    @_locked
     def remove(self, ids: list[int] | np.ndarray) -> int:
         return self.index.remove(np.asarray(ids, dtype=np.int64))
 
+    @_locked
     def catch_up(self) -> int:
         added = 0
         for rows in self.catalog.iter_embeddings(self.pack, after_id=self.last_face_id):
@@ -81,6 +99,7 @@ class IndexFile:
             added += len(ids)
         return added
 
+    @_locked
     def rebuild(self) -> None:
         self.index = index_class(self.kind)(self.dim)
         self.last_face_id = 0
@@ -91,6 +110,7 @@ class IndexFile:
         self.catch_up()
         self.save()
 
+    @_locked
     def reconcile(self) -> None:
         catalog_ids = np.asarray(self.catalog.face_ids(self.pack), dtype=np.int64)
         index_ids = self.index.ids()
@@ -109,6 +129,7 @@ class IndexFile:
                 self.add(ids, vectors)
         self.save()
 
+    @_locked
     def check(self) -> CheckReport:
         catalog_ids = np.asarray(self.catalog.face_ids(self.pack), dtype=np.int64)
         index_ids = self.index.ids()
@@ -121,6 +142,14 @@ class IndexFile:
             missing_in_index=[int(i) for i in missing[:1000]],
             extra_in_index=[int(i) for i in extra[:1000]],
         )
+
+    @_locked
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.search(queries, k)
+
+    @_locked
+    def __len__(self) -> int:
+        return len(self.index)
 
     def _decode(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

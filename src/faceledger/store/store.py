@@ -276,7 +276,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         counts = self.catalog.counts()
-        counts["index_vectors"] = len(self.index_file.index)
+        counts["index_vectors"] = len(self.index_file)
         return counts
 
     # -- consistency ----------------------------------------------------------------------
