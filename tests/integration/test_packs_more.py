@@ -57,12 +57,13 @@ def _check_same_beats_different(analyzer, photos) -> None:
 def test_research_pack_refused_without_acknowledgement(models_dir):
     with pytest.raises(LicenceNotAcknowledged, match="non-commercial research only"):
         load_pack("scrfd-mbf", models_dir)
-    assert get_pack("scrfd-mbf").research and get_pack("scrfd2.5g-mbf").research
+    assert all(get_pack(p).research for p in ("scrfd-mbf", "scrfd2.5g-mbf", "yunet-mbf"))
     assert not get_pack("dlib").research and not get_pack("yunet-dlib").research
 
 
-def test_scrfd_mbf_same_person_more_similar(models_dir, photos):
-    analyzer = load_pack("scrfd-mbf", models_dir, accept_research_licence=True, threads=1)
+@pytest.mark.parametrize("pack", ["scrfd-mbf", "yunet-mbf"])
+def test_research_packs_same_person_more_similar(models_dir, photos, pack):
+    analyzer = load_pack(pack, models_dir, accept_research_licence=True, threads=1)
     _check_same_beats_different(analyzer, photos)
 
 

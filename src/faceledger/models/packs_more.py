@@ -6,6 +6,7 @@
   fuse with the default pack's scores).
 * ``scrfd-mbf`` (research): InsightFace SCRFD det_500m + MobileFaceNet (OpenVINO IR), 128-d.
 * ``scrfd2.5g-mbf`` (research): the same with the larger SCRFD det_2.5g.
+* ``yunet-mbf`` (research): YuNet (MIT) feeding the same MobileFaceNet.
 
 Thresholds are provisional: each pack's come from impostor scores alone, every
 different-person pair among the images of the first N mismatched pairs of LFW pairsDevTrain
@@ -64,6 +65,18 @@ def _build_scrfd_mbf(paths: dict[str, Path], threads: int | None):
     from .scrfd import ScrfdDetector
 
     detector = ScrfdDetector(paths["detector"], threads=threads)
+    recognizer = OpenVinoRecognizer(
+        paths["recognizer"], ARCFACE_REFERENCE_112, input_size=112, embedding_size=128,
+        threads=threads,
+    )
+    return detector, recognizer
+
+
+def _build_yunet_mbf(paths: dict[str, Path], threads: int | None):
+    from .openvino_recognizer import OpenVinoRecognizer
+    from .yunet import YuNetDetector
+
+    detector = YuNetDetector(paths["detector"], threads=threads)
     recognizer = OpenVinoRecognizer(
         paths["recognizer"], ARCFACE_REFERENCE_112, input_size=112, embedding_size=128,
         threads=threads,
@@ -135,5 +148,20 @@ register_pack(
         research=True,
         calibration="provisional: impostor scores only, 141,238 different-person pairs among "
         "the 535 images of the first 300 LFW pairsDevTrain mismatched pairs",
+    )
+)
+
+register_pack(
+    PackSpec(
+        name="yunet-mbf",
+        description="YuNet detector + InsightFace MobileFaceNet (ArcFace, OpenVINO IR), 128-d",
+        licence="MIT (YuNet) + " + INSIGHTFACE_LICENCE,
+        files={"detector": YUNET, "recognizer": MBF_XML, "recognizer_weights": MBF_BIN},
+        embedding_size=128,
+        input_spec="YuNet at image size; MobileFaceNet 112x112 BGR 0-255, ArcFace 5-point",
+        thresholds={1e-2: 0.23, 1e-3: 0.32, 1e-4: 0.39},
+        build=_build_yunet_mbf,
+        research=True,
+        calibration="provisional: copied from scrfd-mbf (same recognizer), not fitted",
     )
 )
