@@ -48,6 +48,8 @@ class OptOutMeasurement:
     ingest_stored_faces: int
     missed: list[str] = field(default_factory=list)
     wrongly_blocked: list[str] = field(default_factory=list)
+    # (threshold, same-person share blocked, others' share blocked) from the same pass
+    curve: list[tuple[float, float, float]] = field(default_factory=list)
 
     @property
     def same_rate(self) -> float:
@@ -124,6 +126,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
         shutil.copy(p, folders["optout-others"] / p.name)
 
     counts = {"same": [0, 0], "others": [0, 0]}
+    sims: dict[str, list[float]] = {"same": [], "others": []}
     missed: list[str] = []
     wrong: list[str] = []
     no_centre = predicted = 0
@@ -135,6 +138,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
         if not faces:
             no_centre += 1
             continue
+        scores = store.optout.similarities(np.stack([f.embedding for f in faces]))
         mask = store.optout.blocked_mask(np.stack([f.embedding for f in faces]))
         predicted += int(mask.sum())
         boxes = [(f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height)
@@ -144,6 +148,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
             no_centre += 1
             continue
         counts[group][0] += 1
+        sims[group].append(float(scores[idx]))
         if mask[idx]:
             counts[group][1] += 1
             if group == "others":
@@ -175,4 +180,15 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
         ingest_stored_faces=stored,
         missed=missed,
         wrongly_blocked=wrong,
+        curve=[
+            (t, _share(sims["same"], t), _share(sims["others"], t))
+            for t in CURVE_THRESHOLDS
+        ],
     )
+
+
+CURVE_THRESHOLDS = (0.42, 0.44, 0.45, 0.46, 0.47, 0.48, 0.50, 0.52)
+
+
+def _share(values: list[float], threshold: float) -> float:
+    return round(float(np.mean(np.asarray(values) >= threshold)), 4) if values else 0.0

@@ -61,3 +61,6 @@ def bench_optout(ctx, lfw_dir, people_file, people, enrol, max_same, others, wor
         f"  missed: {', '.join(m.missed) or 'none'}\n"
         f"  wrongly blocked: {', '.join(m.wrongly_blocked) or 'none'}"
     )
+    click.echo("  threshold  same blocked  others blocked   (same pass, other thresholds)")
+    for t, same, other in m.curve:
+        click.echo(f"  {t:9.2f}  {same:12.2%}  {other:14.2%}")
