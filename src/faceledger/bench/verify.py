@@ -125,9 +125,10 @@ def score_pairs(
     root = images_dir(lfw_dir)
     images = list(dict.fromkeys([p.image_a for p in pairs] + [p.image_b for p in pairs]))
     # the first pack follows config.flip; a fused pack uses its own flip setting
-    # (the first is always embedded mirrored too, so flip on and off share one cache)
+    # (the first is embedded mirrored too when its pack flips, so that flip on and off share
+    # one cache)
     flips = [config.flip] + [a.spec.flip for a in analyzers[1:]]
-    mirrors = [True] + flips[1:]
+    mirrors = [config.flip or analyzers[0].spec.flip] + flips[1:]
     embs = [
         embed_images(a, root, images, replace(config.options, mirror=m), cache_dir, progress)
         for a, m in zip(analyzers, mirrors)
