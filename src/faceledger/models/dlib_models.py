@@ -22,6 +22,7 @@ the shape predictor's points. ``alignment="landmarks"`` warps any detector's fiv
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import cv2
@@ -58,7 +59,10 @@ def import_dlib() -> tuple[Any, Any]:
     """``(dlib, face_recognition_models)``, or a ModelError saying how to install them."""
     try:
         import dlib
-        import face_recognition_models
+
+        with warnings.catch_warnings():  # it imports pkg_resources, deprecated in setuptools
+            warnings.simplefilter("ignore", UserWarning)
+            import face_recognition_models
     except ImportError as exc:
         raise ModelError(f"the dlib pack needs dlib and face-recognition-models: {INSTALL_HINT} "
                          f"({exc})") from exc
