@@ -124,3 +124,20 @@ def test_default_pack_flip_in_one_call_matches_two_calls(models_dir, photos):
     two_calls = rec._embed(crops) + rec._embed([np.ascontiguousarray(c[:, ::-1]) for c in crops])
     two_calls /= np.linalg.norm(two_calls, axis=1, keepdims=True)
     assert float((one_call * two_calls).sum(axis=1).min()) > 0.9999
+
+
+def test_batched_faces_match_one_at_a_time(models_dir, datasets_dir):
+    """A crowd photo goes through the dynamic-batch network; each face alone through the
+    static batch-2 one: the embeddings must agree."""
+    analyzer = load_pack("yunet-omz0095", models_dir, threads=1)
+    wider = sorted((datasets_dir / "wider-dev" / "images").glob("*/*.jpg"))
+    bgr, faces = None, []
+    for path in wider[:40]:
+        bgr = read_image_file(path).bgr
+        faces = analyzer.detect(bgr)
+        if len(faces) >= 3:
+            break
+    assert len(faces) >= 3
+    together = analyzer.embed(bgr, faces)
+    alone = np.concatenate([analyzer.embed(bgr, [f]) for f in faces])
+    assert float((together * alone).sum(axis=1).min()) > 0.999
