@@ -60,3 +60,19 @@ def test_research_packs_need_acknowledgement(tmp_path):
         pytest.skip("no research pack registered")
     with pytest.raises(LicenceNotAcknowledged, match="licence"):
         load_pack(research[0].name, tmp_path)
+
+
+def test_a_pack_whose_python_package_is_missing_is_not_ready_and_not_loaded(tmp_path):
+    from dataclasses import replace
+
+    from faceledger.models import registry
+
+    spec = replace(get_pack("yunet-omz0095"), name="needs-missing",
+                   python_modules={"no_such_module_for_faceledger": "pip install it"})
+    assert spec.missing_modules() == ["no_such_module_for_faceledger (pip install it)"]
+    registry.register_pack(spec)
+    try:
+        with pytest.raises(ModelError, match="no_such_module_for_faceledger"):
+            load_pack("needs-missing", tmp_path)
+    finally:
+        registry._PACKS.pop("needs-missing")

@@ -24,12 +24,14 @@ def models_list(ctx, as_json) -> None:
     rows = []
     for spec in available_packs():
         files = pack_file_reports(spec, settings.models_dir)
-        ready = all(f.status == "ok" for f in files)
+        missing = spec.missing_modules()
+        ready = all(f.status == "ok" for f in files) and not missing
         rows.append({
             "name": spec.name, "description": spec.description, "licence": spec.licence,
             "research_only": spec.research, "embedding_size": spec.embedding_size,
             "thresholds": {f"{k:g}": v for k, v in sorted(spec.thresholds.items())},
             "ready": ready, "default": spec.name == settings.pack,
+            "missing_python_packages": missing,
             "files": [vars(f) for f in files],
         })
     if as_json:
@@ -41,6 +43,8 @@ def models_list(ctx, as_json) -> None:
         gate = "  [research licence: needs --accept-research-licence]" if row["research_only"] else ""
         click.echo(f"{row['name']}{flag}: {'ready' if row['ready'] else 'NOT READY'}{gate}\n"
                    f"  {row['description']}\n  licence: {row['licence']}")
+        for m in row["missing_python_packages"]:
+            click.echo(f"    missing Python package {m}")
         for f in row["files"]:
             click.echo(f"    {f['status']:<16} {f['path']}  sha256 {f['sha256'][:12]}...")
 

@@ -24,6 +24,11 @@ from .files import ModelFile
 from .packs import YUNET
 from .registry import PackSpec, register_pack
 
+DLIB_MODULES = {
+    "dlib": "pip install 'faceledger[dlib]'",
+    "face_recognition_models": "pip install 'faceledger[dlib]'",
+}
+
 INSIGHTFACE_LICENCE = (
     "InsightFace models: non-commercial research only "
     "(SCRFD and MobileFaceNet, github.com/deepinsight/insightface)"
@@ -87,6 +92,7 @@ def _build_yunet_mbf(paths: dict[str, Path], threads: int | None):
 register_pack(
     PackSpec(
         name="dlib",
+        python_modules=DLIB_MODULES,
         description="dlib HOG detector + 5-point shape predictor + dlib chip + ResNet 128-d (PyPI)",
         licence="CC0 (face-recognition-models weights) + Boost (dlib)",
         files={},
@@ -104,6 +110,7 @@ register_pack(
 register_pack(
     PackSpec(
         name="yunet-dlib",
+        python_modules=DLIB_MODULES,
         description="YuNet detector + dlib ResNet 128-d on YuNet-aligned 150x150 chips",
         licence="MIT (YuNet, OpenCV Zoo) + CC0 (face-recognition-models) + Boost (dlib)",
         files={"detector": YUNET},

@@ -7,6 +7,7 @@ loaded when the caller acknowledges its licence explicitly.
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -36,6 +37,14 @@ class PackSpec:
     needs_models_dir: bool = True
     flip: bool = True
     calibration: str = ""
+    # Python modules the pack imports, with the install hint shown when one is missing
+    python_modules: dict[str, str] = field(default_factory=dict)
+
+    def missing_modules(self) -> list[str]:
+        return [
+            f"{module} ({hint})" for module, hint in self.python_modules.items()
+            if importlib.util.find_spec(module) is None
+        ]
 
     def threshold(self, far: float) -> float:
         """The threshold for ``far``; the nearest calibrated rate at or below it."""
@@ -104,6 +113,9 @@ def load_pack(
             "Acknowledge it explicitly (--accept-research-licence or "
             "FACELEDGER_ACCEPT_RESEARCH_LICENCE=1) to use it."
         )
+    missing = spec.missing_modules()
+    if missing:
+        raise ModelError(f"model pack {name!r} needs Python packages: {', '.join(missing)}")
     paths = {role: verify_file(models_dir, f) for role, f in spec.files.items()}
     detector, recognizer = spec.build(paths, threads)
     return FaceAnalyzer(spec, detector, recognizer)

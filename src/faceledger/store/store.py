@@ -112,9 +112,11 @@ class Store:
     def analyzer(self) -> FaceAnalyzer:
         with self._analyzer_lock:
             if self._analyzer is None:
+                # one inference thread per call: measured faster here than two, and the
+                # server runs several calls side by side
                 self._analyzer = load_pack(
                     self.pack.name, self.settings.models_dir,
-                    self.settings.accept_research_licence,
+                    self.settings.accept_research_licence, threads=1,
                 )
                 self._analyzer.load()
             return self._analyzer
