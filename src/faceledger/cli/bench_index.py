@@ -34,6 +34,8 @@ from .bench import bench
 @click.option("--ef-search", "ef_searches", default="64,128,256", show_default=True,
               help="Comma-separated HNSW efSearch values to sweep.")
 @click.option("--hnsw-m", type=int, default=16, show_default=True, help="HNSW links per node.")
+@click.option("--ef-construction", type=int, default=40, show_default=True,
+              help="HNSW efConstruction (graph quality against build time).")
 @click.option("--max-flat", type=int, default=2_000_000, show_default=True,
               help="Skip the exact flat index above this many faces (1 KiB per face).")
 @click.option("--max-hnsw", type=int, default=2_000_000, show_default=True)
@@ -44,7 +46,7 @@ from .bench import bench
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bench_index(n: int, kinds: str, lfw_dir: Path | None, cache: Path | None,
                 models_dir: Path | None, threads: int, nlist: int | None, nprobes: str,
-                rerank: int, ef_searches: str, hnsw_m: int, max_flat: int, max_hnsw: int,
+                rerank: int, ef_searches: str, hnsw_m: int, ef_construction: int, max_flat: int, max_hnsw: int,
                 workdir: Path | None, seed: int, as_json: bool) -> None:
     """Build a gallery of N embeddings and compare index kinds with exact search.
 
@@ -69,7 +71,7 @@ def bench_index(n: int, kinds: str, lfw_dir: Path | None, cache: Path | None,
         options = BenchOptions(
             kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()), threads=threads,
             ivf_nlist=nlist, ivf_nprobes=tuple(int(p) for p in nprobes.split(",") if p.strip()),
-            ivf_rerank=rerank, hnsw_m=hnsw_m,
+            ivf_rerank=rerank, hnsw_m=hnsw_m, hnsw_ef_construction=ef_construction,
             hnsw_ef_searches=tuple(int(e) for e in ef_searches.split(",") if e.strip()),
             max_flat=max_flat, max_hnsw=max_hnsw)
         report = run_index_bench(gallery, options, workdir=workdir, progress=say)
