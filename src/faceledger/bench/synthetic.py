@@ -8,15 +8,15 @@ Real LFW faces are embedded once with the default pack and cached outside the pr
 * the **between-person spread**: how identity centres spread around the global mean.
 
 A synthetic identity is a new centre drawn from a Gaussian fitted to the real identity
-centres (their mean and their principal directions, so the anisotropy of the real space is
-kept), and each synthetic face of that identity is its centre plus a *real* residual (a
-real face's deviation from its own person's mean, picked at random and rotated into a
-random subset of coordinates by a sign flip / permutation within the top principal
-sub-space would break structure, so we reuse residuals as they are), then L2-normalised.
-That keeps the distribution of similarity of mated and non-mated pairs close to the real
-one (``GalleryStats`` reports both so a reader can check), which is what decides how hard
-approximate search is. Plain uniform noise would be far easier (and wrong): real face
-embeddings are anisotropic and clustered.
+centres (mean and full covariance, corrected by method of moments for the noise a mean of
+few photos carries, so the anisotropy of the real space is kept). Each synthetic face of
+that identity is its centre plus a mixture of two *real* residuals (a real face's deviation
+from its own person's mean): ``cos t * r_a + sin t * r_b`` with t uniform, which keeps the
+residual covariance and gives endless variety; the sum is L2-normalised. That keeps the
+distribution of similarity of non-mated pairs close to the real one (``similarity_profile``
+reports real and synthetic side by side), which is what decides how hard approximate
+search is. Plain uniform noise would be far easier (and wrong): real face embeddings are
+anisotropic and clustered.
 
 The real mated probes are inserted into the gallery: one LFW image per person (of people
 with two or more images) is enrolled, another image of the same person is the probe, so
