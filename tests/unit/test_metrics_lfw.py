@@ -68,3 +68,29 @@ def test_all_pair_scores_counts():
     gen, imp = all_pair_scores(v, labels, block=3)
     assert gen.size == 1 and gen[0] == pytest.approx(1.0)
     assert imp.size == 5 and np.all(imp == 0)
+
+
+def _embeddings(vectors, names):
+    from faceledger.bench.embed import ImageEmbeddings
+
+    v = np.asarray(vectors, dtype=np.float32)
+    found = np.where(np.isnan(v[:, 0]), 0, 1)
+    return ImageEmbeddings(tuple(names), v, v.copy(), np.ones(len(names)), found, 0.0)
+
+
+def test_pair_scores_gives_nan_for_a_missing_face():
+    from faceledger.bench.lfw import Pair
+    from faceledger.bench.verify import pair_scores
+
+    emb = _embeddings([[1, 0], [0.6, 0.8], [np.nan, np.nan]], ["a", "b", "c"])
+    pairs = [Pair("a", "b", True, 0), Pair("a", "c", False, 0)]
+    s = pair_scores(emb, pairs, flip=True)
+    assert s[0] == pytest.approx(0.6) and np.isnan(s[1])
+    assert list(emb.missing) == [False, False, True]
+
+
+def test_fixed_threshold_point():
+    from faceledger.bench.verify import fixed_threshold_point
+
+    p = fixed_threshold_point([0.9, 0.2, 0.5, 0.1, np.nan], [1, 1, 0, 0, 0], 1e-2, 0.4)
+    assert p.tar == pytest.approx(0.5) and p.achieved_far == pytest.approx(1 / 3)
