@@ -214,3 +214,29 @@ def test_auto_kind_by_gallery_size() -> None:
     assert set(INDEX_KINDS) == {"flat", "ivfpq", "hnsw"}
     with pytest.raises(StoreError):
         index_class("annoy")
+
+
+def test_fast_scan_removal_leaves_no_code_in_the_block_padding() -> None:
+    """4-bit lists are packed 32 codes to a block: removing a list's last face must not
+    leave its nibbles in the padding that a save writes."""
+    import faiss
+
+    idx = built("ivfpq4")[0]
+    lists, packer = idx._index.invlists, idx._index.get_CodePacker()
+
+    def code_at(lst: int, slot: int) -> np.ndarray:
+        out = np.zeros(packer.code_size, np.uint8)
+        packer.unpack_1_c(lists.get_codes(lst), slot, faiss.swig_ptr(out))
+        return out
+
+    lst = next(i for i in range(idx.nlist) if lists.list_size(i) % 32 not in (0, 1))
+    size = lists.list_size(lst)
+    last = int(faiss.rev_swig_ptr(lists.get_ids(lst), size)[size - 1])
+    assert code_at(lst, size - 1).any()
+    idx.remove([last])
+    assert lists.list_size(lst) == size - 1
+    assert not code_at(lst, size - 1).any()  # the slot past the end is zeros now
+    middle = int(faiss.rev_swig_ptr(lists.get_ids(lst), size - 1)[2])
+    idx.remove([middle])
+    assert not code_at(lst, size - 2).any()
+    assert last not in idx.ids() and middle not in idx.ids()

@@ -222,7 +222,10 @@ class IVFPQIndex(VectorIndex):
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if not ids.size or self._index is None:
             return 0
+        touched = self._lists_holding(ids) if self.bits == 4 else {}
         removed = int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+        for lst, old_size in touched.items():
+            self._scrub_tail(lst, old_size)
         if self._file is not None:
             self._file.remove(ids)
         if self.keep_vectors and self._file is None:
@@ -233,6 +236,39 @@ class IVFPQIndex(VectorIndex):
                 self._vecs = np.delete(self._vecs, rows, axis=0)
                 self._sorted = None
         return removed
+
+    def _lists_holding(self, ids: np.ndarray) -> dict[int, int]:
+        """{list number: its size} for the inverted lists that hold any of ``ids``."""
+        index = self._need_index()
+        invlists = index.invlists
+        out = {}
+        for lst in range(index.nlist):
+            size = invlists.list_size(lst)
+            if size and np.isin(faiss.rev_swig_ptr(invlists.get_ids(lst), size), ids).any():
+                out[lst] = size
+        return out
+
+    def _scrub_tail(self, lst: int, old_size: int) -> None:
+        """Zero the code slots past the end of a fast-scan list.
+
+        Fast-scan lists are packed in blocks of 32 codes; FAISS removal moves the last code
+        into the hole and shrinks the count, but leaves the old last slot's nibbles in the
+        block, where a save would write them. A removed face's code must not survive, so
+        every slot past the new end of the list's last block is overwritten with zeros."""
+        index = self._need_index()
+        invlists = index.invlists
+        packer = index.get_CodePacker()
+        try:
+            size = invlists.list_size(lst)
+            end = min(old_size, -(-size // packer.nvec) * packer.nvec)
+            if end <= size:
+                return
+            zero = np.zeros(packer.code_size, np.uint8)
+            codes = invlists.get_codes(lst)
+            for slot in range(size, end):
+                packer.pack_1_c(faiss.swig_ptr(zero), slot, codes)
+        finally:
+            del packer
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.asarray(queries, np.float32).reshape(-1, self.dim))
