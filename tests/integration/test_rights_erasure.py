@@ -157,3 +157,28 @@ def test_erasure_truncates_the_wal_and_vacuum_leaves_no_free_pages(store, lfw_di
     conn = sqlite3.connect(str(store.catalog.path))
     assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
     conn.close()
+
+
+def test_cli_erase_by_photo_id_and_audit_anchor(store):
+    import json as _json
+
+    photo_id = int(store.catalog.query(
+        "SELECT id FROM photos WHERE uri LIKE ? ORDER BY id LIMIT 1", ("%/Tony_Blair/%",))[0][0])
+    anchor = "{}:{}".format(*store.audit.head())
+    settings = store.settings
+    store.close()
+    runner = CliRunner()
+    base = ["--data", str(settings.data_dir)]
+    env = {"FACELEDGER_KEY_FILE": str(settings.key_file)}
+    r = runner.invoke(main, [*base, "rights", "erase", "--photo", str(photo_id), "--case", "R-7",
+                             "--yes", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    out = _json.loads(r.output)
+    assert out["photos"] == [photo_id] and out["faces"]
+    ok = runner.invoke(main, [*base, "audit", "verify", "--anchor", anchor], env=env)
+    assert ok.exit_code == 0, ok.output
+    forged = anchor.split(":")[0] + ":" + "0" * 64
+    bad = runner.invoke(main, [*base, "audit", "verify", "--anchor", forged], env=env)
+    assert bad.exit_code == 1 and "anchor" in bad.output
+    store.__init__(settings)
+    assert store.check().ok
