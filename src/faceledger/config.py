@@ -51,7 +51,8 @@ class Settings:
     max_image_pixels: int = 80_000_000
     workers: int = max(1, min(2, os.cpu_count() or 1))
     batch_size: int = 32
-    operating_far: float = 1e-4
+    operating_far: float = 1e-4  # verify (1:1): false-accept rate of the "match" threshold
+    search_far: float = 1e-5  # search (1:N): stricter, since a probe meets every gallery face
     index_kind: str = "flat"
     key_file: Path | None = None
     require_purpose: bool = True

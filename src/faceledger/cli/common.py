@@ -54,7 +54,8 @@ def far_option(func: Callable) -> Callable:
     return click.option(
         "--far", type=float, default=None,
         help="Operating point: the false-accept rate whose calibrated threshold decides "
-        "'match' (e.g. 1e-3, 1e-4, 1e-5). Default: the store's setting (1e-4).",
+        "'match' (1e-2, 1e-3, 1e-4, 1e-5). Default: FACELEDGER_SEARCH_FAR (1e-5) for "
+        "search, FACELEDGER_OPERATING_FAR (1e-4) for verify.",
     )(func)
 
 

@@ -183,11 +183,14 @@ def search(ctx, probe, k, largest, far, purpose, case, actor, as_json) -> None:
     with open_from(ctx) as store:
         results = store.search(probe, k=k, largest_only=largest, far=far,
                                context=ActionContext(actor, purpose, case))
-        point = store.operating_point(far)
+        point = store.operating_point(far, search=True)
         sources = {s.name: s for s in store.sources()}
+        gallery = len(store.index_file)
     if as_json:
         echo_json({
-            "far": point.far, "match_threshold": point.match_threshold,
+            "far": point.far, "gallery_faces": gallery,
+            "expected_false_matches": point.far * gallery,
+            "match_threshold": point.match_threshold,
             "possible_threshold": point.possible_threshold,
             "faces": [{"probe_box": r.probe_face.box.as_list(),
                        "matches": [dict(asdict(m), box=m.box.as_list(),
@@ -196,8 +199,9 @@ def search(ctx, probe, k, largest, far, purpose, case, actor, as_json) -> None:
         })
         return
     for i, r in enumerate(results, 1):
-        click.echo(f"probe face {i} at {r.probe_face.box.as_list()} (match >= "
-                   f"{point.match_threshold:.3f} at FAR {point.far:g})")
+        click.echo(f"probe face {i} at {r.probe_face.box.as_list()}: match >= "
+                   f"{point.match_threshold:.3f} (FAR {point.far:g} per comparison; over "
+                   f"{gallery} faces about {point.far * gallery:.2g} false matches per probe)")
         for m in r.matches:
             s = sources.get(m.source)
             basis = f" [{s.lawful_basis}/{s.special_category_condition}]" if s else ""

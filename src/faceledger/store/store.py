@@ -169,8 +169,15 @@ class Store:
         return self.catalog.runs(limit)
 
     # -- search and verify ----------------------------------------------------------------
-    def operating_point(self, far: float | None = None) -> OperatingPoint:
-        return operating_point(self.pack, self.settings.operating_far if far is None else far)
+    def operating_point(self, far: float | None = None, search: bool = False) -> OperatingPoint:
+        """The thresholds for ``far``; by default the search (1:N) or verify (1:1) setting.
+
+        A search compares a probe with every face in the gallery, so at a per-comparison
+        false-accept rate ``far`` a stranger's probe meets about ``far x gallery size``
+        false matches; searches therefore default to a stricter rate than verification."""
+        if far is None:
+            far = self.settings.search_far if search else self.settings.operating_far
+        return operating_point(self.pack, far)
 
     def _require_context(self, context: ActionContext | None) -> ActionContext:
         context = context or ActionContext()
@@ -187,7 +194,7 @@ class Store:
     ) -> list[ProbeResult]:
         context = self._require_context(context)
         probe = load_probe(image, self.limits)
-        point = self.operating_point(far)
+        point = self.operating_point(far, search=True)
         try:
             faces = probe_faces(self, probe, largest_only)
         except NoFaceError:

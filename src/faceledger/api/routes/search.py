@@ -51,7 +51,7 @@ async def search(
     results = await run_in_threadpool(
         ctx.store.search, data, k=k, largest_only=largest_only, far=far, context=context
     )
-    point = ctx.store.operating_point(far)
+    point = ctx.store.operating_point(far, search=True)
     return {
         "purpose": purpose,
         "case": case,
