@@ -261,24 +261,35 @@ class AuditLog:
 
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the last entry; copy it elsewhere to anchor the log."""
-        row = self._conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
+        with self._lock:
+            row = self._conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
         return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
     def __len__(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
     def entries(self, since_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
         """Entries with ``seq > since_seq`` in order (as stored; :meth:`verify` checks them)."""
         return list(self._iter(since_seq, limit))
 
     def _iter(self, since_seq: int = 0, limit: int | None = None) -> Iterator[AuditEntry]:
-        sql = "SELECT seq, body, prev_hash, hash FROM entries WHERE seq > ? ORDER BY seq"
-        params: tuple[Any, ...] = (since_seq,)
-        if limit is not None:
-            sql += " LIMIT ?"
-            params += (int(limit),)
-        for _seq, body, _prev, digest in self._conn.execute(sql, params):
-            yield _entry_from(body, digest)
+        """Entries in seq order, read in pages under the lock (one connection, many threads)."""
+        last, left = since_seq, limit
+        while left is None or left > 0:
+            page = 5000 if left is None else min(5000, left)
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, body, hash FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (last, page),
+                ).fetchall()
+            if not rows:
+                return
+            for seq, body, digest in rows:
+                yield _entry_from(body, digest)
+            last = int(rows[-1][0])
+            if left is not None:
+                left -= len(rows)
 
     def export_jsonl(self, fh: IO[str], since_seq: int = 0) -> int:
         """Write every entry (with its hashes) as one JSON object per line; returns count."""
@@ -290,10 +301,17 @@ class AuditLog:
 
     def verify(self, anchor: tuple[int, str] | None = None) -> AuditVerification:
         """Walk the whole chain; the first failure is reported, nothing is repaired."""
-        rows = self._conn.execute(
-            "SELECT seq, body, prev_hash, hash FROM entries ORDER BY seq"
-        ).fetchall()
-        head_row = self._conn.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone()
+        with self._lock:  # entries and head from one read transaction
+            self._conn.execute("BEGIN")
+            try:
+                rows = self._conn.execute(
+                    "SELECT seq, body, prev_hash, hash FROM entries ORDER BY seq"
+                ).fetchall()
+                head_row = self._conn.execute(
+                    "SELECT seq, hash, mac FROM head WHERE id = 1"
+                ).fetchone()
+            finally:
+                self._conn.execute("COMMIT")
         head_seq, head_hash, head_mac = head_row if head_row else (0, GENESIS_HASH, None)
         head_info = {"head_seq": int(head_seq), "head_hash": str(head_hash)}
 
