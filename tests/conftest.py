@@ -10,6 +10,18 @@ import pytest
 from faceledger.config import default_datasets_dir, default_models_dir
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _keys_outside_home(tmp_path_factory):
+    """Template keys of test stores go to a temporary config dir, not ~/.config."""
+    old = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg-config"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = old
+
+
 @pytest.fixture(scope="session")
 def datasets_dir() -> Path:
     path = Path(os.environ.get("FACELEDGER_DATASETS_DIR") or default_datasets_dir())
