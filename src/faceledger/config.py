@@ -53,7 +53,7 @@ class Settings:
     batch_size: int = 32
     operating_far: float = 1e-4  # verify (1:1): false-accept rate of the "match" threshold
     search_far: float = 1e-5  # search (1:N): stricter, since a probe meets every gallery face
-    index_kind: str = "flat"
+    index_kind: str = "auto"  # for a new store; then `faceledger index retrain --kind`
     key_file: Path | None = None
     require_purpose: bool = True
 

@@ -267,10 +267,12 @@ def status(ctx, as_json) -> None:
                    f"{r.errors} errors, {r.duplicates} duplicates, {r.seconds:.1f} s")
 
 
+from .index_cmd import index  # noqa: E402
 from .models_cmd import models  # noqa: E402
 
 main.add_command(bench)
 main.add_command(models)
+main.add_command(index)
 
 from .serve_cmd import apikeys, serve  # noqa: E402
 

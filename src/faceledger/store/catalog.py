@@ -202,6 +202,9 @@ class Catalog:
     def face_ids(self, pack: str) -> list[int]:
         return [int(r[0]) for r in self.query("SELECT id FROM faces WHERE pack = ? ORDER BY id", (pack,))]
 
+    def max_face_id(self, pack: str) -> int:
+        return int(self.query("SELECT COALESCE(MAX(id), 0) FROM faces WHERE pack = ?", (pack,))[0][0])
+
     def count_faces(self, pack: str) -> int:
         return int(self.query("SELECT COUNT(*) FROM faces WHERE pack = ?", (pack,))[0][0])
 

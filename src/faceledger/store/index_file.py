@@ -20,7 +20,7 @@ from ..errors import IntegrityError, StoreError
 from .catalog import Catalog
 from .records import CheckReport
 from .templates import Cipher
-from .vector_index import VectorIndex, index_class
+from .vector_index import VectorIndex, choose_index_kind, index_class, retrain
 
 
 def _locked(method):
@@ -39,28 +39,39 @@ class IndexFile:
         self.directory = Path(directory)
         self.pack = pack
         self.dim = dim
-        self.kind = kind
+        self.requested_kind = kind  # a kind, or "auto": chosen by gallery size when opened
         self.catalog = catalog
         self.cipher = cipher
-        self.path = self.directory / f"{pack}.{kind}.index"
-        self.sidecar = self.directory / f"{pack}.{kind}.json"
-        self.index: VectorIndex = index_class(kind)(dim)
+        self._use_kind(kind if kind != "auto" else "flat")
+        self.index: VectorIndex = index_class(self.kind)(dim)
         self.last_face_id = 0
         # FAISS may reallocate on add while a search reads: every use of the index holds this
         self._lock = threading.RLock()
 
+    def _use_kind(self, kind: str) -> None:
+        self.kind = kind
+        self.path = self.directory / f"{self.pack}.{kind}.index"
+        self.sidecar = self.directory / f"{self.pack}.{kind}.json"
+
     # -- open / save ----------------------------------------------------------------------
     @_locked
     def open(self) -> None:
-        if self.path.exists() and self.sidecar.exists():
-            try:
-                meta = json.loads(self.sidecar.read_text())
-                data = self.cipher.decrypt_blob(self.path.read_bytes())
-                self.index = index_class(self.kind).from_bytes(data, self.dim)
-                self.last_face_id = int(meta["last_face_id"])
-            except (OSError, ValueError, KeyError, StoreError, IntegrityError, RuntimeError):
-                self.rebuild()
-                return
+        """Load the index file (or build it from the catalog), catch up, and remove index
+        files of other kinds, which would otherwise keep vectors that are later erased."""
+        if self.requested_kind == "auto":
+            self._use_kind(choose_index_kind(self.catalog.count_faces(self.pack)))
+        self._remove_stale_files()
+        if not (self.path.exists() and self.sidecar.exists()):
+            self.rebuild()
+            return
+        try:
+            meta = json.loads(self.sidecar.read_text())
+            data = self.cipher.decrypt_blob(self.path.read_bytes())
+            self.index = index_class(self.kind).from_bytes(data, self.dim)
+            self.last_face_id = int(meta["last_face_id"])
+        except (OSError, ValueError, KeyError, StoreError, IntegrityError, RuntimeError):
+            self.rebuild()
+            return
         self.catch_up()
         if len(self.index) != self.catalog.count_faces(self.pack):
             self.reconcile()
@@ -101,15 +112,34 @@ class IndexFile:
         return added
 
     @_locked
-    def rebuild(self) -> None:
-        self.index = index_class(self.kind)(self.dim)
-        self.last_face_id = 0
-        if not self.index.is_trained:
-            sample = self._sample()
-            if len(sample):
-                self.index.train(sample)
-        self.catch_up()
+    def rebuild(self, kind: str | None = None) -> None:
+        """Build a fresh index from the catalog (training a kind that needs it on a uniform
+        sample of all faces, streaming the adds). The way to retrain after drift, and to
+        switch kind; ``kind=None`` keeps the current one ("auto" re-chooses by size)."""
+        n = self.catalog.count_faces(self.pack)
+        requested = kind or self.requested_kind
+        chosen = choose_index_kind(n) if requested == "auto" else requested
+        index_class(chosen)  # an unknown kind is refused before anything changes
+        if n:
+            self.index = retrain(self._batches, self.dim, kind=chosen, n=n)
+        else:  # nothing to train on yet: the first ingest batch trains it
+            self.index = index_class(chosen)(self.dim)
+        self.last_face_id = int(self.catalog.max_face_id(self.pack))
+        self._use_kind(chosen)
         self.save()
+        self._remove_stale_files()
+
+    def _batches(self):
+        for rows in self.catalog.iter_embeddings(self.pack):
+            yield self._decode(rows)
+
+    def _remove_stale_files(self) -> None:
+        if not self.directory.is_dir():
+            return
+        keep = {self.path.name, self.sidecar.name}
+        for old in self.directory.glob(f"{self.pack}.*"):
+            if old.name not in keep:
+                old.unlink()
 
     @_locked
     def reconcile(self) -> None:
@@ -168,11 +198,3 @@ class IndexFile:
             return ids, np.zeros((0, self.dim), np.float32)
         vectors = np.stack([self.cipher.decrypt_vector(r[1]) for r in rows]).astype(np.float32)
         return ids, vectors
-
-    def _sample(self, limit: int = 100_000) -> np.ndarray:
-        rows: list[tuple[int, bytes]] = []
-        for batch in self.catalog.iter_embeddings(self.pack):
-            rows.extend(batch)
-            if len(rows) >= limit:
-                break
-        return self._decode(rows[:limit])[1]

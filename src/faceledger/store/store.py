@@ -57,6 +57,7 @@ def init_store(settings: Settings) -> "Store":
             get_pack(settings.pack)  # refuse an unknown pack before writing anything
             catalog.set_meta("store_id", uuid.uuid4().hex)
             catalog.set_meta("pack", settings.pack)
+            catalog.set_meta("index_kind", settings.index_kind)
     finally:
         catalog.close()
     return open_store(settings)
@@ -85,7 +86,7 @@ class Store:
         self.tombstones = Tombstones(self.data_dir / PRIVACY_FILE)  # erased photos' URI hashes
         self.index_file = IndexFile(
             self.data_dir / INDEX_DIR, self.pack.name, self.pack.embedding_size,
-            settings.index_kind, self.catalog, self.cipher,
+            self.catalog.meta("index_kind") or settings.index_kind, self.catalog, self.cipher,
         )
         self.index_file.open()
         self._analyzer: FaceAnalyzer | None = None
@@ -292,8 +293,13 @@ class Store:
     def check(self) -> CheckReport:
         return self.index_file.check()
 
-    def rebuild_index(self) -> CheckReport:
-        self.index_file.rebuild()
+    def rebuild_index(self, kind: str | None = None) -> CheckReport:
+        """Rebuild (and retrain) the index from the catalog; with ``kind``, switch this
+        store to that kind of index (flat, ivfpq, hnsw or auto) for good."""
+        self.index_file.rebuild(kind)
+        if kind is not None:
+            self.index_file.requested_kind = kind
+            self.catalog.set_meta("index_kind", kind)
         return self.check()
 
 
