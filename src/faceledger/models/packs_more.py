@@ -24,6 +24,11 @@ from .files import ModelFile
 from .packs import YUNET
 from .registry import PackSpec, register_pack
 
+CALIBRATION_DATA = (
+    "all pairs of the 9,525 photos of the 4,038 people of LFW peopleDevTrain.txt "
+    "(45 M impostor pairs), none of them in pairsDevTest.txt"
+)
+
 DLIB_MODULES = {
     "dlib": "pip install 'faceledger[dlib]'",
     "face_recognition_models": "pip install 'faceledger[dlib]'",
@@ -98,12 +103,11 @@ register_pack(
         files={},
         embedding_size=128,
         input_spec="HOG on RGB (upsampled once up to 800 px); recognizer: dlib's 150x150 chip",
-        thresholds={1e-2: 0.908, 1e-3: 0.926, 1e-4: 0.942},
+        thresholds={1e-2: 0.907, 1e-3: 0.926, 1e-4: 0.941, 1e-5: 0.954},
         build=_build_dlib,
         needs_models_dir=False,
         flip=False,
-        calibration="provisional: impostor scores only, 140,707 different-person pairs among "
-        "the 535 images of the first 300 LFW pairsDevTrain mismatched pairs",
+        calibration="faceledger bench calibrate --pack dlib: " + CALIBRATION_DATA,
     )
 )
 
@@ -116,11 +120,10 @@ register_pack(
         files={"detector": YUNET},
         embedding_size=128,
         input_spec="YuNet at image size; dlib: 150x150 RGB, YuNet 5 points on dlib's chip layout",
-        thresholds={1e-2: 0.908, 1e-3: 0.926, 1e-4: 0.941},
+        thresholds={1e-2: 0.908, 1e-3: 0.927, 1e-4: 0.941, 1e-5: 0.952},
         build=_build_yunet_dlib,
         flip=False,
-        calibration="provisional: impostor scores only, 142,837 different-person pairs among "
-        "the 535 images of the first 300 LFW pairsDevTrain mismatched pairs",
+        calibration="faceledger bench calibrate --pack yunet-dlib: " + CALIBRATION_DATA,
     )
 )
 
@@ -133,11 +136,10 @@ register_pack(
         embedding_size=128,
         input_spec="SCRFD 640x640 letterbox RGB (x-127.5)/128; MobileFaceNet 112x112 BGR 0-255, "
         "ArcFace 5-point template",
-        thresholds={1e-2: 0.23, 1e-3: 0.32, 1e-4: 0.39},
+        thresholds={1e-2: 0.237, 1e-3: 0.326, 1e-4: 0.404, 1e-5: 0.480},
         build=_build_scrfd_mbf,
         research=True,
-        calibration="provisional: impostor scores only, 542,331 different-person pairs among "
-        "the 1,044 images of the first 600 LFW pairsDevTrain mismatched pairs",
+        calibration="faceledger bench calibrate --pack scrfd-mbf: " + CALIBRATION_DATA,
     )
 )
 
@@ -150,11 +152,10 @@ register_pack(
         embedding_size=128,
         input_spec="SCRFD 640x640 letterbox RGB (x-127.5)/128; MobileFaceNet 112x112 BGR 0-255, "
         "ArcFace 5-point template",
-        thresholds={1e-2: 0.23, 1e-3: 0.32, 1e-4: 0.39},
+        thresholds={1e-2: 0.237, 1e-3: 0.326, 1e-4: 0.404, 1e-5: 0.475},
         build=_build_scrfd_mbf,
         research=True,
-        calibration="provisional: impostor scores only, 141,238 different-person pairs among "
-        "the 535 images of the first 300 LFW pairsDevTrain mismatched pairs",
+        calibration="faceledger bench calibrate --pack scrfd2.5g-mbf: " + CALIBRATION_DATA,
     )
 )
 
@@ -166,10 +167,9 @@ register_pack(
         files={"detector": YUNET, "recognizer": MBF_XML, "recognizer_weights": MBF_BIN},
         embedding_size=128,
         input_spec="YuNet at image size; MobileFaceNet 112x112 BGR 0-255, ArcFace 5-point",
-        thresholds={1e-2: 0.23, 1e-3: 0.32, 1e-4: 0.40},
+        thresholds={1e-2: 0.238, 1e-3: 0.327, 1e-4: 0.406, 1e-5: 0.487},
         build=_build_yunet_mbf,
         research=True,
-        calibration="provisional: impostor scores only, 142,837 different-person pairs among "
-        "the 535 images of the first 300 LFW pairsDevTrain mismatched pairs",
+        calibration="faceledger bench calibrate --pack yunet-mbf: " + CALIBRATION_DATA,
     )
 )
