@@ -7,7 +7,8 @@ FAR 1e-2, 1e-3, 1e-4 from (b), with (a)'s for comparison. Not a calibration: the
 calibration replaces these.
 
     OMP_NUM_THREADS=1 python benchmarks/provisional_thresholds.py dlib yunet-dlib
-    OMP_NUM_THREADS=1 python benchmarks/provisional_thresholds.py --accept-research-licence scrfd-mbf
+    OMP_NUM_THREADS=1 python benchmarks/provisional_thresholds.py \
+        --accept-research-licence scrfd-mbf
 """
 
 from __future__ import annotations
@@ -59,9 +60,9 @@ def main() -> None:
         vectors = embed_central(analyzer, root, images)
         seconds = time.perf_counter() - start
         missing = int(np.isnan(vectors[:, 0]).sum())
-        listed = np.array([
-            float(vectors[index[p.image_a]] @ vectors[index[p.image_b]]) for p in pairs
-        ])
+        listed = np.array(
+            [float(vectors[index[p.image_a]] @ vectors[index[p.image_b]]) for p in pairs]
+        )
         ok = ~np.isnan(vectors[:, 0])
         v, who = vectors[ok], people[ok]
         sims = v @ v.T
@@ -74,11 +75,12 @@ def main() -> None:
             "seconds_per_image": round(seconds / len(images), 4),
             "listed_pairs": len(pairs),
             "all_impostor_pairs": int(everything.size),
-            "thresholds_all_pairs": {f"{f:g}": round(threshold_at_far(everything, f)[0], 4)
-                                     for f in FARS},
+            "thresholds_all_pairs": {
+                f"{f:g}": round(threshold_at_far(everything, f)[0], 4) for f in FARS
+            },
             "thresholds_listed_pairs": {
-                f"{f:g}": [round(threshold_at_far(listed, f)[0], 4),
-                           threshold_at_far(listed, f)[1]] for f in FARS
+                f"{f:g}": [round(threshold_at_far(listed, f)[0], 4), threshold_at_far(listed, f)[1]]
+                for f in FARS
             },
         }
         print(json.dumps(result), flush=True)

@@ -17,7 +17,7 @@ at the boundary where they occur, so callers only ever catch these.
     │   ├── NotFoundError        a named thing does not exist
     │   ├── AlreadyExistsError   a named thing exists already
     │   └── IndexMismatchError   catalog and vector index disagree
-    ├── LawfulBasisError         a source lacks what the law requires, or an action lacks purpose/case
+    ├── LawfulBasisError         a source lacks what the law requires, or an action its purpose
     ├── NoFaceError              a probe holds no face
     ├── AuthError                missing, wrong or insufficient credentials (API)
     └── IntegrityError           the audit chain or an encrypted template fails verification

@@ -118,10 +118,12 @@ def test_probe_without_a_face_says_so(store, tmp_path):
 
 
 def test_verify_same_and_different_people(store, lfw_dir):
-    same = store.verify(lfw_image(lfw_dir, "Colin_Powell", 1), lfw_image(lfw_dir, "Colin_Powell", 3),
-                        context=CTX)
-    other = store.verify(lfw_image(lfw_dir, "Colin_Powell", 1), lfw_image(lfw_dir, "Tony_Blair", 1),
-                         context=CTX)
+    same = store.verify(
+        lfw_image(lfw_dir, "Colin_Powell", 1), lfw_image(lfw_dir, "Colin_Powell", 3), context=CTX
+    )
+    other = store.verify(
+        lfw_image(lfw_dir, "Colin_Powell", 1), lfw_image(lfw_dir, "Tony_Blair", 1), context=CTX
+    )
     assert same.same_person and not other.same_person
     assert same.similarity > other.similarity
 

@@ -29,7 +29,9 @@ def test_every_top_level_command_is_in_the_readme(name):
     assert f"faceledger {name}" in README, f"'faceledger {name}' is not documented in README.md"
 
 
-@pytest.mark.parametrize("path,cmd", list(commands(main)), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "path,cmd", list(commands(main)), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_every_command_has_help_with_an_example(path, cmd):
     text = cmd.help or ""
     assert text.strip(), f"{path} has no help"

@@ -37,7 +37,9 @@ def test_each_missing_part_is_named(field, value, needle):
         validate_source(replace(GOOD, **{field: value}))
 
 
-@pytest.mark.parametrize("text,days", [("365d", 365), ("2w", 14), ("12m", 360), ("1y", 365), ("30", 30)])
+@pytest.mark.parametrize(
+    "text,days", [("365d", 365), ("2w", 14), ("12m", 360), ("1y", 365), ("30", 30)]
+)
 def test_retention_units(text, days):
     assert parse_retention(text) == days
 

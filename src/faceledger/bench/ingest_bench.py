@@ -70,9 +70,15 @@ def run_ingest_bench(
                 store.close()
             store = init_store(Settings(data_dir=Path(tmp) / f"w{w}", models_dir=models_dir))
             store.add_source(
-                "lfw-bench", location=listing, kind="urls", controller="benchmark",
-                lawful_basis="legitimate-interests", special_category_condition="archiving-research",
-                purpose="benchmark", retention_days=1, minors_policy="none-expected",
+                "lfw-bench",
+                location=listing,
+                kind="urls",
+                controller="benchmark",
+                lawful_basis="legitimate-interests",
+                special_category_condition="archiving-research",
+                purpose="benchmark",
+                retention_days=1,
+                minors_policy="none-expected",
             )
             report = store.ingest("lfw-bench", workers=w, actor="bench")
             runs.append(IngestRun(w, report.photos, report.faces, report.errors, report.seconds))
@@ -94,7 +100,10 @@ def run_ingest_bench(
         gallery = len(store.index_file)
         store.close()
     return IngestBenchResult(
-        photos=len(photos), runs=runs, gallery_faces=gallery, search_queries=len(probes),
+        photos=len(photos),
+        runs=runs,
+        gallery_faces=gallery,
+        search_queries=len(probes),
         search_p50_ms=round(float(np.percentile(totals, 50)) * 1000, 2),
         search_p99_ms=round(float(np.percentile(totals, 99)) * 1000, 2),
         index_p50_ms=round(float(np.percentile(index_times, 50)) * 1000, 3),

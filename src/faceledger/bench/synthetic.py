@@ -181,7 +181,8 @@ def fit_gallery_model(emb: LfwEmbeddings, max_faces_per_identity: int = 10) -> G
     means = sums / np.maximum(counts, 1)[:, None]
     in_multi = counts[emb.person] >= 2
     n_p = counts[emb.person[in_multi]]
-    resid = (emb.vectors[in_multi] - means[emb.person[in_multi]]) * np.sqrt(n_p / (n_p - 1))[:, None]
+    scale = np.sqrt(n_p / (n_p - 1))[:, None]
+    resid = (emb.vectors[in_multi] - means[emb.person[in_multi]]) * scale
     within_cov = resid.T @ resid / resid.shape[0]
     centres = means[multi]
     centre_mean = centres.mean(axis=0)
@@ -191,13 +192,21 @@ def fit_gallery_model(emb: LfwEmbeddings, max_faces_per_identity: int = 10) -> G
     factor = (v * np.sqrt(w)).T  # z @ factor has covariance cov
     fpi = np.minimum(counts[counts > 0], max_faces_per_identity)
     return GalleryModel(
-        centre_mean.astype(np.float32), factor.astype(np.float32), resid.astype(np.float32),
-        fpi.astype(np.int32), float(np.linalg.norm(resid, axis=1).mean()),
-        float(np.sqrt(w.sum())))
+        centre_mean.astype(np.float32),
+        factor.astype(np.float32),
+        resid.astype(np.float32),
+        fpi.astype(np.int32),
+        float(np.linalg.norm(resid, axis=1).mean()),
+        float(np.sqrt(w.sum())),
+    )
 
 
-def synth_faces(model: GalleryModel, rng: np.random.Generator, n_identities: int,
-                faces: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synth_faces(
+    model: GalleryModel,
+    rng: np.random.Generator,
+    n_identities: int,
+    faces: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(vectors, identity, centres)``: new identities, each with a count drawn from the real
     faces-per-identity distribution (or ``faces``), every face = centre + a real residual
     mixed with another (cos t r_a + sin t r_b keeps the residual covariance), normalised."""
@@ -301,8 +310,9 @@ class SyntheticGallery:
         return Probes(np.concatenate(vecs), np.concatenate(mate), np.concatenate(real))
 
 
-def similarity_profile(vectors: np.ndarray, identity: np.ndarray, rng: np.random.Generator,
-                       pairs: int = 20000) -> dict[str, float]:
+def similarity_profile(
+    vectors: np.ndarray, identity: np.ndarray, rng: np.random.Generator, pairs: int = 20000
+) -> dict[str, float]:
     """Mated and non-mated cosine similarity (mean, sd, non-mated 99.9th percentile): the
     figures that show synthetic faces behave like real ones."""
     order = np.argsort(identity, kind="stable")
@@ -315,6 +325,10 @@ def similarity_profile(vectors: np.ndarray, identity: np.ndarray, rng: np.random
     j = rng.integers(0, vectors.shape[0], pairs)
     keep = identity[i] != identity[j]
     non = np.sum(vectors[i[keep]] * vectors[j[keep]], axis=1)
-    return {"mated_mean": float(mated.mean()), "mated_sd": float(mated.std()),
-            "nonmated_mean": float(non.mean()), "nonmated_sd": float(non.std()),
-            "nonmated_p999": float(np.quantile(non, 0.999))}
+    return {
+        "mated_mean": float(mated.mean()),
+        "mated_sd": float(mated.std()),
+        "nonmated_mean": float(non.mean()),
+        "nonmated_sd": float(non.std()),
+        "nonmated_p999": float(np.quantile(non, 0.999)),
+    }

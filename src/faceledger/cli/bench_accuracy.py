@@ -152,7 +152,9 @@ def _scales(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise click.BadParameter(f"scales must be numbers separated by commas: {text!r}")
+        raise click.BadParameter(
+            f"scales must be numbers separated by commas: {text!r}"
+        ) from None
 
 
 @bench.command("identify")

@@ -44,10 +44,25 @@ from .bench import bench
                    "inside it, removed afterwards). Needs ~600 bytes per face.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def bench_index(n: int, kinds: str, lfw_dir: Path | None, cache: Path | None,
-                models_dir: Path | None, threads: int, nlist: int | None, nprobes: str,
-                rerank: int, ef_searches: str, hnsw_m: int, ef_construction: int, max_flat: int, max_hnsw: int,
-                workdir: Path | None, seed: int, as_json: bool) -> None:
+def bench_index(
+    n: int,
+    kinds: str,
+    lfw_dir: Path | None,
+    cache: Path | None,
+    models_dir: Path | None,
+    threads: int,
+    nlist: int | None,
+    nprobes: str,
+    rerank: int,
+    ef_searches: str,
+    hnsw_m: int,
+    ef_construction: int,
+    max_flat: int,
+    max_hnsw: int,
+    workdir: Path | None,
+    seed: int,
+    as_json: bool,
+) -> None:
     """Build a gallery of N embeddings and compare index kinds with exact search.
 
     Reports recall@1 and recall@10 against exact search, whether real LFW probes still
@@ -64,16 +79,24 @@ def bench_index(n: int, kinds: str, lfw_dir: Path | None, cache: Path | None,
 
     try:
         emb = load_or_compute_lfw(
-            lfw_dir or default_datasets_dir() / "lfw", models_dir or default_models_dir(),
+            lfw_dir or default_datasets_dir() / "lfw",
+            models_dir or default_models_dir(),
             cache=cache,
-            progress=lambda i, total: say(f"embedding LFW {i}/{total}") if i % 1000 == 0 else None)
+            progress=lambda i, total: say(f"embedding LFW {i}/{total}") if i % 1000 == 0 else None,
+        )
         gallery = SyntheticGallery(fit_gallery_model(emb), emb, n, seed=seed)
         options = BenchOptions(
-            kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()), threads=threads,
-            ivf_nlist=nlist, ivf_nprobes=tuple(int(p) for p in nprobes.split(",") if p.strip()),
-            ivf_rerank=rerank, hnsw_m=hnsw_m, hnsw_ef_construction=ef_construction,
+            kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()),
+            threads=threads,
+            ivf_nlist=nlist,
+            ivf_nprobes=tuple(int(p) for p in nprobes.split(",") if p.strip()),
+            ivf_rerank=rerank,
+            hnsw_m=hnsw_m,
+            hnsw_ef_construction=ef_construction,
             hnsw_ef_searches=tuple(int(e) for e in ef_searches.split(",") if e.strip()),
-            max_flat=max_flat, max_hnsw=max_hnsw)
+            max_flat=max_flat,
+            max_hnsw=max_hnsw,
+        )
         report = run_index_bench(gallery, options, workdir=workdir, progress=say)
     except FaceLedgerError as exc:
         raise click.ClickException(exc.message) from exc
@@ -81,16 +104,22 @@ def bench_index(n: int, kinds: str, lfw_dir: Path | None, cache: Path | None,
         json.dump(report.as_dict(), sys.stdout, indent=2)
         click.echo()
         return
-    click.echo(f"gallery {report.n} faces, {report.queries} queries "
-               f"({report.real_probes} real LFW probes), {report.threads} thread(s); "
-               f"exact finds the real mate at rank 1 for {report.exact_mate_at_1:.3f}")
-    head = (f"{'kind':6} {'params':52} {'R@1':>6} {'R@10':>6} {'mate@1':>6} {'p50 ms':>7} "
-            f"{'p99 ms':>7} {'q/s':>7} {'build s':>8} {'RAM B/f':>8} {'disk B/f':>8}")
+    click.echo(
+        f"gallery {report.n} faces, {report.queries} queries "
+        f"({report.real_probes} real LFW probes), {report.threads} thread(s); "
+        f"exact finds the real mate at rank 1 for {report.exact_mate_at_1:.3f}"
+    )
+    head = (
+        f"{'kind':6} {'params':52} {'R@1':>6} {'R@10':>6} {'mate@1':>6} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'q/s':>7} {'build s':>8} {'RAM B/f':>8} {'disk B/f':>8}"
+    )
     click.echo(head)
     for r in report.results:
-        click.echo(f"{r.kind:6} {r.params:52} {r.recall_at_1:6.3f} {r.recall_at_10:6.3f} "
-                   f"{r.mate_at_1:6.3f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} "
-                   f"{r.queries_per_second:7.0f} {r.build_seconds:8.1f} "
-                   f"{r.ram_bytes_per_face:8.0f} {r.disk_bytes_per_face:8.0f}")
+        click.echo(
+            f"{r.kind:6} {r.params:52} {r.recall_at_1:6.3f} {r.recall_at_10:6.3f} "
+            f"{r.mate_at_1:6.3f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} "
+            f"{r.queries_per_second:7.0f} {r.build_seconds:8.1f} "
+            f"{r.ram_bytes_per_face:8.0f} {r.disk_bytes_per_face:8.0f}"
+        )
     for kind, why in report.skipped.items():
         click.echo(f"{kind}: skipped, {why}")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -45,14 +46,18 @@ def handle_errors(func: Callable) -> Callable:
 def purpose_options(func: Callable) -> Callable:
     """--purpose, --case and --actor: recorded in the audit log with every search."""
     func = click.option("--actor", default="cli", show_default=True, help="Who is asking.")(func)
-    func = click.option("--case", "case", help="Case or request reference (required by default).")(func)
+    func = click.option("--case", "case", help="Case or request reference (required by default).")(
+        func
+    )
     func = click.option("--purpose", help="Why this search is made (required by default).")(func)
     return func
 
 
 def far_option(func: Callable) -> Callable:
     return click.option(
-        "--far", type=float, default=None,
+        "--far",
+        type=float,
+        default=None,
         help="Operating point: the false-accept rate whose calibrated threshold decides "
         "'match' (1e-2, 1e-3, 1e-4, 1e-5). Default: FACELEDGER_SEARCH_FAR (1e-5) for "
         "search, FACELEDGER_OPERATING_FAR (1e-4) for verify.",

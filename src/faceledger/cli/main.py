@@ -14,7 +14,13 @@ import click
 from ..privacy.sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES, parse_retention
 from .bench import bench
 from .common import (
-    echo_json, far_option, handle_errors, json_option, open_from, purpose_options, settings_from,
+    echo_json,
+    far_option,
+    handle_errors,
+    json_option,
+    open_from,
+    purpose_options,
+    settings_from,
 )
 
 
@@ -68,25 +74,57 @@ def source() -> None:
 
 @source.command("add")
 @click.argument("name")
-@click.option("--path", "location", required=True,
-              help="Folder; zip file with --kind archive; file listing photo URIs with --kind urls.")
-@click.option("--kind", type=click.Choice(["folder", "archive", "urls"]), default="folder",
-              show_default=True)
+@click.option(
+    "--path",
+    "location",
+    required=True,
+    help="Folder; zip file with --kind archive; file listing photo URIs with --kind urls.",
+)
+@click.option(
+    "--kind", type=click.Choice(["folder", "archive", "urls"]), default="folder", show_default=True
+)
 @click.option("--controller", required=True, help="Who is the controller of these photos.")
-@click.option("--basis", required=True, type=click.Choice(list(LAWFUL_BASES)),
-              help="GDPR Art. 6 lawful basis.")
-@click.option("--art9", "art9", required=True, type=click.Choice(list(ART9_CONDITIONS)),
-              help="GDPR Art. 9(2) condition for processing biometric data.")
+@click.option(
+    "--basis",
+    required=True,
+    type=click.Choice(list(LAWFUL_BASES)),
+    help="GDPR Art. 6 lawful basis.",
+)
+@click.option(
+    "--art9",
+    "art9",
+    required=True,
+    type=click.Choice(list(ART9_CONDITIONS)),
+    help="GDPR Art. 9(2) condition for processing biometric data.",
+)
 @click.option("--purpose", required=True, help="Purpose of the processing.")
 @click.option("--retention", required=True, help="How long photos are kept: 365d, 52w, 12m, 1y.")
-@click.option("--minors-policy", required=True, type=click.Choice(list(MINORS_POLICIES)),
-              help="How the controller handles photos of minors.")
-@click.option("--keep-photos-without-faces", is_flag=True,
-              help="Keep a photo's record when erasure leaves it without faces.")
+@click.option(
+    "--minors-policy",
+    required=True,
+    type=click.Choice(list(MINORS_POLICIES)),
+    help="How the controller handles photos of minors.",
+)
+@click.option(
+    "--keep-photos-without-faces",
+    is_flag=True,
+    help="Keep a photo's record when erasure leaves it without faces.",
+)
 @click.pass_context
 @handle_errors
-def source_add(ctx, name, location, kind, controller, basis, art9, purpose, retention,
-               minors_policy, keep_photos_without_faces) -> None:
+def source_add(
+    ctx,
+    name,
+    location,
+    kind,
+    controller,
+    basis,
+    art9,
+    purpose,
+    retention,
+    minors_policy,
+    keep_photos_without_faces,
+) -> None:
     """Register a source.
 
     \b
@@ -97,14 +135,22 @@ def source_add(ctx, name, location, kind, controller, basis, art9, purpose, rete
     """
     with open_from(ctx) as store:
         info = store.add_source(
-            name, location=location, kind=kind, controller=controller, lawful_basis=basis,
-            special_category_condition=art9, purpose=purpose,
-            retention_days=parse_retention(retention), minors_policy=minors_policy,
+            name,
+            location=location,
+            kind=kind,
+            controller=controller,
+            lawful_basis=basis,
+            special_category_condition=art9,
+            purpose=purpose,
+            retention_days=parse_retention(retention),
+            minors_policy=minors_policy,
             keep_photos_without_faces=keep_photos_without_faces,
         )
-    click.echo(f"source {info.name} added: {LAWFUL_BASES[info.lawful_basis]}; "
-               f"{ART9_CONDITIONS[info.special_category_condition]}; "
-               f"retention {info.retention_days} days")
+    click.echo(
+        f"source {info.name} added: {LAWFUL_BASES[info.lawful_basis]}; "
+        f"{ART9_CONDITIONS[info.special_category_condition]}; "
+        f"retention {info.retention_days} days"
+    )
 
 
 @source.command("list")
@@ -119,9 +165,11 @@ def source_list(ctx, as_json) -> None:
         echo_json([asdict(s) for s in sources])
         return
     for s in sources:
-        click.echo(f"{s.name}\t{s.kind}\t{s.location}\n  controller: {s.controller}; basis: "
-                   f"{s.lawful_basis}; art9: {s.special_category_condition}; purpose: {s.purpose};"
-                   f" retention: {s.retention_days}d; minors: {s.minors_policy}")
+        click.echo(
+            f"{s.name}\t{s.kind}\t{s.location}\n  controller: {s.controller}; basis: "
+            f"{s.lawful_basis}; art9: {s.special_category_condition}; purpose: {s.purpose};"
+            f" retention: {s.retention_days}d; minors: {s.minors_policy}"
+        )
 
 
 @main.command()
@@ -146,8 +194,9 @@ def ingest(ctx, name, workers, as_json) -> None:
             if bar is None:
                 bar = tqdm(total=state.total, unit="photo", dynamic_ncols=True)
             bar.n = state.done
-            bar.set_postfix(faces=state.faces, errors=state.errors, dup=state.duplicates,
-                            refresh=False)
+            bar.set_postfix(
+                faces=state.faces, errors=state.errors, dup=state.duplicates, refresh=False
+            )
             bar.refresh()
 
         report = store.ingest(name, progress=progress, workers=workers)
@@ -181,32 +230,46 @@ def search(ctx, probe, k, largest, far, purpose, case, actor, as_json) -> None:
     from ..store.store import ActionContext
 
     with open_from(ctx) as store:
-        results = store.search(probe, k=k, largest_only=largest, far=far,
-                               context=ActionContext(actor, purpose, case))
+        results = store.search(
+            probe, k=k, largest_only=largest, far=far, context=ActionContext(actor, purpose, case)
+        )
         point = store.operating_point(far, search=True)
         sources = {s.name: s for s in store.sources()}
         gallery = len(store.index_file)
     if as_json:
-        echo_json({
-            "far": point.far, "gallery_faces": gallery,
-            "expected_false_matches": point.far * gallery,
-            "match_threshold": point.match_threshold,
-            "possible_threshold": point.possible_threshold,
-            "faces": [{"probe_box": r.probe_face.box.as_list(),
-                       "matches": [dict(asdict(m), box=m.box.as_list(),
-                                        decision=m.decision.value) for m in r.matches]}
-                      for r in results],
-        })
+        echo_json(
+            {
+                "far": point.far,
+                "gallery_faces": gallery,
+                "expected_false_matches": point.far * gallery,
+                "match_threshold": point.match_threshold,
+                "possible_threshold": point.possible_threshold,
+                "faces": [
+                    {
+                        "probe_box": r.probe_face.box.as_list(),
+                        "matches": [
+                            dict(asdict(m), box=m.box.as_list(), decision=m.decision.value)
+                            for m in r.matches
+                        ],
+                    }
+                    for r in results
+                ],
+            }
+        )
         return
     for i, r in enumerate(results, 1):
-        click.echo(f"probe face {i} at {r.probe_face.box.as_list()}: match >= "
-                   f"{point.match_threshold:.3f} (FAR {point.far:g} per comparison; over "
-                   f"{gallery} faces about {point.far * gallery:.2g} false matches per probe)")
+        click.echo(
+            f"probe face {i} at {r.probe_face.box.as_list()}: match >= "
+            f"{point.match_threshold:.3f} (FAR {point.far:g} per comparison; over "
+            f"{gallery} faces about {point.far * gallery:.2g} false matches per probe)"
+        )
         for m in r.matches:
             s = sources.get(m.source)
             basis = f" [{s.lawful_basis}/{s.special_category_condition}]" if s else ""
-            click.echo(f"  {m.rank:>3}  {m.similarity:6.3f}  {m.decision.value:<9} "
-                       f"{m.photo_uri}  source={m.source}{basis}  box={m.box.as_list()}")
+            click.echo(
+                f"  {m.rank:>3}  {m.similarity:6.3f}  {m.decision.value:<9} "
+                f"{m.photo_uri}  source={m.source}{basis}  box={m.box.as_list()}"
+            )
 
 
 @main.command()
@@ -224,12 +287,20 @@ def verify(ctx, a, b, far, purpose, case, actor, as_json) -> None:
     with open_from(ctx) as store:
         v = store.verify(a, b, far=far, context=ActionContext(actor, purpose, case))
     if as_json:
-        echo_json({"similarity": v.similarity, "same_person": v.same_person,
-                   "threshold": v.threshold, "far": v.far})
+        echo_json(
+            {
+                "similarity": v.similarity,
+                "same_person": v.same_person,
+                "threshold": v.threshold,
+                "far": v.far,
+            }
+        )
         return
     verdict = "same person" if v.same_person else "not the same person"
-    click.echo(f"{verdict}: similarity {v.similarity:.3f}, threshold {v.threshold:.3f} "
-               f"(false-accept rate {v.far:g})")
+    click.echo(
+        f"{verdict}: similarity {v.similarity:.3f}, threshold {v.threshold:.3f} "
+        f"(false-accept rate {v.far:g})"
+    )
 
 
 @main.command()
@@ -263,8 +334,10 @@ def status(ctx, as_json) -> None:
         return
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
     for r in runs:
-        click.echo(f"run {r.id} {r.source} {r.status}: {r.photos} photos, {r.faces} faces, "
-                   f"{r.errors} errors, {r.duplicates} duplicates, {r.seconds:.1f} s")
+        click.echo(
+            f"run {r.id} {r.source} {r.status}: {r.photos} photos, {r.faces} faces, "
+            f"{r.errors} errors, {r.duplicates} duplicates, {r.seconds:.1f} s"
+        )
 
 
 from .index_cmd import index  # noqa: E402

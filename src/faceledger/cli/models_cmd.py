@@ -40,9 +40,13 @@ def models_list(ctx, as_json) -> None:
     click.echo(f"models dir: {settings.models_dir}")
     for row in rows:
         flag = " (default)" if row["default"] else ""
-        gate = "  [research licence: needs --accept-research-licence]" if row["research_only"] else ""
-        click.echo(f"{row['name']}{flag}: {'ready' if row['ready'] else 'NOT READY'}{gate}\n"
-                   f"  {row['description']}\n  licence: {row['licence']}")
+        gate = (
+            "  [research licence: needs --accept-research-licence]" if row["research_only"] else ""
+        )
+        click.echo(
+            f"{row['name']}{flag}: {'ready' if row['ready'] else 'NOT READY'}{gate}\n"
+            f"  {row['description']}\n  licence: {row['licence']}"
+        )
         for m in row["missing_python_packages"]:
             click.echo(f"    missing Python package {m}")
         for f in row["files"]:
@@ -51,14 +55,19 @@ def models_list(ctx, as_json) -> None:
 
 @models.command("fetch")
 @click.option("--pack", default=None, help="Pack whose files to fetch (default: the default pack).")
-@click.option("--mirror", default=None,
-              help="Directory or URL prefix holding the same relative paths (e.g. ../shared/models).")
+@click.option(
+    "--mirror",
+    default=None,
+    help="Directory or URL prefix holding the same relative paths (e.g. ../shared/models).",
+)
 @click.pass_context
 @handle_errors
 def models_fetch(ctx, pack, mirror) -> None:
     """Download a pack's files from their official home or a mirror, checking sha256.
 
-    Example: faceledger --models-dir ~/.cache/faceledger/models models fetch --mirror ../shared/models"""
+    Example:
+      faceledger --models-dir ~/.cache/faceledger/models models fetch --mirror ../shared/models
+    """
     from ..models.files import fetch_file
     from ..models.registry import get_pack
 

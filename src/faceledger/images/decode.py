@@ -69,7 +69,9 @@ def read_image_file(path: str | Path, limits: ImageLimits = ImageLimits()) -> De
     return decode_image(data, limits, name=str(path))
 
 
-def decode_image(data: bytes, limits: ImageLimits = ImageLimits(), name: str = "image") -> DecodedImage:
+def decode_image(
+    data: bytes, limits: ImageLimits = ImageLimits(), name: str = "image"
+) -> DecodedImage:
     if len(data) > limits.max_bytes:
         raise ImageTooLargeError(
             f"{name}: {len(data)} bytes is over the limit of {limits.max_bytes} bytes"

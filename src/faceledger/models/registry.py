@@ -8,9 +8,10 @@ loaded when the caller acknowledges its licence explicitly.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..errors import LicenceNotAcknowledged, ModelError
 from .base import Detector, Recognizer
@@ -103,7 +104,7 @@ def load_pack(
     models_dir: Path,
     accept_research_licence: bool = False,
     threads: int | None = None,
-) -> "FaceAnalyzer":
+) -> FaceAnalyzer:
     from .analyzer import FaceAnalyzer
 
     spec = get_pack(name)

@@ -185,7 +185,10 @@ class YuNetRuntimeDetector(YuNetDetector):
             pad_w = pad_h = FIXED_SIDE
             if max(height, width) > FIXED_SIDE:
                 factor = max(height, width) / FIXED_SIDE
-                size = (min(FIXED_SIDE, round(width / factor)), min(FIXED_SIDE, round(height / factor)))
+                size = (
+                    min(FIXED_SIDE, round(width / factor)),
+                    min(FIXED_SIDE, round(height / factor)),
+                )
                 image = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
         else:
             pad_w = ((width - 1) // DIVISOR + 1) * DIVISOR

@@ -15,8 +15,9 @@ import multiprocessing
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -70,7 +71,7 @@ ProgressCallback = Callable[[IngestProgress], None]
 
 
 def ingest_source(
-    store: "Store",
+    store: Store,
     name: str,
     progress: ProgressCallback | None = None,
     stop_event: threading.Event | None = None,
@@ -129,7 +130,7 @@ def ingest_source(
 
 
 def _analyse(
-    store: "Store", todo: list[PhotoRef], workers: int, stop_event: threading.Event | None
+    store: Store, todo: list[PhotoRef], workers: int, stop_event: threading.Event | None
 ) -> Iterator[PhotoResult]:
     limits = ImageLimits(store.settings.max_image_bytes, store.settings.max_image_pixels)
     if workers <= 1 or len(todo) <= CHUNK:
@@ -178,7 +179,7 @@ def _analyse(
 
 
 def _write(
-    store: "Store", source_id: int, run_id: int, batch: list[PhotoResult], state: IngestProgress
+    store: Store, source_id: int, run_id: int, batch: list[PhotoResult], state: IngestProgress
 ) -> None:
     """One transaction for a batch of photos and their faces; vectors to the index after."""
     catalog, cipher = store.catalog, store.cipher

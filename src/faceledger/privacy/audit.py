@@ -285,7 +285,7 @@ class AuditLog:
                 ).fetchall()
             if not rows:
                 return
-            for seq, body, digest in rows:
+            for _seq, body, digest in rows:
                 yield _entry_from(body, digest)
             last = int(rows[-1][0])
             if left is not None:
@@ -397,7 +397,8 @@ def verify_rows(rows: Any, anchor: tuple[int, str] | None = None) -> AuditVerifi
                 False,
                 count,
                 seq,
-                f"entry {seq} holds the body of entry {data.get('seq') if isinstance(data, dict) else '?'}"
+                f"entry {seq} holds the body of entry "
+                f"{data.get('seq') if isinstance(data, dict) else '?'}"
                 " (reordered or edited)",
             )
         if data.get("prev_hash") != prev_hash or prev_hash != expected_prev:

@@ -197,7 +197,9 @@ def plan_erasure(
     if photos:
         photos |= {
             int(r[0])
-            for r in _in(catalog, "SELECT id FROM photos WHERE duplicate_of IN ({})", sorted(photos))
+            for r in _in(
+                catalog, "SELECT id FROM photos WHERE duplicate_of IN ({})", sorted(photos)
+            )
         }
     return ErasurePlan(sorted(faces), sorted(photos)), missing
 
@@ -222,7 +224,9 @@ def erase(
         catalog = store.catalog
         tomb_items = [
             (int(r[0]), str(r[1]))
-            for r in _in(catalog, "SELECT source_id, uri FROM photos WHERE id IN ({})", plan.photo_ids)
+            for r in _in(
+                catalog, "SELECT source_id, uri FROM photos WHERE id IN ({})", plan.photo_ids
+            )
         ]
         with catalog.write() as conn:
             for chunk in _chunks(plan.face_ids):
@@ -247,10 +251,20 @@ def erase(
         context.actor,
         context.purpose or reason,
         context.case,
-        inputs={"reason": reason, "face_ids": sorted({int(i) for i in face_ids}),
-                "photo_ids": sorted({int(i) for i in photo_ids}), **(inputs or {})},
-        outputs={"faces": plan.face_ids, "photos": plan.photo_ids, "index_vectors": removed,
-                 "not_found": missing, "checkpointed": checkpointed, "vacuumed": vacuumed},
+        inputs={
+            "reason": reason,
+            "face_ids": sorted({int(i) for i in face_ids}),
+            "photo_ids": sorted({int(i) for i in photo_ids}),
+            **(inputs or {}),
+        },
+        outputs={
+            "faces": plan.face_ids,
+            "photos": plan.photo_ids,
+            "index_vectors": removed,
+            "not_found": missing,
+            "checkpointed": checkpointed,
+            "vacuumed": vacuumed,
+        },
     )
     return ErasureReport(
         plan.face_ids, plan.photo_ids, removed, checkpointed, vacuumed, entry.seq, missing

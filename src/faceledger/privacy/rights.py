@@ -86,13 +86,19 @@ def opt_out_person(
     return OptOutResult(entry, erased)
 
 
-def remove_opt_out(store: Store, entry_id: int, context: ActionContext | None = None) -> OptOutEntry:
+def remove_opt_out(
+    store: Store, entry_id: int, context: ActionContext | None = None
+) -> OptOutEntry:
     from ..store.store import ActionContext
 
     context = context or ActionContext(purpose="opt-out withdrawn")
     entry = store.optout.remove(entry_id)
     store.audit.append(
-        "optout_remove", context.actor, context.purpose, context.case,
-        inputs={"entry_id": entry_id}, outputs={"reference": entry.reference},
+        "optout_remove",
+        context.actor,
+        context.purpose,
+        context.case,
+        inputs={"entry_id": entry_id},
+        outputs={"reference": entry.reference},
     )
     return entry

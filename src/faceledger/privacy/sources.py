@@ -55,7 +55,8 @@ def parse_retention(text: str | int) -> int:
         match = _RETENTION.match(str(text).lower())
         if not match:
             raise LawfulBasisError(
-                f"retention {text!r} is not understood: give days like '365d', or '52w', '12m', '1y'"
+                f"retention {text!r} is not understood: "
+                "give days like '365d', or '52w', '12m', '1y'"
             )
         days = int(match.group(1)) * _UNIT_DAYS[match.group(2)]
     if days <= 0:
@@ -78,8 +79,7 @@ def validate_source(info: SourceInfo) -> None:
         problems.append("controller is missing")
     if info.lawful_basis not in LAWFUL_BASES:
         problems.append(
-            f"lawful basis {info.lawful_basis!r} is not an Art. 6 basis "
-            f"({', '.join(LAWFUL_BASES)})"
+            f"lawful basis {info.lawful_basis!r} is not an Art. 6 basis ({', '.join(LAWFUL_BASES)})"
         )
     if info.special_category_condition not in ART9_CONDITIONS:
         problems.append(

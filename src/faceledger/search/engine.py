@@ -26,7 +26,7 @@ def load_probe(image: bytes | str | Path | DecodedImage, limits: ImageLimits) ->
 
 
 def probe_faces(
-    store: "Store", image: DecodedImage, largest_only: bool = False
+    store: Store, image: DecodedImage, largest_only: bool = False
 ) -> list[FaceEmbedding]:
     faces = store.analyzer.analyze(image.bgr, largest_only=largest_only)
     if not faces:
@@ -35,7 +35,7 @@ def probe_faces(
 
 
 def search_index(
-    store: "Store", faces: list[FaceEmbedding], k: int, point: OperatingPoint
+    store: Store, faces: list[FaceEmbedding], k: int, point: OperatingPoint
 ) -> list[ProbeResult]:
     queries = np.stack([f.embedding for f in faces]).astype(np.float32)
     sims, ids = store.index_file.search(queries, k)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import AlreadyExistsError, NotFoundError, StoreError
 from ..types import Box, SourceInfo
@@ -21,7 +21,7 @@ from .records import FaceRecord, PhotoRecord, RunRecord
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Catalog:
@@ -200,10 +200,13 @@ class Catalog:
         return out
 
     def face_ids(self, pack: str) -> list[int]:
-        return [int(r[0]) for r in self.query("SELECT id FROM faces WHERE pack = ? ORDER BY id", (pack,))]
+        rows = self.query("SELECT id FROM faces WHERE pack = ? ORDER BY id", (pack,))
+        return [int(r[0]) for r in rows]
 
     def max_face_id(self, pack: str) -> int:
-        return int(self.query("SELECT COALESCE(MAX(id), 0) FROM faces WHERE pack = ?", (pack,))[0][0])
+        return int(
+            self.query("SELECT COALESCE(MAX(id), 0) FROM faces WHERE pack = ?", (pack,))[0][0]
+        )
 
     def count_faces(self, pack: str) -> int:
         return int(self.query("SELECT COUNT(*) FROM faces WHERE pack = ?", (pack,))[0][0])
@@ -237,16 +240,33 @@ class Catalog:
 
 def _photo(r: sqlite3.Row) -> PhotoRecord:
     return PhotoRecord(
-        id=int(r["id"]), source=r["source"], uri=r["uri"], sha256=r["sha256"],
-        size_bytes=r["size_bytes"], width=r["width"], height=r["height"], status=r["status"],
-        error=r["error"], ingested_at=r["ingested_at"], run_id=r["run_id"],
+        id=int(r["id"]),
+        source=r["source"],
+        uri=r["uri"],
+        sha256=r["sha256"],
+        size_bytes=r["size_bytes"],
+        width=r["width"],
+        height=r["height"],
+        status=r["status"],
+        error=r["error"],
+        ingested_at=r["ingested_at"],
+        run_id=r["run_id"],
     )
 
 
 def _run(r: sqlite3.Row) -> RunRecord:
     return RunRecord(
-        id=int(r["id"]), source=r["source"], pack=r["pack"], status=r["status"],
-        started_at=r["started_at"], finished_at=r["finished_at"], photos=int(r["photos"]),
-        faces=int(r["faces"]), errors=int(r["errors"]), duplicates=int(r["duplicates"]),
-        skipped=int(r["skipped"]), blocked=int(r["blocked"]), seconds=float(r["seconds"]),
+        id=int(r["id"]),
+        source=r["source"],
+        pack=r["pack"],
+        status=r["status"],
+        started_at=r["started_at"],
+        finished_at=r["finished_at"],
+        photos=int(r["photos"]),
+        faces=int(r["faces"]),
+        errors=int(r["errors"]),
+        duplicates=int(r["duplicates"]),
+        skipped=int(r["skipped"]),
+        blocked=int(r["blocked"]),
+        seconds=float(r["seconds"]),
     )

@@ -84,7 +84,9 @@ class IndexFile:
         tmp.write_bytes(data)
         tmp.replace(self.path)
         side_tmp = self.sidecar.with_suffix(".json.tmp")
-        side_tmp.write_text(json.dumps({"last_face_id": self.last_face_id, "count": len(self.index)}))
+        side_tmp.write_text(
+            json.dumps({"last_face_id": self.last_face_id, "count": len(self.index)})
+        )
         side_tmp.replace(self.sidecar)
 
     # -- keeping in step ------------------------------------------------------------------

@@ -348,9 +348,16 @@ class IVFPQIndex(VectorIndex):
     # -- persistence --------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         self._flush_pending()
-        header = {"dim": self.dim, "m": self.m, "bits": self.bits, "nlist": self.nlist, "nprobe": self.nprobe,
-                  "rerank": self.rerank, "keep_vectors": self.keep_vectors,
-                  "trained": self._index is not None}
+        header = {
+            "dim": self.dim,
+            "m": self.m,
+            "bits": self.bits,
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "rerank": self.rerank,
+            "keep_vectors": self.keep_vectors,
+            "trained": self._index is not None,
+        }
         buf = io.BytesIO()
         arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
         if self._index is not None:
@@ -363,19 +370,26 @@ class IVFPQIndex(VectorIndex):
 
     @staticmethod
     def dim_of(data: bytes) -> int:
-        with np.load(io.BytesIO(data[len(_MAGIC):]), allow_pickle=False) as z:
+        with np.load(io.BytesIO(data[len(_MAGIC) :]), allow_pickle=False) as z:
             return int(json.loads(z["header"].tobytes())["dim"])
 
     @classmethod
     def from_bytes(cls, data: bytes, dim: int) -> IVFPQIndex:
         if not data.startswith(_MAGIC):
             raise StoreError("not an IVF-PQ index file")
-        with np.load(io.BytesIO(data[len(_MAGIC):]), allow_pickle=False) as z:
+        with np.load(io.BytesIO(data[len(_MAGIC) :]), allow_pickle=False) as z:
             header = json.loads(z["header"].tobytes())
             if header["dim"] != dim:
                 raise StoreError(f"index file holds {header['dim']}-d vectors, expected {dim}")
-            self = cls(dim, m=header["m"], bits=header["bits"], nlist=header["nlist"], nprobe=header["nprobe"],
-                       rerank=header["rerank"], keep_vectors=header["keep_vectors"])
+            self = cls(
+                dim,
+                m=header["m"],
+                bits=header["bits"],
+                nlist=header["nlist"],
+                nprobe=header["nprobe"],
+                rerank=header["rerank"],
+                keep_vectors=header["keep_vectors"],
+            )
             if header["trained"]:
                 self._index = faiss.deserialize_index(z["faiss"])
             if "vec_ids" in z:
@@ -398,5 +412,5 @@ class IVFPQIndex(VectorIndex):
             if hit.size:
                 codes = faiss.rev_swig_ptr(invlists.get_codes(lst), size * index.code_size)
                 j = int(hit[0])
-                return bytes(codes[j * index.code_size:(j + 1) * index.code_size])
+                return bytes(codes[j * index.code_size : (j + 1) * index.code_size])
         return None

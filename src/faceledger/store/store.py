@@ -47,7 +47,7 @@ class ActionContext:
     case: str | None = None
 
 
-def init_store(settings: Settings) -> "Store":
+def init_store(settings: Settings) -> Store:
     """Create a store in ``settings.data_dir`` (or open the one that is there)."""
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,7 @@ def init_store(settings: Settings) -> "Store":
     return open_store(settings)
 
 
-def open_store(settings: Settings) -> "Store":
+def open_store(settings: Settings) -> Store:
     path = Path(settings.data_dir) / CATALOG_FILE
     if not path.exists():
         raise NotFoundError(
@@ -103,7 +103,7 @@ class Store:
             self.optout.close()
         self.tombstones.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
