@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ModelError
 from ..types import Box, DetectedFace, Landmarks
 from .base import Detector
+from .ort_session import OrtSession
 
 STRIDES = (8, 16, 32)
 ANCHORS = 2
@@ -31,23 +32,6 @@ class Session(Protocol):
     """Image blob (1x3xSxS float32) in, the nine outputs in the model's order out."""
 
     def run(self, blob: np.ndarray) -> list[np.ndarray]: ...
-
-
-class _OrtSession:
-    def __init__(self, model_path: Path, threads: int | None) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
-        self._input = self._session.get_inputs()[0].name
-
-    def run(self, blob: np.ndarray) -> list[np.ndarray]:
-        return self._session.run(None, {self._input: blob})
 
 
 def anchor_centres(side: int, stride: int) -> np.ndarray:
@@ -110,7 +94,7 @@ class ScrfdDetector(Detector):
 
     def _load(self) -> None:
         try:
-            self._session = _OrtSession(self.model_path, self.threads)
+            self._session = OrtSession(self.model_path, self.threads)
         except Exception as exc:  # onnxruntime's errors, translated at the boundary
             raise ModelError(f"cannot load SCRFD model {self.model_path}: {exc}") from exc
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..types import Box, DetectedFace, Landmarks
+from .ort_session import OrtSession
 from .yunet import YuNetDetector
 
 STRIDES = (8, 16, 32)
@@ -102,22 +103,14 @@ def _rows_to_faces(rows: np.ndarray, factor: float = 1.0) -> list[DetectedFace]:
     return out
 
 
-class _OrtSession:
-    def __init__(self, model_path: Path, threads: int | None) -> None:
-        import onnxruntime as ort
+class _NamedOutputs:
+    """The ONNX Runtime session with its outputs by name, as this module's Session is."""
 
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
-        self._input = self._session.get_inputs()[0].name
-        self._names = [o.name for o in self._session.get_outputs()]
+    def __init__(self, session: OrtSession) -> None:
+        self._session = session
 
     def run(self, blob: np.ndarray) -> dict[str, np.ndarray]:
-        return dict(zip(self._names, self._session.run(self._names, {self._input: blob})))
+        return self._session.run_named(blob)
 
 
 class _OpenVinoSession:
@@ -170,7 +163,7 @@ class YuNetRuntimeDetector(YuNetDetector):
     def _load(self) -> None:
         try:
             if self.runtime == "onnxruntime":
-                self._session = _OrtSession(self.model_path, self.threads)
+                self._session = _NamedOutputs(OrtSession(self.model_path, self.threads))
             else:
                 self._session = _OpenVinoSession(self.model_path, self.threads)
         except Exception as exc:  # runtime-specific errors, translated at the boundary
