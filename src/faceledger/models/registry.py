@@ -122,10 +122,6 @@ def load_pack(
     return FaceAnalyzer(spec, detector, recognizer)
 
 
-def as_float_thresholds(raw: dict[str, float]) -> dict[float, float]:
-    return {float(k): float(v) for k, v in raw.items()}
-
-
 __all__ = [
     "PackSpec",
     "FileReport",

@@ -146,13 +146,6 @@ class Catalog:
         rows = self.query("SELECT uri FROM photos WHERE source_id = ?", (source_id,))
         return {r[0] for r in rows}
 
-    def photo_id_by_sha(self, sha256: str) -> int | None:
-        rows = self.query(
-            "SELECT id FROM photos WHERE sha256 = ? AND status = 'ok' ORDER BY id LIMIT 1",
-            (sha256,),
-        )
-        return int(rows[0][0]) if rows else None
-
     def photo(self, photo_id: int) -> PhotoRecord:
         rows = self.query(
             "SELECT p.*, s.name AS source FROM photos p JOIN sources s ON s.id = p.source_id "

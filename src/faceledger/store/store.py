@@ -20,7 +20,7 @@ from ..errors import ConfigError, LawfulBasisError, NoFaceError, NotFoundError
 from ..images import DecodedImage, ImageLimits
 from ..models.analyzer import FaceAnalyzer
 from ..models.registry import PackSpec, get_pack, load_pack
-from ..privacy.audit import AuditLog, sha256_hex
+from ..privacy.audit import AuditLog
 from ..privacy.erasure import Tombstones
 from ..privacy.keys import audit_head_keys, store_cipher
 from ..privacy.optout import PRIVACY_FILE, open_optout
@@ -313,4 +313,4 @@ def _source_info(row) -> SourceInfo:
     )
 
 
-__all__ = ["ActionContext", "Store", "init_store", "open_store", "sha256_hex"]
+__all__ = ["ActionContext", "Store", "init_store", "open_store"]
