@@ -175,8 +175,9 @@ def test_index_is_rebuilt_from_catalog_when_its_file_is_lost(tmp_path, models_di
     st.ingest("lfw-sample", workers=1)
     faces = st.counts()["faces"]
     st.close()
-    for f in (tmp_path / "d" / "index").iterdir():
-        f.unlink()
+    import shutil
+
+    shutil.rmtree(tmp_path / "d" / "index")
     st = init_store(settings)
     assert st.check().ok and st.counts()["index_vectors"] == faces
     st.close()

@@ -38,7 +38,15 @@ def _blobs(store, face_ids):
 
 
 def _index_plaintext(store) -> bytes:
-    return store.cipher.decrypt_blob(store.index_file.path.read_bytes())
+    """Every index file under the data dir, decrypted where it is encrypted."""
+    from faceledger.privacy.crypto import is_encrypted
+
+    out = []
+    for f in sorted((store.data_dir / "index").rglob("*")):
+        if f.is_file():
+            data = f.read_bytes()
+            out.append(store.cipher.decrypt_blob(data) if is_encrypted(data) else data)
+    return b"".join(out)
 
 
 def test_erased_templates_leave_no_bytes_on_disk(store, lfw_dir):

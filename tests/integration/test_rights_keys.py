@@ -34,10 +34,15 @@ def _plaintexts(st) -> dict[str, bytes]:
     return {f"face-{r[0]}": st.cipher.decrypt_vector(bytes(r[1])).tobytes()[:64] for r in rows}
 
 
+def index_files(store) -> dict:
+    """The index's blob files (codec and segments; not the manifest or the lock)."""
+    return {p: p.read_bytes() for p in sorted(store.index_file.directory.glob("*.bin"))}
+
+
 def test_templates_and_index_are_encrypted_at_rest(store):
     rows = store.catalog.query("SELECT embedding FROM faces")
     assert rows and all(is_encrypted(bytes(r[0])) for r in rows)
-    assert is_encrypted(store.index_file.path.read_bytes())
+    assert index_files(store) and all(is_encrypted(b) for b in index_files(store).values())
     assert scan(store.data_dir, _plaintexts(store)) == {}, "a plaintext template is on disk"
     key = store.settings.key_file
     assert key.exists() and store.data_dir not in key.parents
@@ -75,7 +80,7 @@ def test_rotation_reencrypts_everything_and_retires_the_old_key(store, lfw_dir):
     assert not pending_key_file(store.settings.key_file).exists()
     rows = store.catalog.query("SELECT embedding FROM faces")
     assert all(blob_key_id(bytes(r[0])) == store.cipher.key_id != old_id for r in rows)
-    assert blob_key_id(store.index_file.path.read_bytes()) == store.cipher.key_id
+    assert all(blob_key_id(b) == store.cipher.key_id for b in index_files(store).values())
     with pytest.raises(IntegrityError):
         store.cipher.decrypt_vector(old_blob)  # the old key is gone: old copies are unreadable
     store.close()
@@ -90,10 +95,10 @@ def test_interrupted_rotation_is_finished_by_the_next_one(store, lfw_dir, monkey
     probe = lfw_image(lfw_dir, "Hugo_Chavez", 3)
     before = store.search(probe, k=2, context=CTX)[0].matches
 
-    def crash() -> None:
+    def crash(*_args) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(store.index_file, "save", crash)
+    monkeypatch.setattr(store.index_file, "reencrypt", crash)
     with pytest.raises(OSError):
         rotate_keys(store)
     monkeypatch.undo()
@@ -131,14 +136,15 @@ def test_a_store_from_before_encryption_is_upgraded_on_open(store, lfw_dir):
     settings = store.settings
     rows = store.catalog.query("SELECT id, embedding FROM faces")
     plain = {int(r[0]): store.cipher.decrypt_vector(bytes(r[1])).tobytes() for r in rows}
-    index_plain = store.cipher.decrypt_blob(store.index_file.path.read_bytes())
+    index_plain = {p: store.cipher.decrypt_blob(b) for p, b in index_files(store).items()}
     store.close()
     conn = sqlite3.connect(str(settings.data_dir / "catalog.db"), isolation_level=None)
     for fid, blob in plain.items():
         conn.execute("UPDATE faces SET embedding = ? WHERE id = ?", (blob, fid))
     conn.execute("DELETE FROM store_meta WHERE key = 'template_key_id'")
     conn.close()
-    (settings.data_dir / "index").joinpath(store.index_file.path.name).write_bytes(index_plain)
+    for path, data in index_plain.items():
+        path.write_bytes(data)
     audit = sqlite3.connect(str(settings.data_dir / "audit.db"), isolation_level=None)
     audit.execute("UPDATE head SET mac = NULL")
     audit.close()
@@ -147,7 +153,7 @@ def test_a_store_from_before_encryption_is_upgraded_on_open(store, lfw_dir):
     store.__init__(settings)
     rows = store.catalog.query("SELECT embedding FROM faces")
     assert all(is_encrypted(bytes(r[0])) for r in rows)
-    assert is_encrypted(store.index_file.path.read_bytes())
+    assert index_files(store) and all(is_encrypted(b) for b in index_files(store).values())
     assert scan(settings.data_dir, {f"f{k}": v[:64] for k, v in plain.items()}) == {}
     assert store.audit.verify().ok and store.audit.verify().head_sealed
     assert [m.face_id for m in store.search(probe, k=2, context=CTX)[0].matches] == before

@@ -29,7 +29,7 @@ def _describe(store) -> dict:
     row = {
         "kind": f.kind, "requested_kind": f.requested_kind, "faces": n,
         "dimension": idx.dim, "trained": idx.is_trained,
-        "file": str(f.path), "file_bytes": f.path.stat().st_size if f.path.exists() else 0,
+        "directory": str(f.directory), "disk_bytes": f.disk_bytes(),
         "ram_bytes_per_face": round(idx.memory_bytes() / n, 1) if n else None,
     }
     for attr in ("nlist", "nprobe", "rerank", "ef_search"):

@@ -10,7 +10,6 @@ stop event ends the run as "interrupted" with everything committed so far kept.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import json
 import multiprocessing
 import threading
 import time
@@ -114,7 +113,7 @@ def ingest_source(
         state.elapsed = time.perf_counter() - started
         if progress:
             progress(state)
-        store.index_file.save()
+        store.index_file.compact()
         counts = {
             "photos": state.done, "faces": state.faces, "errors": state.errors,
             "duplicates": state.duplicates, "skipped": len(refs) - len(todo),
@@ -181,43 +180,33 @@ def _analyse(
 def _write(
     store: Store, source_id: int, run_id: int, batch: list[PhotoResult], state: IngestProgress
 ) -> None:
-    """One transaction for a batch of photos and their faces; vectors to the index after."""
-    catalog, cipher = store.catalog, store.cipher
+    """One transaction for a batch of photos and their faces; the index catches up after.
+
+    The catalog's triggers log every face added, so the vector index (this process's and
+    every other one's) learns of them from the log; the vectors computed here are handed
+    over only to save decrypting them again."""
+    catalog, cipher, pack = store.catalog, store.cipher, store.pack.name
     now = utc_now()
-    new_ids: list[int] = []
-    new_vectors: list[np.ndarray] = []
+    known: dict[int, np.ndarray] = {}
     seen_in_batch: dict[str, int] = {}
     with catalog.write() as conn:
         for res in batch:
             state.done += 1
+            common = dict(sha256=res.sha256, size_bytes=res.size_bytes, width=res.width,
+                          height=res.height, now=now)
             if res.error is not None:
                 state.errors += 1
-                conn.execute(
-                    "INSERT INTO photos (source_id, run_id, uri, sha256, size_bytes, width, height,"
-                    " status, error, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'error', ?, ?)",
-                    (source_id, run_id, res.uri, res.sha256, res.size_bytes, res.width,
-                     res.height, res.error, now),
-                )
+                catalog.insert_photo(conn, source_id, run_id, res.uri, "error",
+                                     error=res.error, **common)
                 continue
             assert res.sha256 is not None
-            original = seen_in_batch.get(res.sha256) or catalog_photo_by_sha(conn, res.sha256)
+            original = seen_in_batch.get(res.sha256) or catalog.photo_by_sha(conn, res.sha256)
             if original is not None:
                 state.duplicates += 1
-                conn.execute(
-                    "INSERT INTO photos (source_id, run_id, uri, sha256, size_bytes, width, height,"
-                    " status, duplicate_of, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'duplicate',"
-                    " ?, ?)",
-                    (source_id, run_id, res.uri, res.sha256, res.size_bytes, res.width,
-                     res.height, original, now),
-                )
+                catalog.insert_photo(conn, source_id, run_id, res.uri, "duplicate",
+                                     duplicate_of=original, **common)
                 continue
-            cur = conn.execute(
-                "INSERT INTO photos (source_id, run_id, uri, sha256, size_bytes, width, height,"
-                " status, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'ok', ?)",
-                (source_id, run_id, res.uri, res.sha256, res.size_bytes, res.width, res.height,
-                 now),
-            )
-            photo_id = int(cur.lastrowid)
+            photo_id = catalog.insert_photo(conn, source_id, run_id, res.uri, "ok", **common)
             seen_in_batch[res.sha256] = photo_id
             faces = res.faces
             if faces and store.optout is not None:
@@ -225,22 +214,10 @@ def _write(
                 state.blocked += int(np.count_nonzero(blocked))
                 faces = [f for f, b in zip(faces, blocked) if not b]
             for face in faces:
-                cur = conn.execute(
-                    "INSERT INTO faces (photo_id, run_id, box_x, box_y, box_w, box_h, landmarks,"
-                    " detector_score, quality, pack, embedding, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (photo_id, run_id, *face.box, json.dumps(face.landmarks), face.score,
-                     face.quality, store.pack.name, cipher.encrypt_vector(face.embedding), now),
+                face_id = catalog.insert_face(
+                    conn, photo_id, run_id, face.box, face.landmarks, face.score, face.quality,
+                    pack, cipher.encrypt_vector(face.embedding), now,
                 )
-                new_ids.append(int(cur.lastrowid))
-                new_vectors.append(face.embedding)
+                known[face_id] = face.embedding
             state.faces += len(faces)
-    if new_ids:
-        store.index_file.add(np.asarray(new_ids, dtype=np.int64), np.stack(new_vectors))
-
-
-def catalog_photo_by_sha(conn, sha256: str) -> int | None:
-    row = conn.execute(
-        "SELECT id FROM photos WHERE sha256 = ? AND status = 'ok' ORDER BY id LIMIT 1", (sha256,)
-    ).fetchone()
-    return int(row[0]) if row else None
+    store.index_file.sync(known)

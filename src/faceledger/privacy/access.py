@@ -106,7 +106,7 @@ def find_person(
 def _range_search(
     store: Store, queries: np.ndarray, threshold: float, limit: int
 ) -> dict[int, float]:
-    index = store.index_file.index
+    index = store.index_file  # searches replay the catalog's log first: erasures elsewhere count
     total = len(index)
     best: dict[int, float] = {}
     if total == 0:

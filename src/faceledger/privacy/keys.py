@@ -163,10 +163,9 @@ def rotate_keys(
     faces = _reencrypt_catalog(store, new)
     optout = store.optout.reencrypt(new) if store.optout is not None else 0
     store.cipher = new
-    store.index_file.cipher = new
+    store.index_file.reencrypt(new)
     if store.optout is not None:
         store.optout.cipher = new
-    store.index_file.save()
     store.audit.reseal(new.derive_all(AUDIT_HEAD_LABEL))
 
     if not from_env:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import AlreadyExistsError, NotFoundError, StoreError
 from ..types import Box, SourceInfo
 from .migrations import apply_migrations
@@ -218,6 +220,123 @@ class Catalog:
                 return
             yield [(int(r[0]), bytes(r[1])) for r in rows]
             last = int(rows[-1][0])
+
+    def embeddings(self, ids: list[int] | np.ndarray, pack: str) -> list[tuple[int, bytes]]:
+        """(face id, stored embedding blob) of those ``ids`` that exist, in id order."""
+        wanted = sorted({int(i) for i in np.asarray(ids, dtype=np.int64).reshape(-1)})
+        out: list[tuple[int, bytes]] = []
+        for start in range(0, len(wanted), 900):
+            chunk = wanted[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            rows = self.query(
+                f"SELECT id, embedding FROM faces WHERE pack = ? AND id IN ({marks}) "
+                "ORDER BY id",
+                (pack, *chunk),
+            )
+            out += [(int(r[0]), bytes(r[1])) for r in rows]
+        return out
+
+    # -- the vector log: every face added or deleted, in commit order --------------------
+    def log_head(self) -> int:
+        """The sequence number of the last change committed (0 for none)."""
+        rows = self.query("SELECT seq FROM sqlite_sequence WHERE name = 'vector_log'")
+        return int(rows[0][0]) if rows else 0
+
+    def log_state(self) -> tuple[int, str | None]:
+        """(log head, index generation): what a process checks before each search."""
+        rows = self.query(
+            "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'vector_log'), "
+            "(SELECT value FROM store_meta WHERE key = 'index_generation')"
+        )
+        return int(rows[0][0] or 0), rows[0][1]
+
+    def log_floor(self) -> int:
+        """The oldest change still in the log (head + 1 when the log is empty)."""
+        rows = self.query("SELECT MIN(seq) FROM vector_log")
+        return int(rows[0][0]) if rows[0][0] is not None else self.log_head() + 1
+
+    def log_changes(self, after: int, upto: int) -> tuple[np.ndarray, np.ndarray]:
+        """The net change between two log positions: (ids added and still held at ``upto``,
+        ids deleted). Face ids are never reused, so an id is added once and deleted once
+        at most."""
+        rows = self.query(
+            "SELECT face_id, op FROM vector_log WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (after, upto),
+        )
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        arr = np.asarray([(r[0], r[1]) for r in rows], dtype=np.int64)
+        dels = np.unique(arr[arr[:, 1] < 0, 0])
+        adds = np.unique(arr[arr[:, 1] > 0, 0])
+        return np.setdiff1d(adds, dels, assume_unique=True), dels
+
+    def prune_log(self, upto: int) -> int:
+        """Forget changes up to ``upto`` (every index file already reflects them)."""
+        with self.write() as conn:
+            return conn.execute("DELETE FROM vector_log WHERE seq <= ?", (upto,)).rowcount
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Catalog]:
+        """A read-only view of one moment of the catalog on a connection of its own, so a
+        long scan (an index build) sees one consistent state while writers go on."""
+        view = Catalog.__new__(Catalog)
+        view.path = self.path
+        try:
+            view.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open catalog {self.path}: {exc}") from exc
+        view.conn.row_factory = sqlite3.Row
+        view._lock = threading.RLock()
+        try:
+            view.conn.execute("BEGIN")
+            view.conn.execute("SELECT 1 FROM store_meta LIMIT 1").fetchall()  # pins the snapshot
+            yield view
+        finally:
+            try:
+                view.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            view.conn.close()
+
+    # -- ingest writes (inside one ``write()`` transaction) ------------------------------
+    @staticmethod
+    def insert_photo(
+        conn: sqlite3.Connection, source_id: int, run_id: int, uri: str, status: str,
+        sha256: str | None = None, size_bytes: int | None = None, width: int | None = None,
+        height: int | None = None, error: str | None = None, duplicate_of: int | None = None,
+        now: str | None = None,
+    ) -> int:
+        cur = conn.execute(
+            "INSERT INTO photos (source_id, run_id, uri, sha256, size_bytes, width, height,"
+            " status, error, duplicate_of, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (source_id, run_id, uri, sha256, size_bytes, width, height, status, error,
+             duplicate_of, now or utc_now()),
+        )
+        return int(cur.lastrowid)
+
+    @staticmethod
+    def insert_face(
+        conn: sqlite3.Connection, photo_id: int, run_id: int, box: list[float],
+        landmarks: list[list[float]], score: float, quality: float, pack: str,
+        embedding: bytes, now: str | None = None,
+    ) -> int:
+        cur = conn.execute(
+            "INSERT INTO faces (photo_id, run_id, box_x, box_y, box_w, box_h, landmarks,"
+            " detector_score, quality, pack, embedding, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (photo_id, run_id, *box, json.dumps(landmarks), score, quality, pack, embedding,
+             now or utc_now()),
+        )
+        return int(cur.lastrowid)
+
+    @staticmethod
+    def photo_by_sha(conn: sqlite3.Connection, sha256: str) -> int | None:
+        """The first photo held with status ok and these bytes (for duplicates)."""
+        row = conn.execute(
+            "SELECT id FROM photos WHERE sha256 = ? AND status = 'ok' ORDER BY id LIMIT 1",
+            (sha256,),
+        ).fetchone()
+        return int(row[0]) if row else None
 
     def counts(self) -> dict[str, int]:
         q = {

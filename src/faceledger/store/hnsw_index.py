@@ -47,6 +47,10 @@ class HNSWIndex(VectorIndex):
         self._selector: faiss.IDSelector | None = None
         self._selector_keep: object = None
 
+    def _codec_params(self) -> dict:
+        return {"m": self.m, "ef_construction": self.ef_construction,
+                "ef_search": self.ef_search, "compact_fraction": self.compact_fraction}
+
     def _new_graph(self) -> faiss.IndexHNSWFlat:
         index = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = self.ef_construction

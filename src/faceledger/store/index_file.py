@@ -1,16 +1,31 @@
-"""The vector index on disk, kept in step with the catalog.
+"""The vector index, kept in step with the catalog in memory and on disk, across processes.
 
-The catalog is the truth. The index file is written with the cipher, beside a small JSON
-sidecar that records the highest face id it holds. Face ids are never reused (AUTOINCREMENT),
-so on open the index catches up by adding the faces after that id; if the counts still
-disagree (a crash between a catalog delete and an index save) it is reconciled id by id.
+The catalog is the truth. Its triggers log every face added or deleted (``vector_log``), in
+commit order, whichever process or code path made the change. From that log:
+
+* **memory**: each process's index replays the log since the position it last saw
+  (:meth:`IndexFile.sync`, run before every search), so an erasure made by any process is
+  honoured by every other process's next search, and a server picks up faces that a CLI
+  ingest added while it serves;
+* **disk**: :meth:`IndexFile.save` brings the segment files (:mod:`.segments`) up to the
+  log's head: new faces become a new encrypted segment; a segment holding a deleted face is
+  written again without it, and the old file is overwritten and unlinked. The files are
+  always written from the catalog, never from a process's memory, so no process can write
+  an erased vector back, however stale its memory.
+
+Cost is proportional to the change: a save writes the new faces and rewrites only the
+segments that lost one (at most ``SEGMENT_MAX`` faces each). Small segments are merged by
+:meth:`IndexFile.compact` (run at the end of an ingest, not on the erasure path).
+
+For IVF-PQ the index in memory holds only codes; re-ranking reads the exact vectors of a
+query's shortlist from the catalog (encrypted per face there) and decrypts only those.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import threading
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import faiss
@@ -19,184 +34,406 @@ import numpy as np
 from ..errors import IntegrityError, StoreError
 from .catalog import Catalog
 from .records import CheckReport
+from .segments import Manifest, Segment, SegmentFiles
 from .templates import Cipher
-from .vector_index import VectorIndex, choose_index_kind, index_class, retrain
+from .vector_index import VectorIndex, choose_index_kind, index_class, reservoir_sample
 
-
-def _locked(method):
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with self._lock:
-            return method(self, *args, **kwargs)
-
-    return wrapper
+#: faces per segment at most: the most an erasure ever rewrites
+SEGMENT_MAX = 262_144
+#: segments below this size are merged by ``compact``
+SEGMENT_SMALL = 32_768
+#: log entries kept behind the files' position, so a process that lags replays the log
+#: instead of reloading the segments
+LOG_KEEP = 200_000
+TRAIN_SAMPLE = 65_536
+GENERATION_META = "index_generation"
 
 
 class IndexFile:
     def __init__(
         self, directory: Path, pack: str, dim: int, kind: str, catalog: Catalog, cipher: Cipher
     ) -> None:
-        self.directory = Path(directory)
+        self.root = Path(directory)
+        self.directory = self.root / pack
         self.pack = pack
         self.dim = dim
-        self.requested_kind = kind  # a kind, or "auto": chosen by gallery size when opened
+        self.requested_kind = kind  # a kind, or "auto": chosen by gallery size at a build
         self.catalog = catalog
-        self.cipher = cipher
-        self._use_kind(kind if kind != "auto" else "flat")
+        self.files = SegmentFiles(self.directory, cipher)
+        self.kind = "flat" if kind == "auto" else kind
         self.index: VectorIndex = index_class(self.kind)(dim)
-        self.last_face_id = 0
+        self.generation: str | None = None
+        self.applied = 0  # the log position this process's memory reflects
         # FAISS may reallocate on add while a search reads: every use of the index holds this
         self._lock = threading.RLock()
 
-    def _use_kind(self, kind: str) -> None:
-        self.kind = kind
-        self.path = self.directory / f"{self.pack}.{kind}.index"
-        self.sidecar = self.directory / f"{self.pack}.{kind}.json"
+    @property
+    def cipher(self) -> Cipher:
+        return self.files.cipher
 
-    # -- open / save ----------------------------------------------------------------------
-    @_locked
+    @cipher.setter
+    def cipher(self, value: Cipher) -> None:
+        self.files.cipher = value
+
+    @property
+    def path(self) -> Path:
+        return self.directory
+
+    # -- open -----------------------------------------------------------------------------
     def open(self) -> None:
-        """Load the index file (or build it from the catalog), catch up, and remove index
-        files of other kinds, which would otherwise keep vectors that are later erased."""
+        """Load the segments (or build them from the catalog), then replay the log."""
+        with self._lock:
+            self._remove_legacy_files()
+            try:
+                with self.files.locked(exclusive=False):
+                    manifest = self.files.read_manifest()
+                    if manifest is not None and self._wants_other_kind(manifest):
+                        manifest = None
+                    if manifest is not None:
+                        self._load(manifest)
+            except (IntegrityError, StoreError):
+                manifest = None
+            if manifest is None:
+                self.rebuild()
+                return
+            self.sync()
+
+    def _wants_other_kind(self, manifest: Manifest) -> bool:
         if self.requested_kind == "auto":
-            self._use_kind(choose_index_kind(self.catalog.count_faces(self.pack)))
-        self._remove_stale_files()
-        if not (self.path.exists() and self.sidecar.exists()):
-            self.rebuild()
-            return
-        try:
-            meta = json.loads(self.sidecar.read_text())
-            data = self.cipher.decrypt_blob(self.path.read_bytes())
-            self.index = index_class(self.kind).from_bytes(data, self.dim)
-            self.last_face_id = int(meta["last_face_id"])
-        except (OSError, ValueError, KeyError, StoreError, IntegrityError, RuntimeError):
-            self.rebuild()
-            return
-        self.catch_up()
-        if len(self.index) != self.catalog.count_faces(self.pack):
-            self.reconcile()
+            return choose_index_kind(manifest.faces) != manifest.kind
+        return manifest.kind != self.requested_kind
 
-    @_locked
-    def save(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        data = self.cipher.encrypt_blob(self.index.to_bytes())
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(self.path)
-        side_tmp = self.sidecar.with_suffix(".json.tmp")
-        side_tmp.write_text(
-            json.dumps({"last_face_id": self.last_face_id, "count": len(self.index)})
-        )
-        side_tmp.replace(self.sidecar)
+    def _load(self, manifest: Manifest) -> None:
+        """Memory := the segments of ``manifest`` (the caller holds the file lock)."""
+        cls = index_class(manifest.kind)
+        if manifest.codec is not None:
+            index = cls.from_codec(self.files.read_codec(manifest.codec), self.dim)
+        else:
+            index = cls(self.dim)
+        self._attach(index)
+        for segment in manifest.segments:
+            ids, codes = self.files.read_segment(segment)
+            index.add_codes(ids, codes)
+        self.index = index
+        self.kind = manifest.kind
+        self.generation = manifest.generation
+        self.applied = manifest.applied_seq
 
-    # -- keeping in step ------------------------------------------------------------------
-    @_locked
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids = np.asarray(ids, dtype=np.int64)
-        if not ids.size:
-            return
-        if not self.index.is_trained:
-            self.index.train(vectors)
-        self.index.add(ids, vectors)
-        self.last_face_id = max(self.last_face_id, int(ids.max()))
+    def _attach(self, index: VectorIndex) -> None:
+        if hasattr(index, "reranker"):
+            index.keep_vectors = False  # type: ignore[attr-defined]
+            index.reranker = self._exact_vectors  # type: ignore[attr-defined]
 
-    @_locked
-    def remove(self, ids: list[int] | np.ndarray) -> int:
-        return self.index.remove(np.asarray(ids, dtype=np.int64))
+    def _reload(self) -> None:
+        with self.files.locked(exclusive=False):
+            manifest = self.files.read_manifest()
+            if manifest is None:
+                raise IntegrityError(f"the index manifest in {self.directory} is gone")
+            self._load(manifest)
 
-    @_locked
-    def catch_up(self) -> int:
-        added = 0
-        for rows in self.catalog.iter_embeddings(self.pack, after_id=self.last_face_id):
-            ids, vectors = self._decode(rows)
-            self.add(ids, vectors)
-            added += len(ids)
-        return added
+    # -- memory: replay the log -----------------------------------------------------------
+    def sync(self, known: dict[int, np.ndarray] | None = None) -> tuple[int, int]:
+        """Apply every change committed since this process last looked; returns (faces
+        added, faces removed). ``known`` may give vectors the caller has at hand."""
+        with self._lock:
+            head, generation = self.catalog.log_state()
+            if generation is not None and generation != self.generation:
+                self._reload()  # another process rebuilt the index
+            if head == self.applied:
+                return 0, 0
+            if self.catalog.log_floor() > self.applied + 1:
+                self._reload()  # the log was pruned past us: start from the files
+                if head == self.applied:
+                    return 0, 0
+            adds, dels = self.catalog.log_changes(self.applied, head)
+            removed = self.index.remove(dels) if dels.size else 0
+            added = 0
+            for ids, vectors in self._vectors_of(adds, known or {}):
+                if not self.index.is_trained:
+                    self._adopt_codec(vectors)
+                self.index.add(ids, vectors)
+                added += ids.size
+            self.applied = head
+            return added, removed
 
-    @_locked
+    def _adopt_codec(self, vectors: np.ndarray) -> None:
+        """Train an untrained index: use the codec on disk if a process made one already,
+        otherwise train one (on the catalog) and publish it for every process."""
+        with self.files.locked():
+            manifest = self.files.read_manifest()
+            if manifest is not None and manifest.codec is not None:
+                codec = self.files.read_codec(manifest.codec)
+            else:
+                codec = self._train(self.kind, self.catalog, self.catalog.count_faces(self.pack))
+                if manifest is None:
+                    manifest = Manifest(uuid.uuid4().hex, self.kind, None, 0, [])
+                name = self.files.write_codec(codec)
+                self.files.write_manifest(Manifest(manifest.generation, manifest.kind, name,
+                                                   manifest.applied_seq, manifest.segments))
+        fresh = index_class(self.kind).from_codec(codec, self.dim)
+        self._attach(fresh)
+        self.index = fresh
+
+    def _vectors_of(
+        self, ids: np.ndarray, known: dict[int, np.ndarray], batch: int = 16_384
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) of those faces still in the catalog, in batches."""
+        for start in range(0, ids.size, batch):
+            chunk = ids[start:start + batch]
+            have = [int(i) for i in chunk if int(i) in known]
+            rows = self.catalog.embeddings([i for i in chunk if int(i) not in known], self.pack)
+            got_ids, got = self._decode(rows)
+            out_ids = np.concatenate([np.asarray(have, np.int64), got_ids])
+            if not out_ids.size:
+                continue
+            parts = [np.stack([known[i] for i in have]).astype(np.float32)] if have else []
+            yield out_ids, np.concatenate(parts + [got]) if parts else got
+
+    def _exact_vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Re-ranking: the float32 vectors of a shortlist, decrypted from the catalog."""
+        return self._decode(self.catalog.embeddings(ids, self.pack))
+
+    # -- disk: bring the files to the log's head ------------------------------------------
+    def save(self, compact: bool = False) -> None:
+        """Write the changes since the files' position, read from the catalog."""
+        with self.files.locked():
+            manifest = self.files.read_manifest()
+            if manifest is None:
+                self._build(self.requested_kind)
+                return
+            head = self.catalog.log_head()
+            if self.catalog.log_floor() > manifest.applied_seq + 1:
+                self._build(manifest.kind)  # cannot happen unless the log was cut by hand
+                return
+            adds, dels = self.catalog.log_changes(manifest.applied_seq, head)
+            segments = list(manifest.segments)
+            gone: set[str] = set()
+            codec = manifest.codec
+            if dels.size:
+                segments = self._without(segments, dels, gone)
+            if adds.size:
+                if codec is None and index_class(manifest.kind).needs_training:
+                    codec = self.files.write_codec(
+                        self._train(manifest.kind, self.catalog, self.catalog.count_faces(
+                            self.pack)))
+                encoder = self._encoder(manifest.kind, codec)
+                segments += self._write_segments(encoder, self._vectors_of(adds, {}))
+            if compact:
+                segments = self._merge_small(segments, gone)
+            self.files.write_manifest(
+                Manifest(manifest.generation, manifest.kind, codec, head, segments))
+            self.files.discard(gone)
+            if head - LOG_KEEP > 0 and self.catalog.log_floor() <= head - LOG_KEEP:
+                self.catalog.prune_log(head - LOG_KEEP)
+
+    def compact(self) -> None:
+        """Save, merging small segments into larger ones."""
+        self.save(compact=True)
+
+    def _without(self, segments: list[Segment], dels: np.ndarray, gone: set[str]
+                 ) -> list[Segment]:
+        out = []
+        for segment in segments:
+            if not segment.may_hold(dels):
+                out.append(segment)
+                continue
+            ids, codes = self.files.read_segment(segment)
+            keep = ~np.isin(ids, dels)
+            if keep.all():
+                out.append(segment)
+                continue
+            if keep.any():
+                out.append(self.files.write_segment(ids[keep], codes[keep]))
+            gone.add(segment.file)
+        return out
+
+    def _merge_small(self, segments: list[Segment], gone: set[str]) -> list[Segment]:
+        small = [s for s in segments if s.n < SEGMENT_SMALL]
+        if len(small) < 2:
+            return segments
+        out = [s for s in segments if s.n >= SEGMENT_SMALL]
+        ids_parts, code_parts, held = [], [], 0
+        for segment in small:
+            ids, codes = self.files.read_segment(segment)
+            ids_parts.append(ids)
+            code_parts.append(codes)
+            held += ids.size
+            gone.add(segment.file)
+            if held >= SEGMENT_MAX:
+                out.append(self.files.write_segment(np.concatenate(ids_parts),
+                                                    np.concatenate(code_parts)))
+                ids_parts, code_parts, held = [], [], 0
+        if ids_parts:
+            out.append(self.files.write_segment(np.concatenate(ids_parts),
+                                                np.concatenate(code_parts)))
+        return out
+
+    def _encoder(self, kind: str, codec: str | None) -> VectorIndex:
+        cls = index_class(kind)
+        if codec is None:
+            return cls(self.dim)
+        return cls.from_codec(self.files.read_codec(codec), self.dim)
+
+    def _write_segments(
+        self, encoder: VectorIndex, batches: Iterator[tuple[np.ndarray, np.ndarray]]
+    ) -> list[Segment]:
+        out: list[Segment] = []
+        ids_parts: list[np.ndarray] = []
+        code_parts: list[np.ndarray] = []
+        held = 0
+        for ids, vectors in batches:
+            ids_parts.append(ids)
+            code_parts.append(encoder.encode(vectors))
+            held += ids.size
+            if held >= SEGMENT_MAX:
+                out.append(self.files.write_segment(np.concatenate(ids_parts),
+                                                    np.concatenate(code_parts)))
+                ids_parts, code_parts, held = [], [], 0
+        if ids_parts:
+            out.append(self.files.write_segment(np.concatenate(ids_parts),
+                                                np.concatenate(code_parts)))
+        return out
+
+    # -- a full build ---------------------------------------------------------------------
     def rebuild(self, kind: str | None = None) -> None:
-        """Build a fresh index from the catalog (training a kind that needs it on a uniform
-        sample of all faces, streaming the adds). The way to retrain after drift, and to
-        switch kind; ``kind=None`` keeps the current one ("auto" re-chooses by size)."""
-        n = self.catalog.count_faces(self.pack)
+        """Build fresh segments from the catalog (training a kind that needs it on a uniform
+        sample of all faces): the way to retrain after drift, and to switch kind;
+        ``kind=None`` keeps the requested kind ("auto" re-chooses by size). Every process
+        reloads it at its next search."""
         requested = kind or self.requested_kind
-        chosen = choose_index_kind(n) if requested == "auto" else requested
-        index_class(chosen)  # an unknown kind is refused before anything changes
-        if n:
-            self.index = retrain(self._batches, self.dim, kind=chosen, n=n)
-        else:  # nothing to train on yet: the first ingest batch trains it
-            self.index = index_class(chosen)(self.dim)
-        self.last_face_id = int(self.catalog.max_face_id(self.pack))
-        self._use_kind(chosen)
-        self.save()
-        self._remove_stale_files()
+        if requested != "auto":
+            index_class(requested)  # an unknown kind is refused before anything changes
+        with self._lock:
+            with self.files.locked():
+                self._build(requested)
+            self._reload()
+            self.sync()
 
-    def _batches(self):
-        for rows in self.catalog.iter_embeddings(self.pack):
+    def _build(self, requested: str) -> None:
+        """(Caller holds the file lock.) Segments of every face in one catalog snapshot."""
+        old = self._read_manifest_or_none()
+        with self.catalog.snapshot() as snap:
+            head = snap.log_head()
+            n = snap.count_faces(self.pack)
+            kind = choose_index_kind(n) if requested == "auto" else requested
+            codec_name = None
+            if n and index_class(kind).needs_training:
+                codec_name = self.files.write_codec(self._train(kind, snap, n))
+            encoder = self._encoder(kind, codec_name)
+            segments = self._write_segments(encoder, self._all_vectors(snap))
+        generation = uuid.uuid4().hex
+        manifest = Manifest(generation, kind, codec_name, head, segments)
+        self.files.write_manifest(manifest)
+        self.files.discard(self.files.strays(manifest) | (old.files() if old else set()))
+        self.catalog.set_meta(GENERATION_META, generation)
+
+    def _read_manifest_or_none(self) -> Manifest | None:
+        try:
+            return self.files.read_manifest()
+        except IntegrityError:
+            return None
+
+    def _train(self, kind: str, catalog: Catalog, n: int) -> bytes:
+        cls = index_class(kind)
+        index = cls(self.dim)
+        if getattr(index, "expected_n", "absent") is None:
+            index.expected_n = n  # type: ignore[attr-defined]
+        sample = reservoir_sample(self._all_vectors(catalog), TRAIN_SAMPLE)
+        if not sample.size:
+            raise StoreError("cannot train a vector index on a store with no faces")
+        index.train(sample)
+        return index.codec()
+
+    def _all_vectors(self, catalog: Catalog) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for rows in catalog.iter_embeddings(self.pack, batch=16_384):
             yield self._decode(rows)
 
-    def _remove_stale_files(self) -> None:
-        if not self.directory.is_dir():
+    def _remove_legacy_files(self) -> None:
+        """Index files of the layout before segments (one whole file per kind)."""
+        if not self.root.is_dir():
             return
-        keep = {self.path.name, self.sidecar.name}
-        for old in self.directory.glob(f"{self.pack}.*"):
-            if old.name not in keep:
-                old.unlink()
+        legacy = [p for p in self.root.glob(f"{self.pack}.*") if p.is_file()]
+        if legacy:
+            SegmentFiles(self.root, self.cipher).discard([p.name for p in legacy])
 
-    @_locked
-    def reconcile(self) -> None:
-        catalog_ids = np.asarray(self.catalog.face_ids(self.pack), dtype=np.int64)
-        index_ids = self.index.ids()
-        extra = np.setdiff1d(index_ids, catalog_ids)
-        missing = np.setdiff1d(catalog_ids, index_ids)
-        if extra.size:
-            self.index.remove(extra)
-        if missing.size:
-            for start in range(0, missing.size, 5000):
-                chunk = [int(i) for i in missing[start : start + 5000]]
-                marks = ",".join("?" * len(chunk))
-                rows = self.catalog.query(
-                    f"SELECT id, embedding FROM faces WHERE id IN ({marks})", tuple(chunk)
-                )
-                ids, vectors = self._decode([(int(r[0]), bytes(r[1])) for r in rows])
-                self.add(ids, vectors)
-        self.save()
+    # -- reading --------------------------------------------------------------------------
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        self.sync()
+        with self._lock:
+            # A probe has a few faces: spreading that over OpenMP threads costs more than it
+            # saves, and on a busy machine (model threads, other requests) it costs a lot
+            # (measured: p50 41 ms with 2 threads, 0.7 ms with 1, over 16k LFW faces).
+            if len(queries) >= 16:
+                return self.index.search(queries, k)
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                return self.index.search(queries, k)
+            finally:
+                faiss.omp_set_num_threads(threads)
 
-    @_locked
+    def remove(self, ids: list[int] | np.ndarray) -> int:
+        """Drop these faces from memory now (the caller has deleted their rows)."""
+        with self._lock:
+            removed = self.index.remove(np.asarray(ids, dtype=np.int64))
+            self.sync()
+            return removed
+
+    def __len__(self) -> int:
+        self.sync()
+        with self._lock:
+            return len(self.index)
+
+    def disk_ids(self) -> np.ndarray:
+        with self.files.locked(exclusive=False):
+            manifest = self.files.read_manifest()
+            if manifest is None:
+                return np.zeros(0, np.int64)
+            parts = [self.files.read_segment(s)[0] for s in manifest.segments]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
     def check(self) -> CheckReport:
+        """Do the catalog, this process's index and the files hold the same faces?"""
+        self.save()
+        self.sync()
+        with self._lock:
+            index_ids = self.index.ids()
         catalog_ids = np.asarray(self.catalog.face_ids(self.pack), dtype=np.int64)
-        index_ids = self.index.ids()
+        disk_ids = self.disk_ids()
         missing = np.setdiff1d(catalog_ids, index_ids)
         extra = np.setdiff1d(index_ids, catalog_ids)
+        disk_missing = np.setdiff1d(catalog_ids, disk_ids)
+        disk_extra = np.setdiff1d(disk_ids, catalog_ids)
+        ok = (not missing.size and not extra.size and catalog_ids.size == index_ids.size
+              and not disk_missing.size and not disk_extra.size
+              and disk_ids.size == catalog_ids.size)
         return CheckReport(
-            ok=not missing.size and not extra.size and catalog_ids.size == index_ids.size,
+            ok=ok,
             catalog_faces=int(catalog_ids.size),
             index_faces=int(index_ids.size),
             missing_in_index=[int(i) for i in missing[:1000]],
             extra_in_index=[int(i) for i in extra[:1000]],
+            disk_faces=int(disk_ids.size),
+            missing_on_disk=[int(i) for i in disk_missing[:1000]],
+            extra_on_disk=[int(i) for i in disk_extra[:1000]],
         )
 
-    @_locked
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        # A probe has a few faces: spreading that over OpenMP threads costs more than it
-        # saves, and on a busy machine (model threads, other requests) it costs a lot
-        # (measured: p50 41 ms with 2 threads, 0.7 ms with 1, over 16k LFW faces).
-        if len(queries) >= 16:
-            return self.index.search(queries, k)
-        threads = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(1)
-        try:
-            return self.index.search(queries, k)
-        finally:
-            faiss.omp_set_num_threads(threads)
+    def reencrypt(self, new_cipher: Cipher) -> None:
+        """Write every index file again under ``new_cipher`` (key rotation)."""
+        with self.files.locked():
+            manifest = self.files.read_manifest()
+            if manifest is not None:
+                for name in sorted(manifest.files()):
+                    self.files.reencrypt(name, new_cipher)
+            self.files.cipher = new_cipher
 
-    @_locked
-    def __len__(self) -> int:
-        return len(self.index)
+    def disk_bytes(self) -> int:
+        return self.files.disk_bytes()
 
     def _decode(self, rows: list[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         if not rows:
             return ids, np.zeros((0, self.dim), np.float32)
-        vectors = np.stack([self.cipher.decrypt_vector(r[1]) for r in rows]).astype(np.float32)
+        decrypt: Callable[[bytes], np.ndarray] = self.cipher.decrypt_vector
+        vectors = np.stack([decrypt(r[1]) for r in rows]).astype(np.float32)
         return ids, vectors

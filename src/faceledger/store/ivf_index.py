@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -140,6 +141,11 @@ class IVFPQIndex(VectorIndex):
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
         self._file: Float16VectorFile | None = None
+        #: the trained, empty FAISS index, serialised (what ``codec()`` hands out)
+        self._codec_faiss: bytes | None = None
+        #: where re-ranking reads exact vectors from when this index keeps none: a callable
+        #: ids -> (ids still held, their float32 vectors); the store reads the catalog
+        self.reranker: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None
 
     # -- training -----------------------------------------------------------------------
     @property
@@ -173,6 +179,7 @@ class IVFPQIndex(VectorIndex):
         index.train(sample)
         self.nlist = nlist
         self._index = index
+        self._codec_faiss = faiss.serialize_index(index).tobytes()
 
     # -- vectors ------------------------------------------------------------------------
     def attach_vectors(self, store: Float16VectorFile) -> None:
@@ -278,7 +285,7 @@ class IVFPQIndex(VectorIndex):
         k = min(k, int(self._index.ntotal))
         self._index.nprobe = int(min(self.nprobe or default_nprobe(self._index.nlist),
                                      self._index.nlist))
-        can_rerank = self._file is not None or self.keep_vectors
+        can_rerank = self._file is not None or self.keep_vectors or self.reranker is not None
         shortlist = max(k, self.rerank) if can_rerank else k
         sims, ids = self._index.search(queries, shortlist)
         if not can_rerank or self.rerank <= 0:
@@ -289,7 +296,11 @@ class IVFPQIndex(VectorIndex):
             cand = ids[q][ids[q] >= 0]
             if not cand.size:
                 continue
-            if self._file is not None:
+            if self.reranker is not None:
+                cand, vecs = self.reranker(cand)
+                if not cand.size:
+                    continue
+            elif self._file is not None:
                 vecs = self._file.get(cand)
             else:
                 rows = self._lookup(cand)
@@ -345,9 +356,82 @@ class IVFPQIndex(VectorIndex):
         self._flush_pending()
         return codes + tables + int(self._vecs.nbytes + self._vec_ids.nbytes)
 
+    # -- codes (segments on disk) -------------------------------------------------------
+    def codec(self) -> bytes:
+        """The trained, empty index: the coarse centroids and PQ tables, no face."""
+        if self._codec_faiss is None:
+            raise StoreError("the IVF-PQ index is not trained; it has no codec yet")
+        return self._serialise(np.frombuffer(self._codec_faiss, np.uint8), with_vectors=False)
+
+    @classmethod
+    def from_codec(cls, data: bytes, dim: int) -> IVFPQIndex:
+        index = cls.from_bytes(data, dim)
+        if index._index is not None and index._index.ntotal:
+            raise StoreError("an IVF-PQ codec must hold no faces")
+        index.keep_vectors = False
+        return index
+
+    def encode(self, vectors: np.ndarray) -> np.ndarray:
+        """Each vector's list number and PQ code (FAISS's standalone code)."""
+        vectors = np.ascontiguousarray(np.asarray(vectors, np.float32).reshape(-1, self.dim))
+        return self._need_index().sa_encode(vectors)
+
+    def add_codes(self, ids: np.ndarray, codes: np.ndarray) -> None:
+        """Put coded faces straight into their inverted lists (no re-encoding).
+
+        A fast-scan list stores codes packed in blocks of 32; they are packed here with
+        FAISS's own packer, so the lists are byte for byte what ``add`` would have built."""
+        index = self._need_index()
+        ids = np.ascontiguousarray(np.asarray(ids, np.int64).reshape(-1))
+        codes = np.ascontiguousarray(np.asarray(codes, np.uint8))
+        if not ids.size:
+            return
+        if codes.shape != (ids.size, index.sa_code_size()):
+            raise StoreError(f"{codes.shape} codes for {ids.size} faces of "
+                             f"{index.sa_code_size()} bytes")
+        coarse = index.coarse_code_size()
+        lists = np.zeros(ids.size, np.int64)
+        for b in range(coarse):
+            lists |= codes[:, b].astype(np.int64) << (8 * b)
+        if lists.max() >= index.nlist:
+            raise StoreError("a code names an inverted list the index does not have")
+        flat = codes[:, coarse:]
+        order = np.argsort(lists, kind="stable")
+        sorted_lists = lists[order]
+        cuts = np.flatnonzero(np.diff(sorted_lists)) + 1
+        packer = index.get_CodePacker() if self.bits == 4 else None
+        try:
+            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, ids.size]):
+                rows = order[lo:hi]
+                n = int(hi - lo)
+                part_ids = np.ascontiguousarray(ids[rows])
+                part = np.ascontiguousarray(flat[rows])
+                if packer is not None:
+                    part = self._pack(packer, part)
+                index.invlists.add_entries(int(sorted_lists[lo]), n, faiss.swig_ptr(part_ids),
+                                           faiss.swig_ptr(part))
+                index.ntotal += n
+        finally:
+            del packer
+
+    @staticmethod
+    def _pack(packer, flat: np.ndarray) -> np.ndarray:
+        nvec, block = packer.nvec, packer.block_size
+        blocks = -(-flat.shape[0] // nvec)
+        padded = np.zeros((blocks * nvec, flat.shape[1]), np.uint8)
+        padded[: flat.shape[0]] = flat
+        out = np.zeros(blocks * block, np.uint8)
+        for b in range(blocks):
+            packer.pack_all(faiss.swig_ptr(padded[b * nvec:]), faiss.swig_ptr(out[b * block:]))
+        return out
+
     # -- persistence --------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         self._flush_pending()
+        faiss_bytes = faiss.serialize_index(self._index) if self._index is not None else None
+        return self._serialise(faiss_bytes, with_vectors=True)
+
+    def _serialise(self, faiss_bytes: np.ndarray | None, with_vectors: bool) -> bytes:
         header = {
             "dim": self.dim,
             "m": self.m,
@@ -356,13 +440,13 @@ class IVFPQIndex(VectorIndex):
             "nprobe": self.nprobe,
             "rerank": self.rerank,
             "keep_vectors": self.keep_vectors,
-            "trained": self._index is not None,
+            "trained": faiss_bytes is not None,
         }
         buf = io.BytesIO()
         arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
-        if self._index is not None:
-            arrays["faiss"] = faiss.serialize_index(self._index)
-        if self.keep_vectors and self._file is None:
+        if faiss_bytes is not None:
+            arrays["faiss"] = faiss_bytes
+        if with_vectors and self.keep_vectors and self._file is None:
             arrays["vec_ids"] = self._vec_ids
             arrays["vecs"] = self._vecs
         np.savez(buf, **arrays)
@@ -392,6 +476,8 @@ class IVFPQIndex(VectorIndex):
             )
             if header["trained"]:
                 self._index = faiss.deserialize_index(z["faiss"])
+                if self._index.ntotal == 0:
+                    self._codec_faiss = z["faiss"].tobytes()
             if "vec_ids" in z:
                 self._vec_ids = z["vec_ids"].astype(np.int64)
                 self._vecs = z["vecs"].astype(np.float16)

@@ -76,6 +76,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX faces_photo ON faces(photo_id);
         """,
     ),
+    (
+        # Every face added or deleted, by any process and any code path (ingest, erasure,
+        # retention, a hand-written DELETE): the triggers write it here in the same
+        # transaction. Each process's vector index replays this log, so an erasure made
+        # anywhere is honoured everywhere, and the index files are written from it, never
+        # from a process's memory.
+        "0002_vector_log",
+        """
+        CREATE TABLE vector_log (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            face_id INTEGER NOT NULL,
+            op INTEGER NOT NULL CHECK (op IN (1, -1))
+        );
+        CREATE TRIGGER faces_log_insert AFTER INSERT ON faces
+        BEGIN INSERT INTO vector_log (face_id, op) VALUES (NEW.id, 1); END;
+        CREATE TRIGGER faces_log_delete AFTER DELETE ON faces
+        BEGIN INSERT INTO vector_log (face_id, op) VALUES (OLD.id, -1); END;
+        """,
+    ),
 ]
 
 
@@ -106,4 +125,15 @@ def apply_migrations(conn: sqlite3.Connection) -> list[str]:
 
 
 def _statements(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a migration into statements; a trigger's body (BEGIN ... END) stays whole."""
+    out: list[str] = []
+    pending = ""
+    for part in sql.split(";"):
+        pending = f"{pending};{part}" if pending else part
+        if sqlite3.complete_statement(pending + ";"):
+            if pending.strip():
+                out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        out.append(pending.strip())
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..types import Box
 
@@ -61,6 +61,9 @@ class CheckReport:
     index_faces: int
     missing_in_index: list[int]
     extra_in_index: list[int]
+    disk_faces: int | None = None  # faces in the index files (None: not checked)
+    missing_on_disk: list[int] = field(default_factory=list)
+    extra_on_disk: list[int] = field(default_factory=list)
 
     def summary(self) -> str:
         state = "agree" if self.ok else "DISAGREE"
@@ -72,4 +75,10 @@ class CheckReport:
             text += f"; {len(self.missing_in_index)} faces missing from the index"
         if self.extra_in_index:
             text += f"; {len(self.extra_in_index)} index vectors without a catalog face"
+        if self.disk_faces is not None:
+            text += f", {self.disk_faces} in the index files"
+        if self.missing_on_disk:
+            text += f"; {len(self.missing_on_disk)} faces missing from the index files"
+        if self.extra_on_disk:
+            text += f"; {len(self.extra_on_disk)} index-file vectors without a catalog face"
         return text

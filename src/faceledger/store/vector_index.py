@@ -11,6 +11,7 @@ is physically gone from the file written by the next ``save``.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -74,6 +75,37 @@ class VectorIndex(abc.ABC):
         """(ids, float32 vectors) of every face held, in batches; indexes that keep only
         lossy codes raise :class:`StoreError` (rebuild those from the catalog)."""
         raise StoreError(f"a {self.kind} index keeps no full vectors; rebuild from the catalog")
+
+    # -- codes: how the store keeps an index on disk, in segments -------------------------
+    # A segment holds (ids, codes); ``codec()`` is the trained, empty state that turns
+    # vectors into codes and codes back into a searchable index. By default a code is the
+    # float32 vector itself; IVF-PQ's is its list number and PQ code.
+
+    def codec(self) -> bytes:
+        """The trained, empty state of this index (no face in it)."""
+        return json.dumps({"kind": self.kind, "dim": self.dim, **self._codec_params()}).encode()
+
+    def _codec_params(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_codec(cls, data: bytes, dim: int) -> VectorIndex:
+        header = json.loads(bytes(data))
+        if header.get("kind") != cls.kind or header.get("dim") != dim:
+            raise StoreError(f"codec for a {header.get('kind')} index of {header.get('dim')}-d "
+                             f"vectors, expected {cls.kind} of {dim}")
+        params = {k: v for k, v in header.items() if k not in ("kind", "dim")}
+        return cls(dim, **params)
+
+    def encode(self, vectors: np.ndarray) -> np.ndarray:
+        """The codes of ``vectors`` (N x code bytes, uint8) as a segment stores them."""
+        vectors = np.ascontiguousarray(np.asarray(vectors, dtype="<f4").reshape(-1, self.dim))
+        return vectors.view(np.uint8).reshape(vectors.shape[0], self.dim * 4)
+
+    def add_codes(self, ids: np.ndarray, codes: np.ndarray) -> None:
+        """Add faces from their codes (as ``encode`` made them)."""
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        self.add(ids, codes.view("<f4").reshape(codes.shape[0], self.dim).astype(np.float32))
 
     def save(self, path: Path) -> None:
         path = Path(path)
