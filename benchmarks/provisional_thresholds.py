@@ -20,12 +20,12 @@ import time
 
 import numpy as np
 
-from faceledger.bench.embed import central_face
-from faceledger.bench.lfw import images_dir, parse_pairs
-from faceledger.bench.metrics import threshold_at_far
 from faceledger.config import default_datasets_dir, default_models_dir
 from faceledger.images.decode import read_image_file
 from faceledger.models import load_pack
+from faceledger_bench.embed import central_face
+from faceledger_bench.lfw import images_dir, parse_pairs
+from faceledger_bench.metrics import threshold_at_far
 
 FARS = (1e-2, 1e-3, 1e-4)
 

@@ -13,15 +13,15 @@ import argparse
 import os
 import platform
 
-from faceledger.bench.runtimes import (
+from faceledger.config import default_datasets_dir, default_models_dir
+from faceledger.images.decode import read_image_file
+from faceledger_bench.runtimes import (
     compare_detectors,
     profile_align_and_embed,
     profile_default_pack,
     profile_dlib,
     yunet_detectors,
 )
-from faceledger.config import default_datasets_dir, default_models_dir
-from faceledger.images.decode import read_image_file
 
 
 def spread(paths, n):

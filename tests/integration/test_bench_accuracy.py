@@ -6,9 +6,9 @@ import json
 
 from click.testing import CliRunner
 
-from faceledger.bench.detect import configure_detector, run_detect
 from faceledger.cli.main import main
 from faceledger.models import load_pack
+from faceledger_bench.detect import configure_detector, run_detect
 
 
 def _small_pairs(lfw_dir, tmp_path, per_half: int = 20):

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from faceledger.bench.synthetic import (
+from faceledger.cli.main import main
+from faceledger.config import default_datasets_dir, default_models_dir
+from faceledger_bench.synthetic import (
     LfwEmbeddings,
     SyntheticGallery,
     compute_lfw_embeddings,
@@ -18,8 +20,6 @@ from faceledger.bench.synthetic import (
     similarity_profile,
     synth_faces,
 )
-from faceledger.cli.main import main
-from faceledger.config import default_datasets_dir, default_models_dir
 
 LFW = default_datasets_dir() / "lfw"
 

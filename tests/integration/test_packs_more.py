@@ -13,7 +13,7 @@ from faceledger.images.decode import read_image_file
 from faceledger.models import get_pack, load_pack
 from faceledger.models.dlib_models import dlib_available
 from faceledger.models.yunet import YuNetDetector
-from faceledger.models.yunet_ort import YuNetRuntimeDetector
+from faceledger_bench.yunet_runtimes import YuNetRuntimeDetector
 
 from ..conftest import lfw_image
 

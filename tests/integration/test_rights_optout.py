@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from faceledger import init_store
-from faceledger.bench.optout_bench import central_face, lfw_optout_split, measure_optout
 from faceledger.cli.main import main
 from faceledger.privacy.rights import opt_out_person, remove_opt_out
+from faceledger_bench.optout_bench import central_face, lfw_optout_split, measure_optout
 
 from ..conftest import lfw_image
 from .rights_support import CTX, make_gallery, scan, settings_for, source_kwargs

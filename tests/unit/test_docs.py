@@ -13,7 +13,10 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def commands(group: click.Group, prefix: str = "faceledger"):
-    for name, cmd in group.commands.items():
+    # list_commands/get_command, not .commands: ``bench`` loads its commands on demand
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         path = f"{prefix} {name}"
         if isinstance(cmd, click.Group):
             yield from commands(cmd, path)

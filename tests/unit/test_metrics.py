@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from faceledger.bench.metrics import (
+from faceledger_bench.metrics import (
     accuracy_at,
     best_threshold,
     fnir_at_fpir,

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from faceledger.bench.calibrate import all_pair_scores
-from faceledger.bench.identify import identification_metrics, split_people
-from faceledger.bench.lfw import Person, parse_pairs, parse_people
 from faceledger.errors import ConfigError
+from faceledger_bench.calibrate import all_pair_scores
+from faceledger_bench.identify import identification_metrics, split_people
+from faceledger_bench.lfw import Person, parse_pairs, parse_people
 
 
 def test_parse_view2_style_pairs(tmp_path):
@@ -71,7 +71,7 @@ def test_all_pair_scores_counts():
 
 
 def _embeddings(vectors, names):
-    from faceledger.bench.embed import ImageEmbeddings
+    from faceledger_bench.embed import ImageEmbeddings
 
     v = np.asarray(vectors, dtype=np.float32)
     found = np.where(np.isnan(v[:, 0]), 0, 1)
@@ -79,8 +79,8 @@ def _embeddings(vectors, names):
 
 
 def test_pair_scores_gives_nan_for_a_missing_face():
-    from faceledger.bench.lfw import Pair
-    from faceledger.bench.verify import pair_scores
+    from faceledger_bench.lfw import Pair
+    from faceledger_bench.verify import pair_scores
 
     emb = _embeddings([[1, 0], [0.6, 0.8], [np.nan, np.nan]], ["a", "b", "c"])
     pairs = [Pair("a", "b", True, 0), Pair("a", "c", False, 0)]
@@ -90,7 +90,7 @@ def test_pair_scores_gives_nan_for_a_missing_face():
 
 
 def test_fixed_threshold_point():
-    from faceledger.bench.verify import fixed_threshold_point
+    from faceledger_bench.verify import fixed_threshold_point
 
     p = fixed_threshold_point([0.9, 0.2, 0.5, 0.1, np.nan], [1, 1, 0, 0, 0], 1e-2, 0.4)
     assert p.tar == pytest.approx(0.5) and p.achieved_far == pytest.approx(1 / 3)

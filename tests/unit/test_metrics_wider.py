@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from faceledger.bench.wider_eval import WiderImage, bbox_overlaps, evaluate, voc_ap
+from faceledger_bench.wider_eval import WiderImage, bbox_overlaps, evaluate, voc_ap
 
 
 def test_bbox_overlaps_uses_official_pixel_convention():
@@ -71,7 +71,7 @@ def _official_img_pr_info(thresh_num, pred_info, proposal_list, pred_recall):
 
 
 def test_vectorised_pr_info_matches_the_official_loop():
-    from faceledger.bench.wider_eval import img_pr_info
+    from faceledger_bench.wider_eval import img_pr_info
 
     rng = np.random.default_rng(3)
     for _ in range(5):

@@ -7,7 +7,7 @@ import pytest
 
 from faceledger.errors import ModelError
 from faceledger.models.scrfd import ANCHORS, ScrfdDetector, anchor_centres, decode_scrfd
-from faceledger.models.yunet_ort import YuNetRuntimeDetector, decode_yunet
+from faceledger_bench.yunet_runtimes import YuNetRuntimeDetector, decode_yunet
 
 
 def _yunet_outputs(width: int, height: int) -> dict[str, np.ndarray]:

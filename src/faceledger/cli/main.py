@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..privacy.sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES, parse_retention
-from .bench import bench
+from .bench_cmd import bench
 from .common import (
     echo_json,
     far_option,

@@ -27,6 +27,3 @@ class OrtSession:
     def run(self, blob: np.ndarray) -> list[np.ndarray]:
         """The outputs in the model's order."""
         return self._session.run(self.output_names, {self._input: blob})
-
-    def run_named(self, blob: np.ndarray) -> dict[str, np.ndarray]:
-        return dict(zip(self.output_names, self.run(blob)))

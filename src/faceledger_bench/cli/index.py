@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..config import default_datasets_dir, default_models_dir
-from ..errors import FaceLedgerError
-from .bench import bench
+from faceledger.config import default_datasets_dir, default_models_dir
+from faceledger.errors import FaceLedgerError
+
+from .group import bench
 
 
 @bench.command("index")
@@ -71,8 +72,8 @@ def bench_index(
 
     Example: faceledger bench index --n 100000 --json
     """
-    from ..bench.index_bench import BenchOptions, run_index_bench
-    from ..bench.synthetic import SyntheticGallery, fit_gallery_model, load_or_compute_lfw
+    from faceledger_bench.index_bench import BenchOptions, run_index_bench
+    from faceledger_bench.synthetic import SyntheticGallery, fit_gallery_model, load_or_compute_lfw
 
     def say(msg: str) -> None:
         click.echo(msg, err=True)

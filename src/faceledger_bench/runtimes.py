@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..images.decode import read_image_file
-from ..models.align import OMZ_REFERENCE_96x112, align_face
-from ..models.base import Detector, l2_normalise
-from ..types import Box, DetectedFace, Landmarks
+from faceledger.images.decode import read_image_file
+from faceledger.models.align import OMZ_REFERENCE_96x112, align_face
+from faceledger.models.base import Detector, l2_normalise
+from faceledger.types import Box, DetectedFace, Landmarks
 
 YUNET_FILE = "yunet/face_detection_yunet_2023mar.onnx"
 OMZ_0095_XML = "omz/face-reidentification-retail-0095/FP16/face-reidentification-retail-0095.xml"
@@ -122,8 +122,9 @@ def agreement(reference: list[list[DetectedFace]], other: list[list[DetectedFace
 
 
 def yunet_detectors(models_dir: Path, threads: int | None = 1) -> dict[str, Detector]:
-    from ..models.yunet import YuNetDetector
-    from ..models.yunet_ort import YuNetRuntimeDetector
+    from faceledger.models.yunet import YuNetDetector
+
+    from .yunet_runtimes import YuNetRuntimeDetector
 
     path = Path(models_dir) / YUNET_FILE
     detectors: dict[str, Detector] = {
@@ -229,9 +230,9 @@ def profile_default_pack(
 
     * ``before``: OpenCV YuNet + the legacy recognizer (dynamic batch, two calls);
     * ``after``: OpenCV YuNet + the current OpenVinoRecognizer (static batch, one call);
-    * ``after+ov-yunet``: as ``after`` with YuNet through OpenVINO (yunet_ort.py).
+    * ``after+ov-yunet``: as ``after`` with YuNet through OpenVINO (yunet_runtimes.py).
     """
-    from ..models import load_pack
+    from faceledger.models import load_pack
 
     analyzer = load_pack("yunet-omz0095", models_dir, threads=threads)
     analyzer.load()
@@ -281,7 +282,7 @@ def profile_align_and_embed(
 ) -> dict[str, Timing]:
     """Time per photo of the recognizer's parts (one LFW face each): alignment alone,
     and the network calls of the legacy and current recognizer."""
-    from ..models import load_pack
+    from faceledger.models import load_pack
 
     analyzer = load_pack("yunet-omz0095", models_dir, threads=threads)
     analyzer.load()
@@ -311,7 +312,7 @@ def profile_align_and_embed(
 def profile_dlib(paths: Sequence[Path]) -> dict[str, Timing]:
     """dlib's detectors (HOG without / with one upsampling, CNN mmod without upsampling) and
     its recognizer on the first face, per photo; needs the dlib extra."""
-    from ..models.dlib_models import DlibRecognizer, import_dlib
+    from faceledger.models.dlib_models import DlibRecognizer, import_dlib
 
     dlib, models = import_dlib()
     hog = dlib.get_frontal_face_detector()

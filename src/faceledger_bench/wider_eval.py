@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from faceledger.errors import ConfigError
 
 SUBSETS = ("easy", "medium", "hard")
 THRESH_NUM = 1000

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..images import read_image_file
+from faceledger.images import read_image_file
 
 if TYPE_CHECKING:
-    from ..store.store import Store
+    from faceledger.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,8 @@ def central_face(boxes: list[tuple[float, float, float, float]], width: int, hei
 
 def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int = 1,
                    ) -> OptOutMeasurement:
-    from ..privacy.rights import opt_out_person
-    from ..store.store import ActionContext
+    from faceledger.privacy.rights import opt_out_person
+    from faceledger.store.store import ActionContext
 
     ctx = ActionContext("bench", "opt-out measurement", "BENCH-OPTOUT")
     templates = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
+from faceledger.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError, FaceLedgerError
-from ..images.decode import read_image_file
+from faceledger.errors import ConfigError, FaceLedgerError
+from faceledger.images.decode import read_image_file
+
 from .wider_eval import SUBSETS, evaluate, load_ground_truth
 
 

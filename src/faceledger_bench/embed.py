@@ -21,11 +21,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, FaceLedgerError
-from ..images.decode import read_image_file
-from ..models.align import ARCFACE_REFERENCE_112, OMZ_REFERENCE_96x112, align_face
-from ..models.base import l2_normalise
-from ..types import DetectedFace
+from faceledger.errors import ConfigError, FaceLedgerError
+from faceledger.images.decode import read_image_file
+from faceledger.models.align import ARCFACE_REFERENCE_112, OMZ_REFERENCE_96x112, align_face
+from faceledger.models.base import l2_normalise
+from faceledger.types import DetectedFace
 
 ALIGNMENTS = ("pack", "arcface", "box", "stretch")
 
@@ -179,7 +179,7 @@ def embed_images(
 
 
 def _compute(analyzer, root, images, todo, options, plain, mirrored, quality, found, progress):
-    from ..models.analyzer import face_quality
+    from faceledger.models.analyzer import face_quality
 
     analyzer.load()
     detector = analyzer.detector

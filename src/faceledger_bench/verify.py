@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from faceledger.errors import ConfigError
+
 from .embed import EmbedOptions, ImageEmbeddings, embed_images
 from .lfw import Pair, images_dir, parse_pairs, resolve_list_file
 from .metrics import KFoldAccuracy, OperatingPoint, kfold_accuracy, roc_auc, tar_at_far

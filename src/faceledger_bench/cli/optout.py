@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from .bench import bench
-from .common import echo_json, handle_errors, json_option, settings_from
+from faceledger.cli.common import echo_json, handle_errors, json_option, settings_from
+
+from .group import bench
 
 
 @bench.command("optout")
@@ -35,9 +36,9 @@ def bench_optout(ctx, lfw_dir, people_file, people, enrol, max_same, others, wor
     Builds a throw-away store (and key) in a temporary folder.
 
     Example: faceledger bench optout --people 100 --others 2000"""
-    from ..bench.optout_bench import lfw_optout_split, measure_optout
-    from ..config import default_datasets_dir
-    from ..store.store import init_store
+    from faceledger.config import default_datasets_dir
+    from faceledger.store.store import init_store
+    from faceledger_bench.optout_bench import lfw_optout_split, measure_optout
 
     settings = settings_from(ctx)
     lfw = lfw_dir or default_datasets_dir() / "lfw"

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
+from faceledger.errors import ConfigError
 
 DEFAULT_PACK = "yunet-omz0095"
 
@@ -103,8 +103,8 @@ def compute_lfw_embeddings(
 ) -> LfwEmbeddings:
     """Embed LFW images with ``pack`` (one thread). For each image the face nearest the
     image centre is kept (LFW photos are centred on the labelled person)."""
-    from ..images.decode import read_image_file
-    from ..models import load_pack
+    from faceledger.images.decode import read_image_file
+    from faceledger.models import load_pack
 
     analyzer = load_pack(pack, models_dir, threads=1)
     items = lfw_image_list(lfw_dir, max_singles=max_singles, max_people=max_people)

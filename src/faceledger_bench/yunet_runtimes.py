@@ -14,7 +14,8 @@ run the network:
 :class:`YuNetRuntimeDetector` subclasses :class:`~faceledger.models.yunet.YuNetDetector` and
 only replaces the network pass (``detect_raw``), so resizing, the padded retry and any
 multi-scale logic of the OpenCV detector apply unchanged. See ``docs/benchmarks.md``
-("Runtimes") for the measured speeds.
+("Runtimes") for the measured speeds. Only the runtime benchmarks use it, so it lives in the
+bench package, not in the library's ``models/``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from ..errors import ModelError
-from ..types import Box, DetectedFace, Landmarks
-from .ort_session import OrtSession
-from .yunet import YuNetDetector
+from faceledger.errors import ModelError
+from faceledger.models.ort_session import OrtSession
+from faceledger.models.yunet import YuNetDetector
+from faceledger.types import Box, DetectedFace, Landmarks
 
 STRIDES = (8, 16, 32)
 DIVISOR = 32
@@ -110,7 +111,7 @@ class _NamedOutputs:
         self._session = session
 
     def run(self, blob: np.ndarray) -> dict[str, np.ndarray]:
-        return self._session.run_named(blob)
+        return dict(zip(self._session.output_names, self._session.run(blob)))
 
 
 class _OpenVinoSession:

@@ -18,9 +18,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from ..store.hnsw_index import HNSWIndex
-from ..store.ivf_index import Float16VectorFile, IVFPQIndex, default_nlist
-from ..store.vector_index import FlatIndex, VectorIndex
+from faceledger.store.hnsw_index import HNSWIndex
+from faceledger.store.ivf_index import Float16VectorFile, IVFPQIndex, default_nlist
+from faceledger.store.vector_index import FlatIndex, VectorIndex
+
 from .synthetic import SyntheticGallery, similarity_profile, synth_faces
 
 Progress = Callable[[str], None]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Settings
-from ..store.store import ActionContext, init_store
+from faceledger.config import Settings
+from faceledger.store.store import ActionContext, init_store
 
 
 @dataclass(frozen=True)

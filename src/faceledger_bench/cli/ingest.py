@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .bench import bench
-from .common import echo_json, handle_errors, json_option, settings_from
+from faceledger.cli.common import echo_json, handle_errors, json_option, settings_from
+
+from .group import bench
 
 
 @bench.command("ingest")
@@ -22,8 +23,8 @@ def bench_ingest(ctx, lfw_dir, n, queries, as_json) -> None:
     """Photos/s and faces/s with 1 and 2 workers, then search latency at that gallery size.
 
     Example: faceledger bench ingest --n 1000"""
-    from ..bench.ingest_bench import run_ingest_bench
-    from ..config import default_datasets_dir
+    from faceledger.config import default_datasets_dir
+    from faceledger_bench.ingest_bench import run_ingest_bench
 
     settings = settings_from(ctx)
     lfw = lfw_dir or default_datasets_dir() / "lfw"

@@ -1,6 +1,6 @@
 """Accuracy benchmarks: verify, identify, detect, calibrate (issue: accuracy).
 
-Each command parses its options, calls :mod:`faceledger.bench`, and prints text or JSON.
+Each command parses its options, calls :mod:`faceledger_bench`, and prints text or JSON.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from pathlib import Path
 
 import click
 
-from ..config import DEFAULT_PACK, default_datasets_dir, default_models_dir
-from ..errors import FaceLedgerError
-from .bench import bench
+from faceledger.config import DEFAULT_PACK, default_datasets_dir, default_models_dir
+from faceledger.errors import FaceLedgerError
+
+from .group import bench
 
 
 def _default_lfw() -> Path:
@@ -21,7 +22,7 @@ def _default_lfw() -> Path:
 
 
 def _load(name: str, models_dir: Path, accept: bool):
-    from ..models import load_pack
+    from faceledger.models import load_pack
 
     return load_pack(name, models_dir, accept_research_licence=accept, threads=1)
 
@@ -105,8 +106,8 @@ def verify_cmd(lfw_dir, pairs, no_flip, align, scales, min_quality, fuse_pack, f
 
     Example: faceledger bench verify --lfw ../shared/datasets/lfw --pairs pairsDevTest.txt
     """
-    from ..bench.embed import EmbedOptions
-    from ..bench.verify import VerifyConfig, run_verify
+    from faceledger_bench.embed import EmbedOptions
+    from faceledger_bench.verify import VerifyConfig, run_verify
 
     try:
         mdir = _models_dir(models_dir)
@@ -171,7 +172,7 @@ def identify_cmd(lfw_dir, people_file, no_flip, pack, models_dir, accept_researc
 
     Example: faceledger bench identify --lfw ../shared/datasets/lfw --json
     """
-    from ..bench.identify import run_identify
+    from faceledger_bench.identify import run_identify
 
     try:
         analyzer = _load(pack, _models_dir(models_dir), accept_research_licence)
@@ -217,7 +218,7 @@ def detect_cmd(wider_images, gt_dir, score_threshold, scales, max_side, limit, p
     Example: faceledger bench detect --wider ../shared/datasets/wider-dev/images
     --gt ../shared/datasets/wider-dev/ground_truth --scales 1,2
     """
-    from ..bench.detect import configure_detector, run_detect
+    from faceledger_bench.detect import configure_detector, run_detect
 
     try:
         analyzer = _load(pack, _models_dir(models_dir), accept_research_licence)
@@ -251,7 +252,7 @@ def calibrate_cmd(lfw_dir, people_file, pack, models_dir, accept_research_licenc
 
     Example: faceledger bench calibrate --lfw ../shared/datasets/lfw --pack yunet-omz0095
     """
-    from ..bench.calibrate import run_calibrate
+    from faceledger_bench.calibrate import run_calibrate
 
     try:
         analyzer = _load(pack, _models_dir(models_dir), accept_research_licence)

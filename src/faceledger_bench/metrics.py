@@ -13,7 +13,7 @@ Conventions, used everywhere here:
   error whatever its label; elsewhere it never accepts (a genuine NaN is a miss, an impostor
   NaN a correct reject).
 
-WIDER FACE average precision lives in :mod:`faceledger.bench.wider_eval`.
+WIDER FACE average precision lives in :mod:`faceledger_bench.wider_eval`.
 """
 
 from __future__ import annotations
