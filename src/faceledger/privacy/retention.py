@@ -10,7 +10,7 @@ same folder from restarting the clock).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .erasure import ErasureReport, erase
@@ -35,22 +35,8 @@ class RetentionReport:
 
 
 def expired_photos(store: Store, now: datetime | None = None) -> dict[str, list[int]]:
-    now = now or datetime.now(UTC)
-    out: dict[str, list[int]] = {}
-    rows = store.catalog.query(
-        "SELECT p.id, p.ingested_at, s.name, s.retention_days FROM photos p "
-        "JOIN sources s ON s.id = p.source_id ORDER BY p.id"
-    )
-    for pid, ingested_at, source, days in rows:
-        try:
-            start = datetime.fromisoformat(ingested_at)
-        except ValueError:
-            continue
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        if start + timedelta(days=int(days)) <= now:
-            out.setdefault(source, []).append(int(pid))
-    return out
+    """Per source name, the ids of photos past the source's retention period."""
+    return store.catalog.expired_photo_ids(now or datetime.now(UTC))
 
 
 def run_retention(

@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -337,6 +337,22 @@ class Catalog:
             (sha256,),
         ).fetchone()
         return int(row[0]) if row else None
+
+    def expired_photo_ids(self, now: datetime) -> dict[str, list[int]]:
+        """Per source, the photos held longer than its retention period at ``now``.
+
+        Times are stored as ISO 8601 in UTC with one format, so the cut-off is a string
+        comparison the database does on its own (no row leaves it unless it expired)."""
+        out: dict[str, list[int]] = {}
+        for source in self.source_rows():
+            cutoff = (now - timedelta(days=int(source["retention_days"]))).astimezone(UTC)
+            rows = self.query(
+                "SELECT id FROM photos WHERE source_id = ? AND ingested_at <= ? ORDER BY id",
+                (int(source["id"]), cutoff.isoformat(timespec="seconds")),
+            )
+            if rows:
+                out[source["name"]] = [int(r[0]) for r in rows]
+        return out
 
     def counts(self) -> dict[str, int]:
         q = {
