@@ -277,18 +277,23 @@ class IndexFile:
     def _write_segments(
         self, encoder: VectorIndex, batches: Iterator[tuple[np.ndarray, np.ndarray]]
     ) -> list[Segment]:
+        """Encode the batches into segments of at most ``SEGMENT_MAX`` faces."""
         out: list[Segment] = []
         ids_parts: list[np.ndarray] = []
         code_parts: list[np.ndarray] = []
         held = 0
         for ids, vectors in batches:
-            ids_parts.append(ids)
-            code_parts.append(encoder.encode(vectors))
-            held += ids.size
-            if held >= SEGMENT_MAX:
-                out.append(self.files.write_segment(np.concatenate(ids_parts),
-                                                    np.concatenate(code_parts)))
-                ids_parts, code_parts, held = [], [], 0
+            codes = encoder.encode(vectors)
+            while ids.size:
+                take = SEGMENT_MAX - held
+                ids_parts.append(ids[:take])
+                code_parts.append(codes[:take])
+                held += min(take, ids.size)
+                ids, codes = ids[take:], codes[take:]
+                if held >= SEGMENT_MAX:
+                    out.append(self.files.write_segment(np.concatenate(ids_parts),
+                                                        np.concatenate(code_parts)))
+                    ids_parts, code_parts, held = [], [], 0
         if ids_parts:
             out.append(self.files.write_segment(np.concatenate(ids_parts),
                                                 np.concatenate(code_parts)))

@@ -1,0 +1,264 @@
+"""The real store at scale: open, memory, disk, search, add, erase, check, retention.
+
+A store of ``n`` faces is built in a throw-away data dir through the same write path as
+ingest (catalog rows with encrypted embeddings, one photo per face, the catalog's triggers
+logging every face), from synthetic embeddings shaped like real ones
+(:mod:`faceledger_bench.synthetic`, with LFW mates enrolled), without running the models.
+Each measured phase then runs in a fresh process, so its RSS is that of a store that was
+opened, not built:
+
+* ``cold``: the first open, which trains the index and writes its segments;
+* ``warm``: a second open (segments read back), the models loaded, then searches
+  (recall@10 against exact search over the same gallery), 1,000 faces added, 20 one-face
+  erasures, ``check`` and a retention run.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from faceledger.config import Settings
+from faceledger.store.catalog import utc_now
+from faceledger.store.store import ActionContext, init_store, open_store
+
+from .synthetic import SyntheticGallery
+
+K = 10
+SOURCE = "synthetic"
+CTX = ActionContext("bench", "storage benchmark", "BENCH-STORE")
+
+
+@dataclass(frozen=True)
+class StoreBenchReport:
+    n: int
+    kind: str
+    build_s: float
+    open_cold_s: float
+    open_warm_s: float
+    rss_mb: float
+    rss_before_open_mb: float
+    ram_bytes_per_face: float
+    disk_bytes_per_face: float
+    catalog_bytes_per_face: float
+    search_p50_ms: float
+    search_p99_ms: float
+    recall_at_10: float
+    mate_at_1: float
+    add_1000_s: float
+    erase_p50_s: float
+    erase_p99_s: float
+    check_s: float
+    retention_s: float
+    queries: int
+    cpu: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _settings(root: Path, models_dir: Path) -> Settings:
+    return Settings(data_dir=root / "data", models_dir=models_dir,
+                    key_file=root / "keys" / "bench.key", workers=1)
+
+
+def build(root: Path, models_dir: Path, gallery: SyntheticGallery, queries: np.ndarray,
+          say=print) -> tuple[np.ndarray, int, float]:
+    """Write the gallery into a new store; returns (exact top-k face ids of ``queries``,
+    the first face id, seconds)."""
+    started = time.perf_counter()
+    store = init_store(_settings(root, models_dir))
+    try:
+        store.add_source(SOURCE, location=root, controller="faceledger benchmarks",
+                         lawful_basis="legitimate-interests",
+                         special_category_condition="archiving-research",
+                         purpose="measure the store", retention_days=3650,
+                         minors_policy="none-expected")
+        source_id = int(store.catalog.source_row(SOURCE)["id"])
+        run_id = store.catalog.start_run(source_id, store.pack.name)
+        truth_s = np.full((queries.shape[0], K), -np.inf, np.float32)
+        truth_i = np.full((queries.shape[0], K), -1, np.int64)
+        first_id = None
+        written = 0
+        for batch in gallery.batches():
+            ids = _write_faces(store, source_id, run_id, batch.vectors, written)
+            first_id = int(ids[0]) if first_id is None else first_id
+            sims = queries @ batch.vectors.T
+            cs = np.concatenate([truth_s, sims], axis=1)
+            ci = np.concatenate([truth_i, np.broadcast_to(ids, sims.shape)], axis=1)
+            top = np.argsort(-cs, axis=1, kind="stable")[:, :K]
+            truth_s = np.take_along_axis(cs, top, 1)
+            truth_i = np.take_along_axis(ci, top, 1)
+            written += batch.ids.size
+            say(f"written {written}/{gallery.n} faces")
+        store.catalog.finish_run(run_id, "completed", {"photos": written, "faces": written})
+    finally:
+        store.close()
+    return truth_i, int(first_id or 1), time.perf_counter() - started
+
+
+def _write_faces(store, source_id: int, run_id: int, vectors: np.ndarray, offset: int,
+                 chunk: int = 20_000) -> np.ndarray:
+    """Catalog rows for these vectors, one synthetic photo each, as ingest writes them."""
+    catalog, cipher, pack = store.catalog, store.cipher, store.pack.name
+    out = []
+    now = utc_now()
+    for s in range(0, vectors.shape[0], chunk):
+        with catalog.write() as conn:
+            for j, vec in enumerate(vectors[s:s + chunk]):
+                i = offset + s + j
+                photo = catalog.insert_photo(
+                    conn, source_id, run_id, f"file:///synthetic/{i:09d}.jpg", "ok",
+                    sha256=f"{i:064x}", size_bytes=50_000, width=640, height=480, now=now)
+                out.append(catalog.insert_face(
+                    conn, photo, run_id, [100.0, 100.0, 120.0, 150.0],
+                    [[0.0, 0.0]] * 5, 0.9, 0.8, pack, cipher.encrypt_vector(vec), now))
+    return np.asarray(out, np.int64)
+
+
+def _phase_cold(root: str, models_dir: str, out) -> None:
+    before = _rss_mb()
+    t = time.perf_counter()
+    store = open_store(_settings(Path(root), Path(models_dir)))
+    seconds = time.perf_counter() - t
+    out.put({"open_cold_s": seconds, "kind": store.index_file.kind,
+             "cold_rss_mb": _rss_mb(), "cold_before_mb": before})
+    store.close()
+
+
+def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarray,
+                mates: np.ndarray, new_vectors: np.ndarray, out) -> None:
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    root_p = Path(root)
+    before = _rss_mb()
+    t = time.perf_counter()
+    store = open_store(_settings(root_p, Path(models_dir)))
+    open_s = time.perf_counter() - t
+    after_open = _rss_mb()
+    n = store.catalog.count_faces(store.pack.name)
+    store.analyzer  # noqa: B018  (the models count in the RSS, as in a server)
+    lat, found = [], []
+    for q in queries:
+        t = time.perf_counter()
+        _, ids = store.index_file.search(q[None, :], K)
+        lat.append(time.perf_counter() - t)
+        found.append(np.pad(ids[0], (0, K - ids.shape[1]), constant_values=-1))
+    found_a = np.stack(found)
+    recall = float(np.mean([np.intersect1d(a[a >= 0], e).size / K
+                            for a, e in zip(found_a, truth)]))
+    mate1 = float(np.mean(found_a[: mates.size, 0] == mates)) if mates.size else float("nan")
+    rss = _rss_mb()
+
+    # 1,000 faces through the ingest write path, then the index brought up to date
+    source_id = int(store.catalog.source_row(SOURCE)["id"])
+    run_id = store.catalog.start_run(source_id, store.pack.name)
+    t = time.perf_counter()
+    ids = _write_faces(store, source_id, run_id, new_vectors, 10**9)
+    store.index_file.sync(dict(zip(ids.tolist(), new_vectors)))
+    store.index_file.save()
+    add_s = time.perf_counter() - t
+
+    rng = np.random.default_rng(7)
+    erase_ids = rng.choice(np.asarray(store.catalog.face_ids(store.pack.name)), 20, replace=False)
+    erase_lat = []
+    for fid in erase_ids:
+        t = time.perf_counter()
+        store.erase_faces([int(fid)], context=CTX)
+        erase_lat.append(time.perf_counter() - t)
+
+    t = time.perf_counter()
+    report = store.check()
+    check_s = time.perf_counter() - t
+    from faceledger.privacy.retention import run_retention
+
+    t = time.perf_counter()
+    run_retention(store)
+    retention_s = time.perf_counter() - t
+    rss = max(rss, _rss_mb())
+    disk = store.index_file.disk_bytes()
+    catalog_bytes = sum(p.stat().st_size for p in (root_p / "data").glob("catalog.db*"))
+    store.close()
+    out.put({
+        "open_warm_s": open_s, "rss_mb": rss, "rss_before_open_mb": before,
+        "ram_bytes_per_face": (after_open - before) * 1024 * 1024 / max(n, 1),
+        "disk_bytes_per_face": disk / max(n, 1),
+        "catalog_bytes_per_face": catalog_bytes / max(n, 1),
+        "search_p50_ms": statistics.median(lat) * 1000,
+        "search_p99_ms": float(np.percentile(lat, 99)) * 1000,
+        "recall_at_10": recall, "mate_at_1": mate1, "add_1000_s": add_s,
+        "erase_p50_s": statistics.median(erase_lat),
+        "erase_p99_s": float(np.percentile(erase_lat, 99)),
+        "check_s": check_s, "check_ok": report.ok, "retention_s": retention_s,
+    })
+
+
+def _in_child(target, *args) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, out))
+    proc.start()
+    result = out.get()
+    proc.join()
+    if proc.exitcode:
+        raise RuntimeError(f"benchmark phase {target.__name__} exited with {proc.exitcode}")
+    return result
+
+
+def run_store_bench(gallery: SyntheticGallery, models_dir: Path, queries_n: int = 500,
+                    workdir: Path | None = None, say=print) -> StoreBenchReport:
+    probes = gallery.probes()
+    take = min(queries_n, probes.vectors.shape[0])
+    real = int(min(probes.real.sum(), take // 2))
+    pick = np.r_[np.arange(real), np.flatnonzero(~probes.real)[: take - real]].astype(int)
+    queries = np.ascontiguousarray(probes.vectors[pick], np.float32)
+    with tempfile.TemporaryDirectory(prefix="faceledger-store-bench-", dir=workdir) as tmp:
+        root = Path(tmp)
+        truth, first_id, build_s = build(root, models_dir, gallery, queries, say)
+        mates = probes.mate[pick[:real]] + first_id  # gallery index -> face id
+        say(f"built {gallery.n} faces in {build_s:.0f} s; cold open (trains the index)")
+        cold = _in_child(_phase_cold, str(root), str(models_dir))
+        say(f"cold open {cold['open_cold_s']:.1f} s ({cold['kind']}); warm phase")
+        rng = np.random.default_rng(99)
+        new = rng.normal(size=(1000, queries.shape[1])).astype(np.float32)
+        new /= np.linalg.norm(new, axis=1, keepdims=True)
+        warm = _in_child(_phase_warm, str(root), str(models_dir), queries, truth, mates, new)
+    if not warm.pop("check_ok"):
+        raise RuntimeError("check found the catalog and the index disagreeing")
+    return StoreBenchReport(n=gallery.n, kind=cold["kind"], build_s=build_s,
+                            open_cold_s=cold["open_cold_s"], queries=int(take),
+                            cpu=_cpu(), **warm)
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} x {os.cpu_count()}"
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores"
+
+
+def report_json(report: StoreBenchReport) -> str:
+    return json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
+                       for k, v in report.as_dict().items()}, indent=2)
