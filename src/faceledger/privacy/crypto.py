@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -89,7 +90,7 @@ class TemplateCipher:
     def generate(cls) -> TemplateCipher:
         return cls(secrets.token_bytes(KEY_BYTES), (), "generated")
 
-    @property
+    @functools.cached_property
     def key_id(self) -> bytes:
         return key_id_of_key(self.key)
 
@@ -115,19 +116,27 @@ class TemplateCipher:
 
     # -- bytes ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _aeads(self) -> dict[bytes, AESGCM]:
+        """One AES-GCM context per loaded key, by key id (made once: a search decrypts a
+        shortlist of a thousand templates)."""
+        return {key_id_of_key(k): AESGCM(k) for k in (self.key, *self.old_keys)}
+
     def encrypt_blob(self, data: bytes, aad: bytes = b"") -> bytes:
         header = MAGIC + self.key_id
         nonce = secrets.token_bytes(NONCE_BYTES)
-        ct = AESGCM(self.key).encrypt(nonce, bytes(data), header + aad)
+        ct = self._aeads[self.key_id].encrypt(nonce, bytes(data), header + aad)
         return header + nonce + ct
 
     def decrypt_blob(self, data: bytes, aad: bytes = b"") -> bytes:
         data = bytes(data)
         kid = blob_key_id(data)
-        key = self._key_for(kid)
+        aead = self._aeads.get(kid)
+        if aead is None:
+            self._key_for(kid)  # raises, naming the key
         nonce = data[4 + KEY_ID_BYTES : HEADER_BYTES]
         try:
-            return AESGCM(key).decrypt(nonce, data[HEADER_BYTES:], data[: 4 + KEY_ID_BYTES] + aad)
+            return aead.decrypt(nonce, data[HEADER_BYTES:], data[: 4 + KEY_ID_BYTES] + aad)
         except InvalidTag:
             raise IntegrityError(
                 "an encrypted template failed authentication (tampered bytes or wrong context)"

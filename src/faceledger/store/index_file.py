@@ -36,7 +36,7 @@ from .catalog import Catalog
 from .records import CheckReport
 from .segments import Manifest, Segment, SegmentFiles
 from .templates import Cipher
-from .vector_index import VectorIndex, choose_index_kind, index_class, reservoir_sample
+from .vector_index import VectorIndex, choose_index_kind, index_class
 
 #: faces per segment at most: the most an erasure ever rewrites
 SEGMENT_MAX = 262_144
@@ -343,7 +343,10 @@ class IndexFile:
         index = cls(self.dim)
         if getattr(index, "expected_n", "absent") is None:
             index.expected_n = n  # type: ignore[attr-defined]
-        sample = reservoir_sample(self._all_vectors(catalog), TRAIN_SAMPLE)
+        ids = np.asarray(catalog.face_ids(self.pack), dtype=np.int64)
+        if ids.size > TRAIN_SAMPLE:  # a uniform sample, read by id: no full decrypting scan
+            ids = np.sort(np.random.default_rng(0).choice(ids, TRAIN_SAMPLE, replace=False))
+        _, sample = self._decode(catalog.embeddings(ids, self.pack))
         if not sample.size:
             raise StoreError("cannot train a vector index on a store with no faces")
         index.train(sample)
