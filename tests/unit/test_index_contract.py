@@ -134,7 +134,7 @@ def test_two_processes_agree_through_the_log(setup, kind):
 
 
 def test_an_erasure_rewrites_only_the_segment_that_held_the_face(setup, monkeypatch):
-    monkeypatch.setattr(index_file_module, "SEGMENT_MAX", 100)
+    monkeypatch.setattr(index_file_module, "SEGMENT_BYTES", 100 * (DIM * 4 + 8))
     writer, index, directory = setup
     ids = writer.add(unit_vectors(450))
     f = index("flat")

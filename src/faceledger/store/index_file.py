@@ -38,15 +38,23 @@ from .segments import Manifest, Segment, SegmentFiles
 from .templates import Cipher
 from .vector_index import VectorIndex, choose_index_kind, index_class
 
-#: faces per segment at most: the most an erasure ever rewrites
-SEGMENT_MAX = 262_144
+#: bytes per segment at most (ids and codes): the most an erasure ever rewrites
+#: (8 MiB is ~8,000 faces of an exact index, ~200,000 of IVF-PQ)
+SEGMENT_BYTES = 8 << 20
 #: segments below this size are merged by ``compact``
-SEGMENT_SMALL = 32_768
+SMALL_BYTES = 1 << 20
 #: log entries kept behind the files' position, so a process that lags replays the log
 #: instead of reloading the segments
 LOG_KEEP = 200_000
 TRAIN_SAMPLE = 65_536
 GENERATION_META = "index_generation"
+
+
+def segment_faces(index: VectorIndex) -> int:
+    """How many faces of this index's codes fit in ``SEGMENT_BYTES``."""
+    code_bytes = index.encode(np.zeros((1, index.dim), np.float32)).shape[1] if (
+        index.is_trained) else index.dim * 4
+    return max(1, SEGMENT_BYTES // (code_bytes + 8))
 
 
 class IndexFile:
@@ -218,8 +226,9 @@ class IndexFile:
                             self.pack)))
                 encoder = self._encoder(manifest.kind, codec)
                 segments += self._write_segments(encoder, self._vectors_of(adds, {}))
-            if compact:
-                segments = self._merge_small(segments, gone)
+            if compact and segments:
+                code_bytes = self.files.read_segment(segments[0])[1].shape[1]
+                segments = self._merge_small(segments, gone, code_bytes)
             self.files.write_manifest(
                 Manifest(manifest.generation, manifest.kind, codec, head, segments))
             self.files.discard(gone)
@@ -247,11 +256,14 @@ class IndexFile:
             gone.add(segment.file)
         return out
 
-    def _merge_small(self, segments: list[Segment], gone: set[str]) -> list[Segment]:
-        small = [s for s in segments if s.n < SEGMENT_SMALL]
+    def _merge_small(self, segments: list[Segment], gone: set[str], code_bytes: int
+                     ) -> list[Segment]:
+        SEGMENT_MAX = max(1, SEGMENT_BYTES // (code_bytes + 8))  # noqa: N806
+        small_n = max(1, SMALL_BYTES // (code_bytes + 8))
+        small = [s for s in segments if s.n < small_n]
         if len(small) < 2:
             return segments
-        out = [s for s in segments if s.n >= SEGMENT_SMALL]
+        out = [s for s in segments if s.n >= small_n]
         ids_parts, code_parts, held = [], [], 0
         for segment in small:
             ids, codes = self.files.read_segment(segment)
@@ -277,7 +289,8 @@ class IndexFile:
     def _write_segments(
         self, encoder: VectorIndex, batches: Iterator[tuple[np.ndarray, np.ndarray]]
     ) -> list[Segment]:
-        """Encode the batches into segments of at most ``SEGMENT_MAX`` faces."""
+        """Encode the batches into segments of at most ``SEGMENT_BYTES``."""
+        SEGMENT_MAX = segment_faces(encoder)  # noqa: N806
         out: list[Segment] = []
         ids_parts: list[np.ndarray] = []
         code_parts: list[np.ndarray] = []

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import io
 import json
 import os
+import struct
 import threading
 import uuid
 from collections.abc import Iterator
@@ -34,6 +34,7 @@ from .templates import Cipher
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 FORMAT = 1
+SEGMENT_MAGIC = b"FLSEG001"  # then n (u64), code bytes (u32), n ids (i64), n codes
 
 
 @dataclass(frozen=True)
@@ -126,20 +127,25 @@ class SegmentFiles:
         if codes.shape[0] != ids.size or not ids.size:
             raise StoreError(f"a segment needs one code per id ({ids.size} ids, "
                              f"{codes.shape[0]} codes) and at least one face")
-        buf = io.BytesIO()
-        np.savez(buf, ids=ids, codes=codes)
+        codes = codes.reshape(ids.size, -1)
+        header = SEGMENT_MAGIC + struct.pack("<QI", ids.size, codes.shape[1])
         name = f"seg-{uuid.uuid4().hex}.bin"
-        self._write_file(name, self.cipher.encrypt_blob(buf.getvalue()))
+        self._write_file(name, self.cipher.encrypt_blob(header + ids.astype("<i8").tobytes()
+                                                        + codes.tobytes()))
         return Segment(name, int(ids.size), int(ids.min()), int(ids.max()))
 
     def read_segment(self, segment: Segment) -> tuple[np.ndarray, np.ndarray]:
         data = self.cipher.decrypt_blob(self._read_file(segment.file))
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                ids, codes = z["ids"].astype(np.int64), z["codes"].astype(np.uint8)
-        except (OSError, ValueError, KeyError) as exc:
-            raise IntegrityError(f"index segment {segment.file} is malformed ({exc})") from exc
-        if ids.size != segment.n or codes.shape[0] != ids.size:
+        head = len(SEGMENT_MAGIC) + 12
+        if not data.startswith(SEGMENT_MAGIC) or len(data) < head:
+            raise IntegrityError(f"index segment {segment.file} is malformed")
+        n, code_size = struct.unpack("<QI", data[len(SEGMENT_MAGIC):head])
+        if len(data) != head + n * (8 + code_size):
+            raise IntegrityError(f"index segment {segment.file} is truncated or padded")
+        ids = np.frombuffer(data, "<i8", count=n, offset=head).astype(np.int64)
+        codes = np.frombuffer(data, np.uint8, count=n * code_size,
+                              offset=head + 8 * n).reshape(n, code_size)
+        if ids.size != segment.n:
             raise IntegrityError(f"index segment {segment.file} holds {ids.size} faces, "
                                  f"its manifest says {segment.n}")
         return ids, codes
