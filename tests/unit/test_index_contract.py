@@ -200,3 +200,14 @@ def test_an_unreadable_segment_is_rebuilt_from_the_catalog(setup):
     f = index("flat")
     assert len(f) == 100 and f.check().ok
     assert not seg.exists()
+
+
+def test_auto_chooses_the_kind_by_the_size_the_gallery_has_grown_to(setup, monkeypatch):
+    from faceledger.store import vector_index
+
+    monkeypatch.setattr(vector_index, "FLAT_MAX", 500)
+    writer, index, _ = setup
+    assert index("auto").kind == "flat"
+    writer.add(unit_vectors(800))  # committed, not yet in any index file
+    grown = index("auto")
+    assert grown.kind == "ivfpq" and len(grown) == 800 and grown.check().ok

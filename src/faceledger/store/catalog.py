@@ -270,6 +270,11 @@ class Catalog:
         adds = np.unique(arr[arr[:, 1] > 0, 0])
         return np.setdiff1d(adds, dels, assume_unique=True), dels
 
+    def log_net(self, after: int) -> int:
+        """Faces added minus faces deleted since log position ``after``."""
+        return int(self.query("SELECT COALESCE(SUM(op), 0) FROM vector_log WHERE seq > ?",
+                              (after,))[0][0])
+
     def prune_log(self, upto: int) -> int:
         """Forget changes up to ``upto`` (every index file already reflects them)."""
         with self.write() as conn:

@@ -107,8 +107,9 @@ class IndexFile:
             self.sync()
 
     def _wants_other_kind(self, manifest: Manifest) -> bool:
-        if self.requested_kind == "auto":
-            return choose_index_kind(manifest.faces) != manifest.kind
+        if self.requested_kind == "auto":  # by the size the gallery has now
+            faces = manifest.faces + self.catalog.log_net(manifest.applied_seq)
+            return choose_index_kind(faces) != manifest.kind
         return manifest.kind != self.requested_kind
 
     def _load(self, manifest: Manifest) -> None:
