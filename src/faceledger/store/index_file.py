@@ -39,8 +39,8 @@ from .templates import Cipher
 from .vector_index import VectorIndex, choose_index_kind, index_class
 
 #: bytes per segment at most (ids and codes): the most an erasure ever rewrites
-#: (8 MiB is ~8,000 faces of an exact index, ~200,000 of IVF-PQ)
-SEGMENT_BYTES = 8 << 20
+#: (4 MiB is ~4,000 faces of an exact index, ~100,000 of IVF-PQ)
+SEGMENT_BYTES = 4 << 20
 #: segments below this size are merged by ``compact``
 SMALL_BYTES = 1 << 20
 #: log entries kept behind the files' position, so a process that lags replays the log
@@ -395,11 +395,9 @@ class IndexFile:
                 faiss.omp_set_num_threads(threads)
 
     def remove(self, ids: list[int] | np.ndarray) -> int:
-        """Drop these faces from memory now (the caller has deleted their rows)."""
-        with self._lock:
-            removed = self.index.remove(np.asarray(ids, dtype=np.int64))
-            self.sync()
-            return removed
+        """Drop deleted faces from memory now (the caller has deleted their rows, so the
+        log names them); returns how many vectors left this process's memory."""
+        return self.sync()[1]
 
     def __len__(self) -> int:
         self.sync()

@@ -229,10 +229,12 @@ class IVFPQIndex(VectorIndex):
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if not ids.size or self._index is None:
             return 0
-        touched = self._lists_holding(ids) if self.bits == 4 else {}
+        sizes = self._list_sizes() if self.bits == 4 else None
         removed = int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
-        for lst, old_size in touched.items():
-            self._scrub_tail(lst, old_size)
+        if sizes is not None and removed:
+            after = self._list_sizes()
+            for lst in np.flatnonzero(after != sizes):
+                self._scrub_tail(int(lst), int(sizes[lst]))
         if self._file is not None:
             self._file.remove(ids)
         if self.keep_vectors and self._file is None:
@@ -244,16 +246,10 @@ class IVFPQIndex(VectorIndex):
                 self._sorted = None
         return removed
 
-    def _lists_holding(self, ids: np.ndarray) -> dict[int, int]:
-        """{list number: its size} for the inverted lists that hold any of ``ids``."""
-        index = self._need_index()
-        invlists = index.invlists
-        out = {}
-        for lst in range(index.nlist):
-            size = invlists.list_size(lst)
-            if size and np.isin(faiss.rev_swig_ptr(invlists.get_ids(lst), size), ids).any():
-                out[lst] = size
-        return out
+    def _list_sizes(self) -> np.ndarray:
+        invlists = self._need_index().invlists
+        return np.fromiter((invlists.list_size(lst) for lst in range(self._index.nlist)),
+                           dtype=np.int64, count=self._index.nlist)
 
     def _scrub_tail(self, lst: int, old_size: int) -> None:
         """Zero the code slots past the end of a fast-scan list.

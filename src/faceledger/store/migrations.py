@@ -95,6 +95,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         BEGIN INSERT INTO vector_log (face_id, op) VALUES (OLD.id, -1); END;
         """,
     ),
+    (
+        # an erasure follows duplicates to their original (and clears the links): without
+        # this index each erasure scanned every photo row
+        "0003_photos_duplicate_of_index",
+        """
+        CREATE INDEX photos_duplicate_of ON photos(duplicate_of) WHERE duplicate_of IS NOT NULL;
+        """,
+    ),
 ]
 
 

@@ -190,7 +190,8 @@ class SegmentFiles:
             raise IntegrityError(f"index file {name} cannot be read ({exc})") from exc
 
     def _write_file(self, name: str, data: bytes) -> None:
-        """Write atomically (a private temporary file, fsync, rename, fsync the dir)."""
+        """Write atomically (a private temporary file, fsync, rename). The directory is
+        fsynced with the manifest, whose rename comes after those of the files it names."""
         self._ensure_dir()
         tmp = self.directory / f".{name}.{uuid.uuid4().hex}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -203,6 +204,10 @@ class SegmentFiles:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        if name == MANIFEST:
+            self._fsync_dir()
+
+    def _fsync_dir(self) -> None:
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
