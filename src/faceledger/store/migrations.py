@@ -96,11 +96,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        # an erasure follows duplicates to their original (and clears the links): without
-        # this index each erasure scanned every photo row
-        "0003_photos_duplicate_of_index",
+        # an erasure follows duplicates to their original (and clears the links), and the
+        # index counts and lists a pack's faces: without these, each of them read every row
+        # (at a million faces, gigabytes of pages)
+        "0003_indexes_for_scale",
         """
         CREATE INDEX photos_duplicate_of ON photos(duplicate_of) WHERE duplicate_of IS NOT NULL;
+        CREATE INDEX faces_pack_id ON faces(pack, id);
         """,
     ),
 ]
