@@ -133,6 +133,34 @@ def _write_faces(store, source_id: int, run_id: int, vectors: np.ndarray, offset
     return np.asarray(out, np.int64)
 
 
+def _built(root: Path, models_dir: Path, gallery: SyntheticGallery, queries: np.ndarray,
+           say, keep: Path | None) -> tuple[np.ndarray, int, float]:
+    import shutil
+
+    stamp = f"{gallery.n}-{gallery.seed}-{queries.shape[0]}"
+    if keep is not None and (keep / "bench.json").exists():
+        meta = json.loads((keep / "bench.json").read_text())
+        if meta["stamp"] == stamp:
+            say(f"reusing the catalog kept in {keep}")
+            (root / "data").mkdir(parents=True)
+            for name in ("catalog.db", "audit.db", "privacy.db"):
+                if (keep / name).exists():
+                    shutil.copy2(keep / name, root / "data" / name)
+            shutil.copytree(keep / "keys", root / "keys")
+            return np.asarray(meta["truth"], np.int64), int(meta["first_id"]), meta["build_s"]
+    truth, first_id, build_s = build(root, models_dir, gallery, queries, say)
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        for name in ("catalog.db", "audit.db", "privacy.db"):
+            if (root / "data" / name).exists():
+                shutil.copy2(root / "data" / name, keep / name)
+        shutil.copytree(root / "keys", keep / "keys", dirs_exist_ok=True)
+        (keep / "bench.json").write_text(json.dumps({
+            "stamp": stamp, "truth": truth.tolist(), "first_id": first_id,
+            "build_s": build_s}))
+    return truth, first_id, build_s
+
+
 def _phase_cold(root: str, models_dir: str, out) -> None:
     before = _rss_mb()
     t = time.perf_counter()
@@ -224,7 +252,10 @@ def _in_child(target, *args) -> dict:
 
 
 def run_store_bench(gallery: SyntheticGallery, models_dir: Path, queries_n: int = 500,
-                    workdir: Path | None = None, say=print) -> StoreBenchReport:
+                    workdir: Path | None = None, say=print, keep: Path | None = None
+                    ) -> StoreBenchReport:
+    """With ``keep``, the built catalog is kept in that folder and a later run with the same
+    folder starts from a copy of it (the index files are always built afresh)."""
     probes = gallery.probes()
     take = min(queries_n, probes.vectors.shape[0])
     real = int(min(probes.real.sum(), take // 2))
@@ -232,7 +263,7 @@ def run_store_bench(gallery: SyntheticGallery, models_dir: Path, queries_n: int 
     queries = np.ascontiguousarray(probes.vectors[pick], np.float32)
     with tempfile.TemporaryDirectory(prefix="faceledger-store-bench-", dir=workdir) as tmp:
         root = Path(tmp)
-        truth, first_id, build_s = build(root, models_dir, gallery, queries, say)
+        truth, first_id, build_s = _built(root, models_dir, gallery, queries, say, keep)
         mates = probes.mate[pick[:real]] + first_id  # gallery index -> face id
         say(f"built {gallery.n} faces in {build_s:.0f} s; cold open (trains the index)")
         cold = _in_child(_phase_cold, str(root), str(models_dir))

@@ -26,10 +26,13 @@ from .group import bench
               help="Model files folder (default: the shared models folder).")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="Where the throw-away store goes (~1.3 KB per face).")
+@click.option("--keep", type=click.Path(path_type=Path), default=None,
+              help="Keep the built catalog here and reuse it in a later run with the same "
+                   "--n (the index is always built afresh): for the 10 M run.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bench_store(n: int, queries: int, lfw_dir: Path | None, cache: Path | None,
-                models_dir: Path | None, workdir: Path | None, seed: int,
+                models_dir: Path | None, workdir: Path | None, keep: Path | None, seed: int,
                 as_json: bool) -> None:
     """Build a store of N faces through the ingest write path and measure it.
 
@@ -49,7 +52,7 @@ def bench_store(n: int, queries: int, lfw_dir: Path | None, cache: Path | None,
     try:
         emb = load_or_compute_lfw(lfw_dir or default_datasets_dir() / "lfw", models, cache=cache)
         gallery = SyntheticGallery(fit_gallery_model(emb), emb, n, seed=seed)
-        report = run_store_bench(gallery, models, queries, workdir=workdir, say=say)
+        report = run_store_bench(gallery, models, queries, workdir=workdir, say=say, keep=keep)
     except FaceLedgerError as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:
