@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import IntegrityError, StoreError
 from .catalog import Catalog
+from .files import write_private
 from .records import CheckReport
 from .templates import Cipher
 from .vector_index import VectorIndex, choose_index_kind, index_class, retrain
@@ -81,12 +82,11 @@ class IndexFile:
         self.directory.mkdir(parents=True, exist_ok=True)
         data = self.cipher.encrypt_blob(self.index.to_bytes())
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(data)
+        write_private(tmp, data)  # 0600 (store/files.py)
         tmp.replace(self.path)
         side_tmp = self.sidecar.with_suffix(".json.tmp")
-        side_tmp.write_text(
-            json.dumps({"last_face_id": self.last_face_id, "count": len(self.index)})
-        )
+        write_private(side_tmp, json.dumps(
+            {"last_face_id": self.last_face_id, "count": len(self.index)}).encode())
         side_tmp.replace(self.sidecar)
 
     # -- keeping in step ------------------------------------------------------------------
