@@ -85,8 +85,10 @@ def entry_actions(db: Path) -> list[str]:
     return [json.loads(r[0])["action"] for r in rows]
 
 
-def child(code: str, **popen) -> subprocess.Popen:
-    """A Python process running ``code`` on this checkout's faceledger."""
+def child(code: str, *args: str, **popen) -> subprocess.Popen:
+    """A Python process running ``code`` (with ``args`` in sys.argv[1:]) on this
+    checkout's faceledger."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    return subprocess.Popen([sys.executable, "-c", code], env=env, **popen)
+    env.update(popen.pop("env", {}))
+    return subprocess.Popen([sys.executable, "-c", code, *args], env=env, **popen)
