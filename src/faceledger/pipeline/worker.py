@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import signal
 import sys
@@ -106,17 +107,19 @@ def _exit_with_parent() -> None:
     """A worker must not outlive the ingest process that started it (a killed parent
     would otherwise leave workers holding models and photos, blocked forever on a queue
     that nobody feeds). On Linux the kernel sends SIGKILL when the parent dies
-    (``PR_SET_PDEATHSIG``); a watchdog thread checking the parent pid covers other systems,
-    the race where the parent died before the prctl call, and the case where the thread
-    that spawned this worker ended first (the kernel signal follows that thread)."""
-    parent = os.getppid()
+    (``PR_SET_PDEATHSIG``; strictly, when the thread that spawned the worker ends, and
+    ingest spawns the pool from the thread that also shuts it down). A watchdog thread that
+    checks the parent pid covers other systems, and the race where the parent died before
+    this ran (the expected pid comes from multiprocessing, not from getppid)."""
+    spawner = multiprocessing.parent_process()  # the pool's process, as it told us
+    parent = spawner.pid if spawner is not None and spawner.pid else os.getppid()
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
             libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):
             pass  # the watchdog still works
-    if os.getppid() != parent:  # died between the two calls
+    if os.getppid() != parent:  # died before the kernel was asked to tell us
         os._exit(1)
     threading.Thread(
         target=_watch_parent, args=(parent,), name="parent-watchdog", daemon=True
