@@ -17,15 +17,13 @@ entry that fails. It detects:
 * reordered entries (``seq`` inside the hashed body disagrees with the row, links break),
 * deleted entries at the end (the head names a later entry than the last one present).
 
-With the store key (``head_key``, derived from the template key, which is kept outside the
-data dir) the head carries an HMAC, so recomputing the chain needs the key too. Given the
-catalog (``anchors``), the log and the catalog also anchor each other's head and count
-under that key (:mod:`faceledger.privacy.audit_anchor`): a log that was wiped, deleted,
-truncated (head and all) or replaced by an older copy no longer reaches the catalog's
-anchor. Such a log is reported by :meth:`verify` and refuses every append with an
+With the store key (``head_key``, derived from the template key, kept outside the data dir)
+the head carries an HMAC, so recomputing the chain needs the key too. Given the catalog
+(``anchors``), the log and the catalog anchor each other's head and count under that key
+(:mod:`faceledger.privacy.audit_anchor`): a log wiped, deleted, truncated or replaced by an
+older copy is reported by :meth:`verify` and refuses every append with an
 :class:`IntegrityError` (it never silently starts a new chain). :meth:`head` gives an anchor
-to keep elsewhere for :meth:`verify` (``anchor``), which also catches both files rolled back
-together.
+to keep elsewhere for :meth:`verify` (``anchor``), which catches both files rolled back.
 
 Actions that change state across files are written as an intent before and a completion
 after (:meth:`begin`, :meth:`complete`); :meth:`verify` lists intents that were never
@@ -55,8 +53,14 @@ from .audit_anchor import (
     AnchorStore,
     AuditCopy,
     Judgement,
+    advance_copy,
+    catalog_copy,
     judge,
     judge_head,
+    look,
+    read_copy,
+    settle,
+    store_copy,
 )
 from .audit_chain import (
     GENESIS_HASH,
@@ -182,37 +186,19 @@ class AuditLog:
             )
 
     def _open_anchors(self) -> None:
-        verdict = judge(self._anchor_state(), self._head_keys)
+        assert self._anchors is not None
+        verdict = judge(look(self, self._anchors), self._head_keys)
         if verdict.problem is not None:
             self._refusal = verdict.problem
             return
         try:
-            if verdict.todo == "genesis":
-                self._write_copy(0, GENESIS_HASH)
-                self._write_catalog_anchor(0, GENESIS_HASH, strict=True)
-            elif verdict.todo in ("adopt", "anchor"):
-                seq, digest = self.head()
-                if verdict.todo == "adopt":
-                    self._write_copy(seq, digest)
-                self._write_catalog_anchor(seq, digest, strict=True)
-                if verdict.todo == "adopt":
-                    self.append(
-                        "audit_anchor", "system", purpose="anchor the audit log in the catalog",
-                        inputs={"adopted_seq": seq, "adopted_hash": digest},
-                        outputs={"reason": "a log made before anchors: anchored at its head "
-                                 "on first open"},
-                    )
-            elif verdict.todo == "repair":  # a crash between an append's two writes
-                seq, digest = self.head()
-                self._write_catalog_anchor(seq, digest)
+            settle(self, verdict)
         except (sqlite3.Error, FaceLedgerError) as exc:
             raise StoreError(f"cannot anchor the audit log in the catalog: {exc}") from exc
 
-    def _anchor_state(self) -> AnchorState:
-        """Both files as one picture (the catalog read before and after the log)."""
-        anchors = self._anchors
-        assert anchors is not None
-        before = anchors.audit_anchor()
+    def snapshot(self) -> tuple[tuple[int, str, str | None], tuple[int, str], AuditCopy | None]:
+        """(head seq, hash, mac), (last entry's seq, hash) and the audit copy of the
+        catalog anchor, from one read transaction."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -220,51 +206,27 @@ class AuditLog:
                 last = self._conn.execute(
                     "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1"
                 ).fetchone()
-                copy = self._copy_row()
+                copy = read_copy(self._conn)
             finally:
                 self._conn.execute("COMMIT")
-        after = anchors.audit_anchor()
-
-        def hash_at(seq: int) -> str | None:  # entries never change: read them any time
-            found = self.entry(seq)
-            return found.hash if found is not None else None
-
-        return AnchorState(
-            head=head,
-            last=(int(last[0]), str(last[1])) if last else (0, GENESIS_HASH),
-            copy=copy,
-            catalog_before=before,
-            catalog_after=after,
-            hash_at=hash_at,
-            holds_records=anchors.holds_records,
-        )
-
-    def _copy_row(self) -> AuditCopy | None:
-        row = self._conn.execute(
-            "SELECT seq, hash, mac FROM catalog_anchor WHERE id = 1"
-        ).fetchone()
-        return AuditCopy(int(row[0]), str(row[1]), row[2]) if row else None
+        return head, ((int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)), copy
 
     def _head_row(self) -> tuple[int, str, str | None]:
         row = self._conn.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone()
         return (int(row[0]), str(row[1]), row[2]) if row else (0, GENESIS_HASH, None)
 
-    def _write_copy(self, seq: int, digest: str) -> None:
-        copy = AuditCopy.signed(seq, digest, self._head_keys)
+    def write_copy(self, seq: int, digest: str) -> None:
+        """Set the audit copy of the catalog anchor (anchoring only; appends advance it)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO catalog_anchor (id, seq, hash, mac) "
-                    "VALUES (1, ?, ?, ?)",
-                    (copy.seq, copy.hash, copy.mac),
-                )
+                store_copy(self._conn, AuditCopy.signed(seq, digest, self._head_keys))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
 
-    def _write_catalog_anchor(self, seq: int, digest: str, strict: bool = False) -> None:
+    def write_catalog_anchor(self, seq: int, digest: str, strict: bool = False) -> None:
         """The second write of an append. If it fails the anchor lags one entry behind,
         which is what a crash here would leave too; the next append repairs it."""
         if self._anchors is None:
@@ -275,19 +237,6 @@ class AuditLog:
         except (sqlite3.Error, StoreError):
             if strict:
                 raise
-
-    def _catalog_copy(self) -> AuditCopy | None:
-        """The catalog anchor now, as a copy to keep in the log (None if untrustworthy)."""
-        if self._anchors is None:
-            return None
-        try:
-            text = self._anchors.audit_anchor()
-            anchor = Anchor.parse(text) if text else None
-        except (ValueError, sqlite3.Error, StoreError):
-            return None
-        if anchor is None or not anchor.authentic(self._head_keys):
-            return None
-        return AuditCopy.signed(anchor.seq, anchor.hash, self._head_keys)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -353,7 +302,7 @@ class AuditLog:
         # fail on unserialisable inputs before taking the write lock
         inputs_c = json.loads(canonical_json(inputs or {}))
         outputs_c = json.loads(canonical_json(outputs or {}))
-        copy = self._catalog_copy()
+        copy = catalog_copy(self._anchors, self._head_keys)
         with self._lock:
             conn = self._conn
             try:
@@ -388,7 +337,7 @@ class AuditLog:
                         (entry.seq, digest, self._mac(entry.seq, digest)),
                     )
                     if copy is not None:
-                        self._keep_copy(conn, copy, entry.seq)
+                        advance_copy(conn, copy, entry.seq)
                     if pending_lock is not None:
                         conn.execute(
                             "INSERT INTO pending (seq, action, lock) VALUES (?, ?, ?)",
@@ -402,26 +351,8 @@ class AuditLog:
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot append to the audit log: {exc}") from exc
-        self._write_catalog_anchor(entry.seq, entry.hash)
+        self.write_catalog_anchor(entry.seq, entry.hash)
         return entry
-
-    @staticmethod
-    def _keep_copy(conn: sqlite3.Connection, copy: AuditCopy, new_seq: int) -> None:
-        """Advance the audit copy of the catalog anchor (never backwards, and only to an
-        entry that is there with that hash)."""
-        if copy.seq >= new_seq:
-            return
-        row = conn.execute("SELECT seq FROM catalog_anchor WHERE id = 1").fetchone()
-        if row is not None and int(row[0]) >= copy.seq:
-            return
-        if copy.seq > 0:
-            found = conn.execute("SELECT hash FROM entries WHERE seq = ?", (copy.seq,)).fetchone()
-            if found is None or found[0] != copy.hash:
-                return
-        conn.execute(
-            "INSERT OR REPLACE INTO catalog_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)",
-            (copy.seq, copy.hash, copy.mac),
-        )
 
     def reseal(self, head_key: bytes | Sequence[bytes] | None) -> None:
         """Switch the HMAC key of the head and both anchors (after key rotation, or when a
@@ -438,14 +369,9 @@ class AuditLog:
                         "UPDATE head SET mac = ? WHERE id = 1",
                         (self._mac(result.head_seq, result.head_hash),),
                     )
-                row = self._conn.execute(
-                    "SELECT seq, hash FROM catalog_anchor WHERE id = 1"
-                ).fetchone()
-                if row is not None:
-                    copy = AuditCopy.signed(int(row[0]), str(row[1]), self._head_keys)
-                    self._conn.execute(
-                        "UPDATE catalog_anchor SET mac = ? WHERE id = 1", (copy.mac,)
-                    )
+                copy = read_copy(self._conn)
+                if copy is not None:
+                    store_copy(self._conn, AuditCopy.signed(copy.seq, copy.hash, self._head_keys))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -453,7 +379,7 @@ class AuditLog:
         if self._anchors is not None and result.anchored_seq is not None:
             seq = result.anchored_seq
             digest = GENESIS_HASH if seq == 0 else self._hash_of(seq)
-            self._write_catalog_anchor(seq, digest, strict=True)
+            self.write_catalog_anchor(seq, digest, strict=True)
 
     def _hash_of(self, seq: int) -> str:
         entry = self.entry(seq)
@@ -537,7 +463,7 @@ class AuditLog:
                     "SELECT seq, body, prev_hash, hash FROM entries ORDER BY seq"
                 ).fetchall()
                 head = self._head_row()
-                copy = self._copy_row()
+                copy = read_copy(self._conn)
             finally:
                 self._conn.execute("COMMIT")
         head_info = {"head_seq": head[0], "head_hash": head[1]}

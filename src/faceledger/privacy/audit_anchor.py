@@ -34,11 +34,16 @@ themselves; an anchor kept elsewhere (``audit verify --anchor SEQ:HASH``) catche
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from ..errors import StoreError
 from .audit_chain import GENESIS_HASH, head_message, mac, mac_ok
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
 
 
 class AnchorStore(Protocol):
@@ -238,3 +243,86 @@ def judge(state: AnchorState, keys: Sequence[bytes]) -> Judgement:
         )
     todo = "repair" if head_seq > before.seq else None
     return Judgement(todo=todo, anchored_seq=before.seq)
+
+
+# -- the audit copy in audit.db (table ``catalog_anchor``) -------------------------------
+
+
+def read_copy(conn: sqlite3.Connection) -> AuditCopy | None:
+    row = conn.execute("SELECT seq, hash, mac FROM catalog_anchor WHERE id = 1").fetchone()
+    return AuditCopy(int(row[0]), str(row[1]), row[2]) if row else None
+
+
+def store_copy(conn: sqlite3.Connection, copy: AuditCopy) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO catalog_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)",
+        (copy.seq, copy.hash, copy.mac),
+    )
+
+
+def advance_copy(conn: sqlite3.Connection, copy: AuditCopy, new_seq: int) -> None:
+    """Inside an append's transaction: advance the copy (never backwards, and only to an
+    entry that is there with that hash)."""
+    if copy.seq >= new_seq:
+        return
+    current = read_copy(conn)
+    if current is not None and current.seq >= copy.seq:
+        return
+    if copy.seq > 0:
+        found = conn.execute("SELECT hash FROM entries WHERE seq = ?", (copy.seq,)).fetchone()
+        if found is None or found[0] != copy.hash:
+            return
+    store_copy(conn, copy)
+
+
+def catalog_copy(anchors: AnchorStore | None, keys: Sequence[bytes]) -> AuditCopy | None:
+    """The catalog anchor now, as a copy to keep in the log (None if untrustworthy)."""
+    if anchors is None:
+        return None
+    try:
+        text = anchors.audit_anchor()
+        anchor = Anchor.parse(text) if text else None
+    except (ValueError, sqlite3.Error, StoreError):
+        return None
+    if anchor is None or not anchor.authentic(keys):
+        return None
+    return AuditCopy.signed(anchor.seq, anchor.hash, keys)
+
+
+# -- on open: look at both files, then do what the judgement says -------------------------
+
+
+def look(log: AuditLog, anchors: AnchorStore) -> AnchorState:
+    """Both files as one picture (the catalog read before and after the log)."""
+    before = anchors.audit_anchor()
+    head, last, copy = log.snapshot()
+    after = anchors.audit_anchor()
+
+    def hash_at(seq: int) -> str | None:  # entries never change: read them any time
+        found = log.entry(seq)
+        return found.hash if found is not None else None
+
+    return AnchorState(head, last, copy, before, after, hash_at, anchors.holds_records)
+
+
+def settle(log: AuditLog, verdict: Judgement) -> None:
+    """Genesis for a new store, adoption for one made before anchors, the second write of
+    an interrupted anchoring, or the catalog anchor brought up to the head after a crash."""
+    if verdict.todo == "genesis":
+        log.write_copy(0, GENESIS_HASH)
+        log.write_catalog_anchor(0, GENESIS_HASH, strict=True)
+    elif verdict.todo in ("adopt", "anchor"):
+        seq, digest = log.head()
+        if verdict.todo == "adopt":
+            log.write_copy(seq, digest)
+        log.write_catalog_anchor(seq, digest, strict=True)
+        if verdict.todo == "adopt":
+            log.append(
+                "audit_anchor", "system", purpose="anchor the audit log in the catalog",
+                inputs={"adopted_seq": seq, "adopted_hash": digest},
+                outputs={"reason": "a log made before anchors: anchored at its head on "
+                         "first open"},
+            )
+    elif verdict.todo == "repair":  # a crash between an append's two writes
+        seq, digest = log.head()
+        log.write_catalog_anchor(seq, digest)
