@@ -75,7 +75,8 @@ def audit_verify(ctx, anchor, export_file, as_json) -> None:
         for what in running:
             click.echo(f"in progress: {what}")
     else:
-        click.echo(f"AUDIT LOG BROKEN at entry {result.first_bad_seq}: {result.reason}", err=True)
+        where = f" at entry {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        click.echo(f"AUDIT LOG BROKEN{where}: {result.reason}", err=True)
     for what in interrupted:
         click.echo(f"INTERRUPTED (begun, never completed): {what}", err=True)
     if not result.ok or interrupted:

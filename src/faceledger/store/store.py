@@ -270,6 +270,7 @@ class Store:
         return operating_point(self.pack, far)
 
     def _require_context(self, context: ActionContext | None) -> ActionContext:
+        self.audit.require_writable()  # nothing is searched that cannot be recorded
         context = context or ActionContext()
         if self.settings.require_purpose and not (context.purpose and context.case):
             raise LawfulBasisError(
