@@ -16,6 +16,7 @@ at the boundary where they occur, so callers only ever catch these.
     ├── StoreError               the catalog or index cannot be used
     │   ├── NotFoundError        a named thing does not exist
     │   ├── AlreadyExistsError   a named thing exists already
+    │   ├── BusyError            another process or thread is doing this right now
     │   └── IndexMismatchError   catalog and vector index disagree
     ├── LawfulBasisError         a source lacks what the law requires, or an action its purpose
     ├── NoFaceError              a probe holds no face
@@ -80,6 +81,11 @@ class NotFoundError(StoreError):
 
 class AlreadyExistsError(StoreError):
     code = "already_exists"
+    http_status = 409
+
+
+class BusyError(StoreError):
+    code = "busy"
     http_status = 409
 
 

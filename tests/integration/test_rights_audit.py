@@ -183,7 +183,8 @@ def test_export_jsonl_and_verify_the_copy(busy_store, tmp_path):
     r = CliRunner().invoke(main, [*args, "audit", "export", "--out", str(out)], env=env)
     assert r.exit_code == 0, r.output
     lines = out.read_text().splitlines()
-    assert len(lines) == len(busy_store.audit) and json.loads(lines[0])["seq"] == 1
+    # every entry, then the signed trailer
+    assert len(lines) == len(busy_store.audit) + 1 and json.loads(lines[0])["seq"] == 1
     ok = CliRunner().invoke(main, [*args, "audit", "verify", "--file", str(out)], env=env)
     assert ok.exit_code == 0, ok.output
     edited = json.loads(lines[1])

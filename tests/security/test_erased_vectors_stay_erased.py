@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -48,8 +49,6 @@ def env_for(root: Path, models_dir: Path) -> dict:
 
 def index_on_disk(root: Path) -> tuple[set[int], bytes]:
     """(face ids in the segments the manifest names, every index file decrypted)."""
-    import io
-
     cipher = TemplateCipher.from_key_bytes(read_key_file(root / "keys" / "t.key"))
     ids: set[int] = set()
     # the layout before segments (one whole FAISS file), read too, so this test shows the
@@ -63,9 +62,10 @@ def index_on_disk(root: Path) -> tuple[set[int], bytes]:
     pack_dirs = [p for p in (root / "data" / "index").iterdir() if p.is_dir()]
     manifest = json.loads((pack_dirs[0] / "manifest.json").read_text()) if pack_dirs else {}
     for seg in manifest.get("segments", []):
-        pack_dir = pack_dirs[0]
-        with np.load(io.BytesIO(cipher.decrypt_blob((pack_dir / seg["file"]).read_bytes()))) as z:
-            ids |= {int(i) for i in z["ids"]}
+        data = cipher.decrypt_blob((pack_dirs[0] / seg["file"]).read_bytes())
+        magic, (n, _code_bytes) = data[:8], struct.unpack("<QI", data[8:20])
+        assert magic == b"FLSEG001"
+        ids |= {int(i) for i in np.frombuffer(data, "<i8", count=n, offset=20)}
     plain = []
     for f in sorted((root / "data" / "index").rglob("*")):
         if f.is_file():

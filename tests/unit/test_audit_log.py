@@ -148,7 +148,9 @@ def test_export_jsonl_round_trip_and_tamper(log):
     buf = io.StringIO()
     assert log.export_jsonl(buf) == 5
     lines = buf.getvalue().splitlines()
-    assert len(lines) == 5 and json.loads(lines[0])["seq"] == 1
+    # five entries, then the signed trailer (tests/security/test_audit_export.py)
+    assert len(lines) == 6 and json.loads(lines[0])["seq"] == 1
+    assert json.loads(lines[-1])["count"] == 5
     assert verify_jsonl(io.StringIO(buf.getvalue())).ok
     edited = json.loads(lines[1])
     edited["outputs"]["face_ids"] = []

@@ -6,6 +6,7 @@ its result; library errors become one line on stderr (see ``common.handle_errors
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def main(ctx: click.Context, data_dir, models_dir, accept_research_licence) -> N
       faceledger ingest events
       faceledger search probe.jpg --purpose "find my photos" --case REQ-1
     """
+    os.umask(0o077)  # everything this process writes is its owner's only (stores, copies, keys)
     ctx.obj = {
         "data_dir": data_dir,
         "models_dir": models_dir,
@@ -312,11 +314,19 @@ def check(ctx, rebuild, as_json) -> None:
     """Do the catalog and the vector index agree?  Example: faceledger check"""
     with open_from(ctx) as store:
         report = store.rebuild_index() if rebuild else store.check()
+        intents = [(e.seq, e.action, live) for e, live in store.open_intents()]
+        refusal = store.audit.refusal
+    interrupted = [f"entry {seq} {action}" for seq, action, live in intents if not live]
     if as_json:
-        echo_json(asdict(report))
+        echo_json({**asdict(report), "interrupted": interrupted, "audit_refusal": refusal})
     else:
         click.echo(report.summary())
-    if not report.ok:
+        for seq, action, live in intents:
+            state = "in progress" if live else "INTERRUPTED (begun, never completed)"
+            click.echo(f"audit: entry {seq} {action}: {state}")
+        if refusal:
+            click.echo(f"audit: the log refuses writes: {refusal}", err=True)
+    if not report.ok or interrupted or refusal:
         raise SystemExit(1)
 
 

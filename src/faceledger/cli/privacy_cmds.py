@@ -38,37 +38,75 @@ def audit() -> None:
 @click.option("--anchor", help="SEQ:HASH noted earlier (from a previous verify); the log must "
               "still contain that entry with that hash.")
 @click.option("--file", "export_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Verify an exported JSON-lines copy instead of the store's log.")
+              help="Verify an exported JSON-lines copy instead of the store's log (its signed "
+              "trailer is checked with the store's key when the store can be opened).")
 @json_option
 @click.pass_context
 @handle_errors
 def audit_verify(ctx, anchor, export_file, as_json) -> None:
-    """Check that no entry was edited, deleted or reordered; exit status 1 if one was.
+    """Check that no entry was edited, deleted or reordered, and that the log was not
+    wiped, truncated or rolled back; exit status 1 if it was.
 
-    Example: faceledger audit verify --anchor 1200:3f5a...
+    \b
+    Examples:
+      faceledger audit verify --anchor 1200:3f5a...
+      faceledger audit verify --file audit.jsonl --anchor 1200:3f5a...
     """
-    from ..privacy.audit import verify_jsonl
-
+    pin = _parse_anchor(anchor) if anchor else None
+    interrupted: list[str] = []
+    running: list[str] = []
     if export_file is not None:
-        with open(export_file, encoding="utf-8") as fh:
-            result = verify_jsonl(fh)
+        result = _verify_export(ctx, export_file, pin)
     else:
-        pin = None
-        if anchor:
-            seq, _, digest = anchor.partition(":")
-            pin = (int(seq), digest.strip())
         with open_from(ctx) as store:
             result = store.audit.verify(anchor=pin)
+            for entry, live in store.open_intents():
+                what = f"entry {entry.seq} {entry.action} by {entry.actor} at {entry.at}"
+                (running if live else interrupted).append(what)
     if as_json:
-        echo_json(asdict(result))
+        echo_json({**asdict(result), "interrupted": interrupted, "running": running})
     elif result.ok:
         sealed = " (head sealed with the store key)" if result.head_sealed else ""
         click.echo(f"audit log intact: {result.entries} entries; head {result.head_seq}:"
                    f"{result.head_hash}{sealed}")
+        if export_file is not None and not result.trailer_authenticated:
+            click.echo("note: the export's trailer was NOT authenticated (no store key to "
+                       "check it with); a copy cut and re-signed would pass", err=True)
+        for what in running:
+            click.echo(f"in progress: {what}")
     else:
-        click.echo(f"AUDIT LOG BROKEN at entry {result.first_bad_seq}: {result.reason}", err=True)
-    if not result.ok:
+        where = f" at entry {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        click.echo(f"AUDIT LOG BROKEN{where}: {result.reason}", err=True)
+    for what in interrupted:
+        click.echo(f"INTERRUPTED (begun, never completed): {what}", err=True)
+    if not result.ok or interrupted:
         sys.exit(1)
+
+
+def _parse_anchor(text: str) -> tuple[int, str]:
+    seq, _, digest = text.partition(":")
+    digest = digest.strip().lower()
+    if not seq.strip().isdigit() or len(digest) != 64 or any(
+        c not in "0123456789abcdef" for c in digest
+    ):
+        raise click.BadParameter("give SEQ:HASH as printed by `audit verify`",
+                                 param_hint="--anchor")
+    return int(seq), digest
+
+
+def _verify_export(ctx, export_file: Path, pin):
+    """With the store's key when the store opens, else the trailer is only checked for
+    consistency (the result says so)."""
+    from ..errors import ConfigError, NotFoundError
+    from ..privacy.audit import verify_jsonl
+
+    with open(export_file, encoding="utf-8") as fh:
+        try:
+            store = open_from(ctx)
+        except (NotFoundError, ConfigError):
+            return verify_jsonl(fh, anchor=pin)
+        with store:
+            return store.audit.verify_export(fh, anchor=pin)
 
 
 @audit.command("export")
@@ -78,7 +116,8 @@ def audit_verify(ctx, anchor, export_file, as_json) -> None:
 @click.pass_context
 @handle_errors
 def audit_export(ctx, out, since) -> None:
-    """Write the log as JSON lines, hashes included (verify a copy with --file).
+    """Write the log as JSON lines, hashes included, and a last line (the trailer) with the
+    count, the last hash and an HMAC under the store key (verify a copy with --file).
 
     Example: faceledger audit export --out audit.jsonl
     """

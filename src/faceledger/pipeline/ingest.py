@@ -1,5 +1,11 @@
 """Ingest one source: list its photos, analyse them on every core, write them in batches.
 
+One run per source at a time: a run holds an OS lock (``locks/ingest-<source id>.lock``)
+for its whole life, and a second one is refused with :class:`~faceledger.errors.BusyError`.
+The run is audited as an ``ingest_intent`` entry when it starts and an ``ingest_run`` entry
+when it ends; a run killed outright (kill -9, power loss) stays "running" with its lock
+free, and the next open of the store marks it "crashed" and writes its ``ingest_run``.
+
 Resumable by construction: a photo already in the catalog for this source is skipped
 without being read; each batch of photos and faces is one catalog transaction; vectors go
 into the index only after their transaction commits, and the index is saved at the end (a
@@ -25,6 +31,7 @@ from ..images import ImageLimits
 from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
 from ..store.catalog import utc_now
+from ..store.locks import FileLock
 from .listing import PhotoRef, list_photos
 from .worker import PhotoResult, analyze_chunk, analyze_photo, init_worker
 
@@ -69,6 +76,11 @@ class IngestReport:
 ProgressCallback = Callable[[IngestProgress], None]
 
 
+def run_lock_name(source_id: int) -> str:
+    """The lock an ingest of this source holds for its whole life."""
+    return f"ingest-{int(source_id)}"
+
+
 def ingest_source(
     store: Store,
     name: str,
@@ -81,6 +93,22 @@ def ingest_source(
     info = store.source(name)
     validate_source(info)  # refuses a source that lacks any part of its lawful basis
     source_id = int(catalog.source_row(name)["id"])
+    store.audit.require_writable()  # a log that cannot record the run: nothing starts
+    lock = FileLock(store.data_dir, run_lock_name(source_id))
+    lock.require(f"an ingest of source {name!r}")  # one run per source, across processes
+    try:
+        return _run_locked(store, name, info, source_id, lock.name, progress, stop_event,
+                           workers, actor)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    store: Store, name: str, info, source_id: int, lock_name: str,
+    progress: ProgressCallback | None, stop_event: threading.Event | None,
+    workers: int | None, actor: str,
+) -> IngestReport:
+    catalog = store.catalog
     refs = list_photos(info)
     known = catalog.known_uris(source_id)
     todo = [r for r in refs if r.uri not in known]
@@ -91,9 +119,17 @@ def ingest_source(
     started = time.perf_counter()
     status = "failed"
     workers = store.settings.workers if workers is None else workers
-    if progress:
-        progress(state)
+    intent = None
     try:
+        # the run is "running" from here; a process killed now leaves its lock free and
+        # the next open of the store marks the run crashed (see recover_crashed_runs)
+        intent = store.audit.begin(
+            "ingest", actor, purpose=info.purpose,
+            inputs={"source": name, "run_id": run_id, "photos_to_read": len(todo)},
+            lock=lock_name,
+        )
+        if progress:
+            progress(state)
         batch: list[PhotoResult] = []
         for result in _analyse(store, todo, workers, stop_event):
             batch.append(result)
@@ -121,11 +157,68 @@ def ingest_source(
         }
         catalog.finish_run(run_id, status, counts)
         report = IngestReport(run_id=run_id, source=name, status=status, **counts)  # type: ignore[arg-type]
-        store.record(
-            "ingest_run", actor=actor, purpose=info.purpose,
-            inputs={"source": name, "run_id": run_id}, outputs=report.as_dict(),
-        )
+        inputs = {"source": name, "run_id": run_id}
+        if intent is not None:
+            store.audit.complete(intent, "ingest_run", actor, info.purpose, None,
+                                 inputs=inputs, outputs=report.as_dict())
+        else:
+            store.record("ingest_run", actor=actor, purpose=info.purpose, inputs=inputs,
+                         outputs=report.as_dict())
     return report
+
+
+def recover_crashed_runs(store: Store, pending: list) -> list[int]:
+    """Runs still marked "running" whose lock is free were left by a dead process: mark
+    them crashed (with what they committed) and complete their audit intent. Returns the
+    ids of the runs marked. ``pending``: the audit log's open intents."""
+    intents = {
+        int(p_entry.inputs.get("run_id", -1)): p_entry
+        for p_entry in pending
+        if p_entry.action == "ingest_intent"
+    }
+    marked: list[int] = []
+    for run_id, source_id in store.catalog.running_runs():
+        lock = FileLock(store.data_dir, run_lock_name(source_id))
+        if not lock.acquire(0.0):
+            continue  # a live run of that source holds it
+        try:
+            counts = store.catalog.mark_run_crashed(run_id)  # re-read under the lock
+            if counts is None:
+                continue
+            marked.append(run_id)
+            _record_end(store, run_id, intents.pop(run_id, None), "crashed", counts)
+        finally:
+            lock.release()
+    for run_id, entry in intents.items():  # died after finishing the run, before its entry
+        lock = FileLock(store.data_dir, run_lock_name(_source_of(store, run_id)))
+        if not lock.acquire(0.0):
+            continue
+        try:
+            record = store.catalog.run(run_id)
+            _record_end(store, run_id, entry, record.status,
+                        {"photos": record.photos, "faces": record.faces,
+                         "errors": record.errors, "duplicates": record.duplicates})
+        finally:
+            lock.release()
+    return marked
+
+
+def _source_of(store: Store, run_id: int) -> int:
+    rows = store.catalog.query("SELECT source_id FROM ingest_runs WHERE id = ?", (run_id,))
+    return int(rows[0][0]) if rows else 0
+
+
+def _record_end(store: Store, run_id: int, intent, status: str, counts: dict) -> None:
+    record = store.catalog.run(run_id)
+    inputs = {"source": record.source, "run_id": run_id}
+    outputs = {"run_id": run_id, "source": record.source, "status": status, **counts,
+               "found_by": "store open (the ingest process had died)"}
+    if intent is not None:
+        store.audit.complete(intent, "ingest_run", intent.actor, intent.purpose, None,
+                             inputs=inputs, outputs=outputs)
+    else:  # a run from before intents were written
+        store.record("ingest_run", "system", purpose="crashed ingest run found on open",
+                     inputs=inputs, outputs=outputs)
 
 
 def _analyse(

@@ -7,7 +7,14 @@ process-local state that exists only inside pool workers.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import multiprocessing
+import os
 import signal
+import sys
+import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,12 +90,47 @@ _WORKER: dict[str, object] = {}
 
 def init_worker(pack: str, models_dir: str, accept_research: bool, limits: ImageLimits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
+    _exit_with_parent()
     from ..models.registry import load_pack
 
     analyzer = load_pack(pack, Path(models_dir), accept_research, threads=1)
     analyzer.load()
     _WORKER["analyzer"] = analyzer
     _WORKER["limits"] = limits
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_WATCH_SECONDS = 1.0
+
+
+def _exit_with_parent() -> None:
+    """A worker must not outlive the ingest process that started it (a killed parent
+    would otherwise leave workers holding models and photos, blocked forever on a queue
+    that nobody feeds). On Linux the kernel sends SIGKILL when the parent dies
+    (``PR_SET_PDEATHSIG``; strictly, when the thread that spawned the worker ends, and
+    ingest spawns the pool from the thread that also shuts it down). A watchdog thread that
+    checks the parent pid covers other systems, and the race where the parent died before
+    this ran (the expected pid comes from multiprocessing, not from getppid)."""
+    spawner = multiprocessing.parent_process()  # the pool's process, as it told us
+    parent = spawner.pid if spawner is not None and spawner.pid else os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog still works
+    if os.getppid() != parent:  # died before the kernel was asked to tell us
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="parent-watchdog", daemon=True
+    ).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(_WATCH_SECONDS)
+        if os.getppid() != parent:  # re-parented: the ingest process is gone
+            os._exit(1)
 
 
 def analyze_chunk(refs: list[PhotoRef]) -> list[PhotoResult]:

@@ -17,16 +17,17 @@ entry that fails. It detects:
 * reordered entries (``seq`` inside the hashed body disagrees with the row, links break),
 * deleted entries at the end (the head names a later entry than the last one present).
 
-What it cannot detect on its own: someone with write access to the file who recomputes
-every hash after their edit and rewrites the head to match, or who replaces the whole file
-with an older copy. Two defences close most of that gap and are both offered here:
+With the store key (``head_key``, derived from the template key, kept outside the data dir)
+the head carries an HMAC, so recomputing the chain needs the key too. Given the catalog
+(``anchors``), the log and the catalog anchor each other's head and count under that key
+(:mod:`faceledger.privacy.audit_anchor`): a log wiped, deleted, truncated or replaced by an
+older copy is reported by :meth:`verify` and refuses every append with an
+:class:`IntegrityError` (it never silently starts a new chain). :meth:`head` gives an anchor
+to keep elsewhere for :meth:`verify` (``anchor``), which catches both files rolled back.
 
-* ``head_key``: with a secret key (the store derives one from its template key, which is
-  kept outside the data dir), the head also carries an HMAC over ``seq:hash``. Recomputing
-  the chain then needs the key too.
-* :meth:`AuditLog.head`: the operator can copy ``(seq, hash)`` somewhere else (a ticket, a
-  second machine) and later pass it to :meth:`verify` as ``anchor``; every entry up to the
-  anchor must still hash to it.
+Actions that change state across files are written as an intent before and a completion
+after (:meth:`begin`, :meth:`complete`); :meth:`verify` lists intents that were never
+completed, and :meth:`pending` lists them cheaply for the store's recovery on open.
 
 The ``entries`` table also carries triggers that refuse ``UPDATE`` and ``DELETE``, so that
 no ordinary code path can change history by accident; a deliberate attacker can drop them,
@@ -35,22 +36,60 @@ which is what the chain is for.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Self
 
-import numpy as np
+from ..errors import FaceLedgerError, IntegrityError, StoreError
+from ..store.files import private_file
+from .audit_anchor import (
+    Anchor,
+    AnchorState,
+    AnchorStore,
+    AuditCopy,
+    Judgement,
+    advance_copy,
+    catalog_copy,
+    judge,
+    judge_head,
+    look,
+    read_copy,
+    settle,
+    store_copy,
+)
+from .audit_chain import (
+    GENESIS_HASH,
+    INTENT_SUFFIX,
+    AuditEntry,
+    AuditVerification,
+    canonical_json,
+    entry_from,
+    entry_hash,
+    head_message,
+    keys_tuple,
+    mac,
+    sha256_hex,
+    verify_rows,
+)
+from .audit_export import verify_jsonl, write_export
 
-from ..errors import IntegrityError, StoreError
-
-GENESIS_HASH = "0" * 64
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEntry",
+    "AuditLog",
+    "AuditVerification",
+    "PendingIntent",
+    "canonical_json",
+    "entry_hash",
+    "sha256_hex",
+    "verify_jsonl",
+    "verify_rows",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -65,6 +104,17 @@ CREATE TABLE IF NOT EXISTS head (
     hash TEXT NOT NULL,
     mac TEXT
 );
+CREATE TABLE IF NOT EXISTS catalog_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    mac TEXT
+);
+CREATE TABLE IF NOT EXISTS pending (
+    seq INTEGER PRIMARY KEY,
+    action TEXT NOT NULL,
+    lock TEXT
+);
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
@@ -73,79 +123,12 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
 
 @dataclass(frozen=True)
-class AuditEntry:
+class PendingIntent:
+    """An intent not completed yet, and the lock its actor holds while it works."""
+
     seq: int
-    at: str
     action: str
-    actor: str
-    purpose: str | None
-    case: str | None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    prev_hash: str = GENESIS_HASH
-    hash: str = ""
-
-    def body(self) -> dict[str, Any]:
-        """The hashed part: everything but ``hash`` itself."""
-        data = asdict(self)
-        data.pop("hash")
-        return data
-
-    def to_json(self) -> str:
-        return canonical_json(asdict(self))
-
-
-@dataclass(frozen=True)
-class AuditVerification:
-    ok: bool
-    entries: int
-    first_bad_seq: int | None = None
-    reason: str = ""
-    head_seq: int = 0
-    head_hash: str = GENESIS_HASH
-    head_sealed: bool = False
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        if np.issubdtype(value.dtype, np.floating):
-            raise TypeError("refusing to write a float array (a template?) to the audit log")
-        return value.tolist()
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError("refusing to write raw bytes (a probe?) to the audit log; hash them")
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
-    raise TypeError(f"cannot write a {type(value).__name__} to the audit log")
-
-
-def canonical_json(data: Any) -> str:
-    """Sorted keys, no spaces, no NaN: the same entry always gives the same bytes."""
-    return json.dumps(
-        data,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_jsonable,
-    )
-
-
-def entry_hash(body: dict[str, Any]) -> str:
-    payload = (body["prev_hash"] + "\n" + canonical_json(body)).encode("utf-8")
-    return hashlib.sha256(payload).hexdigest()
-
-
-def sha256_hex(data: bytes) -> str:
-    """The hash to record for a probe: the audit log keeps this, never the bytes."""
-    return hashlib.sha256(data).hexdigest()
+    lock: str | None
 
 
 def _utc_now() -> str:
@@ -160,23 +143,100 @@ class AuditLog:
     """
 
     def __init__(
-        self, path: Path | str, head_key: bytes | Sequence[bytes] | None = None
+        self,
+        path: Path | str,
+        head_key: bytes | Sequence[bytes] | None = None,
+        anchors: AnchorStore | None = None,
     ) -> None:
-        """``head_key``: one key, or several (the first signs new heads; any of them is
-        accepted when verifying, so an interrupted key rotation does not break the log)."""
+        """``head_key``: one key, or several (the first signs new records; any of them is
+        accepted when verifying, so an interrupted key rotation does not break the log).
+        ``anchors``: the catalog, to anchor the log in (see the module docstring)."""
         self.path = Path(path)
-        self._head_keys = _keys(head_key)
+        self._head_keys = keys_tuple(head_key)
+        self._anchors = anchors
+        self._refusal: str | None = None
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)
             self._conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the audit log {self.path}: {exc}") from exc
+        if anchors is not None:
+            self._open_anchors()
+
+    # -- anchors -------------------------------------------------------------------------
+
+    @property
+    def refusal(self) -> str | None:
+        """Why this log refuses appends (it was found wiped, truncated or rolled back)."""
+        return self._refusal
+
+    def require_writable(self) -> None:
+        if self._refusal is not None:
+            raise IntegrityError(
+                f"the audit log cannot be trusted, so nothing more is done or recorded: "
+                f"{self._refusal}. Run `faceledger audit verify`; restore audit.db and "
+                "catalog.db from the same backup, or investigate who changed them."
+            )
+
+    def _open_anchors(self) -> None:
+        assert self._anchors is not None
+        verdict = judge(look(self, self._anchors), self._head_keys)
+        if verdict.problem is not None:
+            self._refusal = verdict.problem
+            return
+        try:
+            settle(self, verdict)
+        except (sqlite3.Error, FaceLedgerError) as exc:
+            raise StoreError(f"cannot anchor the audit log in the catalog: {exc}") from exc
+
+    def snapshot(self) -> tuple[tuple[int, str, str | None], tuple[int, str], AuditCopy | None]:
+        """(head seq, hash, mac), (last entry's seq, hash) and the audit copy of the
+        catalog anchor, from one read transaction."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                head = self._head_row()
+                last = self._conn.execute(
+                    "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+                copy = read_copy(self._conn)
+            finally:
+                self._conn.execute("COMMIT")
+        return head, ((int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)), copy
+
+    def _head_row(self) -> tuple[int, str, str | None]:
+        row = self._conn.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone()
+        return (int(row[0]), str(row[1]), row[2]) if row else (0, GENESIS_HASH, None)
+
+    def write_copy(self, seq: int, digest: str) -> None:
+        """Set the audit copy of the catalog anchor (anchoring only; appends advance it)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                store_copy(self._conn, AuditCopy.signed(seq, digest, self._head_keys))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def write_catalog_anchor(self, seq: int, digest: str, strict: bool = False) -> None:
+        """The second write of an append. If it fails the anchor lags one entry behind,
+        which is what a crash here would leave too; the next append repairs it."""
+        if self._anchors is None:
+            return
+        record = Anchor.signed(seq, digest, self._head_keys).to_json()
+        try:
+            self._anchors.set_audit_anchor(record, seq)
+        except (sqlite3.Error, StoreError):
+            if strict:
+                raise
 
     # -- writing -------------------------------------------------------------------------
 
@@ -189,18 +249,66 @@ class AuditLog:
         inputs: dict[str, Any] | None = None,
         outputs: dict[str, Any] | None = None,
     ) -> AuditEntry:
+        return self._append(action, actor, purpose, case, inputs, outputs)
+
+    def begin(
+        self,
+        action: str,
+        actor: str,
+        purpose: str | None = None,
+        case: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        *,
+        lock: str | None = None,
+    ) -> AuditEntry:
+        """Record the intent to do ``action`` (as ``<action>_intent``) before doing it.
+        ``lock``: the name of the lock (:mod:`faceledger.store.locks`) the caller holds
+        until it calls :meth:`complete`; a free lock later means the caller died."""
+        return self._append(
+            action + INTENT_SUFFIX, actor, purpose, case, inputs, None, pending_lock=lock or ""
+        )
+
+    def complete(
+        self,
+        intent: AuditEntry | int,
+        action: str,
+        actor: str,
+        purpose: str | None = None,
+        case: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        outputs: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Record that the intent ``intent`` is done (``inputs.intent_seq`` names it)."""
+        seq = intent.seq if isinstance(intent, AuditEntry) else int(intent)
+        return self._append(
+            action, actor, purpose, case, {**(inputs or {}), "intent_seq": seq}, outputs,
+            completes=seq,
+        )
+
+    def _append(
+        self,
+        action: str,
+        actor: str,
+        purpose: str | None,
+        case: str | None,
+        inputs: dict[str, Any] | None,
+        outputs: dict[str, Any] | None,
+        pending_lock: str | None = None,
+        completes: int | None = None,
+    ) -> AuditEntry:
         if not action or not actor:
             raise StoreError("an audit entry needs an action and an actor")
+        self.require_writable()
         # fail on unserialisable inputs before taking the write lock
         inputs_c = json.loads(canonical_json(inputs or {}))
         outputs_c = json.loads(canonical_json(outputs or {}))
+        copy = catalog_copy(self._anchors, self._head_keys)
         with self._lock:
             conn = self._conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    row = conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
-                    prev_seq, prev_hash = (row[0], row[1]) if row else (0, GENESIS_HASH)
+                    prev_seq, prev_hash, _mac = self._head_row()
                     last = conn.execute("SELECT MAX(seq) FROM entries").fetchone()[0] or 0
                     if last != prev_seq:
                         raise IntegrityError(
@@ -228,46 +336,78 @@ class AuditLog:
                         "INSERT OR REPLACE INTO head (id, seq, hash, mac) VALUES (1, ?, ?, ?)",
                         (entry.seq, digest, self._mac(entry.seq, digest)),
                     )
+                    if copy is not None:
+                        advance_copy(conn, copy, entry.seq)
+                    if pending_lock is not None:
+                        conn.execute(
+                            "INSERT INTO pending (seq, action, lock) VALUES (?, ?, ?)",
+                            (entry.seq, action, pending_lock or None),
+                        )
+                    if completes is not None:
+                        conn.execute("DELETE FROM pending WHERE seq = ?", (completes,))
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 raise StoreError(f"cannot append to the audit log: {exc}") from exc
+        self.write_catalog_anchor(entry.seq, entry.hash)
         return entry
 
     def reseal(self, head_key: bytes | Sequence[bytes] | None) -> None:
-        """Switch the head's HMAC key (after key rotation). Verifies the chain first."""
+        """Switch the HMAC key of the head and both anchors (after key rotation, or when a
+        store first gets a key). Verifies the log first."""
         result = self.verify()
         if not result.ok:
             raise IntegrityError(f"will not reseal a broken audit log: {result.reason}")
         with self._lock:
-            self._head_keys = _keys(head_key)
-            if result.entries:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.execute(
-                    "UPDATE head SET mac = ? WHERE id = 1",
-                    (self._mac(result.head_seq, result.head_hash),),
-                )
+            self._head_keys = keys_tuple(head_key)
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if result.entries:
+                    self._conn.execute(
+                        "UPDATE head SET mac = ? WHERE id = 1",
+                        (self._mac(result.head_seq, result.head_hash),),
+                    )
+                copy = read_copy(self._conn)
+                if copy is not None:
+                    store_copy(self._conn, AuditCopy.signed(copy.seq, copy.hash, self._head_keys))
                 self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        if self._anchors is not None and result.anchored_seq is not None:
+            seq = result.anchored_seq
+            digest = GENESIS_HASH if seq == 0 else self._hash_of(seq)
+            self.write_catalog_anchor(seq, digest, strict=True)
 
-    def _mac(self, seq: int, digest: str, key: bytes | None = None) -> str | None:
-        key = key if key is not None else (self._head_keys[0] if self._head_keys else None)
-        if key is None:
-            return None
-        return hmac.new(key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+    def _hash_of(self, seq: int) -> str:
+        entry = self.entry(seq)
+        if entry is None:
+            raise IntegrityError(f"audit entry {seq} is gone")
+        return entry.hash
+
+    def _mac(self, seq: int, digest: str) -> str | None:
+        return mac(self._head_keys[0], head_message(seq, digest)) if self._head_keys else None
 
     # -- reading -------------------------------------------------------------------------
 
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the last entry; copy it elsewhere to anchor the log."""
         with self._lock:
-            row = self._conn.execute("SELECT seq, hash FROM head WHERE id = 1").fetchone()
-        return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
+            seq, digest, _mac = self._head_row()
+        return seq, digest
 
     def __len__(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def entry(self, seq: int) -> AuditEntry | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT body, hash FROM entries WHERE seq = ?", (int(seq),)
+            ).fetchone()
+        return entry_from(row[0], row[1]) if row else None
 
     def entries(self, since_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
         """Entries with ``seq > since_seq`` in order (as stored; :meth:`verify` checks them)."""
@@ -286,66 +426,84 @@ class AuditLog:
             if not rows:
                 return
             for _seq, body, digest in rows:
-                yield _entry_from(body, digest)
+                yield entry_from(body, digest)
             last = int(rows[-1][0])
             if left is not None:
                 left -= len(rows)
 
+    def pending(self) -> list[PendingIntent]:
+        """Intents not yet completed, as this log's own bookkeeping lists them (fast; the
+        chain itself is what :meth:`verify` reads)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, action, lock FROM pending ORDER BY seq"
+            ).fetchall()
+        return [PendingIntent(int(s), str(a), lk) for s, a, lk in rows]
+
     def export_jsonl(self, fh: IO[str], since_seq: int = 0) -> int:
-        """Write every entry (with its hashes) as one JSON object per line; returns count."""
-        count = 0
-        for entry in self._iter(since_seq):
-            fh.write(entry.to_json() + "\n")
-            count += 1
-        return count
+        """Write every entry after ``since_seq`` (with its hashes) as one JSON object per
+        line, then a trailer line signed with the store key; returns the entry count."""
+        start_prev = GENESIS_HASH if since_seq <= 0 else self._hash_of(since_seq)
+        return write_export(fh, self._iter(since_seq), since_seq, start_prev, self._head_keys)
+
+    def verify_export(
+        self, fh: IO[str], anchor: tuple[int, str] | None = None
+    ) -> AuditVerification:
+        """Verify an exported copy, its trailer authenticated with this store's key."""
+        return verify_jsonl(fh, anchor=anchor, keys=self._head_keys or None)
 
     def verify(self, anchor: tuple[int, str] | None = None) -> AuditVerification:
-        """Walk the whole chain; the first failure is reported, nothing is repaired."""
-        with self._lock:  # entries and head from one read transaction
+        """Walk the whole chain and check the head and the anchors; the first failure is
+        reported, nothing is repaired. ``anchor``: a ``(seq, hash)`` kept elsewhere."""
+        before = self._anchors.audit_anchor() if self._anchors is not None else None
+        with self._lock:  # entries, head and copy from one read transaction
             self._conn.execute("BEGIN")
             try:
                 rows = self._conn.execute(
                     "SELECT seq, body, prev_hash, hash FROM entries ORDER BY seq"
                 ).fetchall()
-                head_row = self._conn.execute(
-                    "SELECT seq, hash, mac FROM head WHERE id = 1"
-                ).fetchone()
+                head = self._head_row()
+                copy = read_copy(self._conn)
             finally:
                 self._conn.execute("COMMIT")
-        head_seq, head_hash, head_mac = head_row if head_row else (0, GENESIS_HASH, None)
-        head_info = {"head_seq": int(head_seq), "head_hash": str(head_hash)}
-
-        def bad(seq: int | None, reason: str, n: int) -> AuditVerification:
-            return AuditVerification(False, n, seq, reason, **head_info)
-
-        result = verify_rows(((int(r[0]), r[1], r[2], r[3]) for r in rows), anchor=anchor)
+        head_info = {"head_seq": head[0], "head_hash": head[1]}
+        intents: list[int] = []
+        result = verify_rows(((int(r[0]), r[1], r[2], r[3]) for r in rows), anchor=anchor,
+                             intents=intents)
         if not result.ok:
             return AuditVerification(
                 False, result.entries, result.first_bad_seq, result.reason, **head_info
             )
-        last_seq, last_hash = (int(rows[-1][0]), rows[-1][3]) if rows else (0, GENESIS_HASH)
-        if (int(head_seq), str(head_hash)) != (last_seq, last_hash):
-            return bad(
-                min(int(head_seq), last_seq) + 1 if head_seq != last_seq else last_seq,
-                f"head names entry {head_seq} ({str(head_hash)[:12]}) but the last entry is "
-                f"{last_seq} ({last_hash[:12]}): entries were removed from the end or the "
-                "head was altered",
-                len(rows),
+        last = (int(rows[-1][0]), str(rows[-1][3])) if rows else (0, GENESIS_HASH)
+        verdict = judge_head(head, last, self._head_keys)
+        anchored: int | None = None
+        if verdict is None and self._anchors is not None:
+            hashes = {int(r[0]): str(r[3]) for r in rows}
+            verdict = judge(
+                AnchorState(head, last, copy, before, self._anchors.audit_anchor(),
+                            hashes.get, self._anchors.holds_records),
+                self._head_keys,
             )
-        sealed = False
-        if self._head_keys and rows:
-            if head_mac is None or not any(
-                hmac.compare_digest(str(head_mac), str(self._mac(last_seq, last_hash, k)))
-                for k in self._head_keys
-            ):
-                return bad(
-                    last_seq,
-                    "the head's HMAC does not match: the chain was recomputed without the key "
-                    "(or the key is wrong)",
-                    len(rows),
+            if verdict.problem is None and verdict.todo not in (None, "repair"):
+                verdict = Judgement(
+                    "the log is not anchored in the catalog yet (open the store to anchor it)"
                 )
-            sealed = True
-        return AuditVerification(True, len(rows), None, "", head_sealed=sealed, **head_info)
+            anchored = verdict.anchored_seq
+        if verdict is not None and verdict.problem is not None:
+            return AuditVerification(
+                False, len(rows), verdict.first_bad_seq, verdict.problem, **head_info
+            )
+        return AuditVerification(
+            True,
+            len(rows),
+            None,
+            "",
+            head_sealed=bool(self._head_keys and rows),
+            anchored_seq=anchored,
+            unanchored=head[0] - anchored if anchored is not None else 0,
+            open_intents=intents,
+            **head_info,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -359,92 +517,3 @@ class AuditLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _keys(head_key: bytes | Sequence[bytes] | None) -> tuple[bytes, ...]:
-    if head_key is None:
-        return ()
-    if isinstance(head_key, (bytes, bytearray)):
-        return (bytes(head_key),)
-    return tuple(bytes(k) for k in head_key)
-
-
-def _entry_from(body: str, digest: str) -> AuditEntry:
-    data = json.loads(body)
-    return AuditEntry(**{**data, "hash": digest})
-
-
-def verify_rows(rows: Any, anchor: tuple[int, str] | None = None) -> AuditVerification:
-    """Check a sequence of ``(seq, body_json, prev_hash, hash)``; shared by the SQLite log
-    and by :func:`verify_jsonl` for exported copies."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    count = 0
-    anchor_seen = anchor is None or anchor[0] == 0
-    for seq, body, prev_hash, digest in rows:
-        count += 1
-        if seq != expected_seq:
-            what = "missing (deleted)" if seq > expected_seq else "out of order"
-            return AuditVerification(
-                False, count, expected_seq, f"entry {expected_seq} is {what}; found {seq}"
-            )
-        try:
-            data = json.loads(body)
-        except (TypeError, ValueError):
-            return AuditVerification(False, count, seq, f"entry {seq} is not valid JSON")
-        if not isinstance(data, dict) or data.get("seq") != seq:
-            return AuditVerification(
-                False,
-                count,
-                seq,
-                f"entry {seq} holds the body of entry "
-                f"{data.get('seq') if isinstance(data, dict) else '?'}"
-                " (reordered or edited)",
-            )
-        if data.get("prev_hash") != prev_hash or prev_hash != expected_prev:
-            return AuditVerification(
-                False,
-                count,
-                seq,
-                f"entry {seq} does not link to entry {seq - 1} (deleted, inserted or reordered)",
-            )
-        try:
-            recomputed = entry_hash(data)
-        except (KeyError, TypeError, ValueError):
-            return AuditVerification(False, count, seq, f"entry {seq} is malformed")
-        if recomputed != digest:
-            return AuditVerification(False, count, seq, f"entry {seq} was edited (hash mismatch)")
-        if anchor is not None and seq == anchor[0]:
-            if digest != anchor[1]:
-                return AuditVerification(
-                    False, count, seq, f"entry {seq} does not match the anchor hash"
-                )
-            anchor_seen = True
-        expected_prev = digest
-        expected_seq += 1
-    if not anchor_seen:
-        return AuditVerification(
-            False,
-            count,
-            count + 1,
-            f"the anchored entry {anchor[0] if anchor else '?'} is gone (log truncated)",
-        )
-    return AuditVerification(True, count)
-
-
-def verify_jsonl(fh: IO[str]) -> AuditVerification:
-    """Verify an exported copy (the output of :meth:`AuditLog.export_jsonl`)."""
-
-    def rows() -> Iterator[tuple[int, str, str, str]]:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            data = json.loads(line)
-            digest = data.pop("hash", "")
-            yield int(data.get("seq", 0)), canonical_json(data), data.get("prev_hash", ""), digest
-
-    try:
-        return verify_rows(rows())
-    except (TypeError, ValueError) as exc:
-        return AuditVerification(False, 0, None, f"not an audit export: {exc}")

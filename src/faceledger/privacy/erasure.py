@@ -4,16 +4,20 @@ One path serves erasure requests and retention alike (:func:`erase`):
 
 1. resolve what goes: the faces asked for, every face of the photos asked for, and each
    photo left without faces unless its source keeps such photos (duplicates of an erased
-   photo, i.e. the same bytes at another path, go with it);
+   photo, i.e. the same bytes at another path, go with it); an ``erase_intent`` audit entry
+   records it (ids, reason, who, why) before anything is deleted;
 2. one catalog transaction deletes the rows. ``secure_delete`` is on, so SQLite overwrites
    the deleted cells and freed pages with zeros;
 3. the vectors leave the index and the index file is rewritten (encrypted, fresh nonce);
 4. the WAL is checkpointed and truncated, so no older copy of a page survives in
    ``catalog.db-wal``; ``vacuum=True`` also rebuilds the file;
-5. each erased photo's URI is kept as a salted hash tombstone in ``privacy.db`` so that
-   re-ingesting the same folder does not bring it back (the controller should also remove
-   the file itself: faceledger never deletes a source's files);
-6. the audit log records the ids erased and the hashes of any selfie used, never a template.
+5. each erased photo's URI is kept as a keyed-hash tombstone in ``privacy.db`` (written
+   before step 2, so a crash cannot lose it) so that re-ingesting the same folder does not
+   bring it back (the controller should also remove the file itself: faceledger never
+   deletes a source's files);
+6. the ``erase`` audit entry records the ids erased and the hashes of any selfie used,
+   never a template. An erasure killed between its two entries is finished by the next
+   open of the store (:func:`resume_erasure`), and ``audit verify`` lists it until then.
 
 Crops are never cached (they are cut from the photo on demand), so once the face row is
 gone no crop of it can be produced. What this cannot reach: copies outside the data dir
@@ -24,6 +28,7 @@ the template key after an erasure makes any such leftover ciphertext unreadable.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import sqlite3
 import threading
@@ -35,10 +40,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import NotFoundError, StoreError
+from ..errors import IntegrityError, NotFoundError, StoreError
+from ..store.files import private_file
+from ..store.locks import FileLock
+from .crypto import TemplateCipher
 
 if TYPE_CHECKING:
     from ..store.store import ActionContext, Store
+    from .audit import AuditEntry
 
 _TOMBSTONE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS erased_photos (
@@ -50,7 +59,9 @@ CREATE TABLE IF NOT EXISTS erased_photos (
 );
 CREATE TABLE IF NOT EXISTS privacy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
+_TOMBSTONE_KEY_AAD = b"faceledger:tombstone-key"
+ERASURE_LOCK = "erasure"
+ERASURE_WAIT = 300.0  # seconds to wait for another erasure to finish
 
 @dataclass(frozen=True)
 class ErasurePlan:
@@ -74,36 +85,115 @@ class ErasureReport:
 
 
 class Tombstones:
-    """Salted hashes of erased photos' URIs, per source, so that ingest skips them."""
+    """Keyed hashes of erased photos' URIs, per source, so that ingest skips them.
 
-    def __init__(self, path: Path) -> None:
+    Each tombstone is ``HMAC-SHA256(tombstone key, "<source id>\\n<uri>")``. The tombstone key
+    is random and kept in ``privacy.db`` only encrypted with the store's template key (which
+    lives outside the data dir), so a copy of the data dir cannot be used to confirm a
+    guessed URI. Key rotation re-encrypts it (:meth:`rewrap`); the tombstones stay valid.
+
+    Stores made before this kept ``sha256(salt + uri)`` with the salt beside the hashes.
+    Those rows cannot be re-keyed without the URIs, so they are kept (scheme ``salt``) and
+    still checked with the old salt; each one is re-keyed the first time ingest lists its
+    URI again, and the salt is deleted once no salted row is left.
+    """
+
+    def __init__(self, path: Path, cipher: object | None = None) -> None:
         self.path = Path(path)
+        self.cipher = cipher
         self._lock = threading.RLock()
         try:
+            private_file(self.path)
             self._conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=30
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.executescript(_TOMBSTONE_SCHEMA)
+            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(erased_photos)")}
+            if "scheme" not in columns:  # rows from before keyed tombstones are salted
+                self._conn.execute(
+                    "ALTER TABLE erased_photos ADD COLUMN scheme TEXT NOT NULL DEFAULT 'salt'"
+                )
+            self._key = self._load_key()
             row = self._conn.execute(
                 "SELECT value FROM privacy_meta WHERE key = 'tombstone_salt'"
             ).fetchone()
-            if row is None:
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO privacy_meta (key, value) VALUES ('tombstone_salt', ?)",
-                    (secrets.token_hex(16),),
-                )
-                row = self._conn.execute(
-                    "SELECT value FROM privacy_meta WHERE key = 'tombstone_salt'"
-                ).fetchone()
-            self._salt = bytes.fromhex(row[0])
+            self._salt = bytes.fromhex(row[0]) if row else None
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
 
-    def _hash(self, uri: str) -> str:
+    # -- the key -------------------------------------------------------------------------
+    def _wrap(self, key: bytes, cipher: object | None) -> str:
+        if isinstance(cipher, TemplateCipher):
+            return "enc:" + cipher.encrypt_blob(key, _TOMBSTONE_KEY_AAD).hex()
+        return "plain:" + key.hex()  # no store key: nothing to hide it with
+
+    def _load_key(self) -> bytes:
+        row = self._conn.execute(
+            "SELECT value FROM privacy_meta WHERE key = 'tombstone_key'"
+        ).fetchone()
+        if row is None:
+            key = secrets.token_bytes(32)
+            self._conn.execute(
+                "INSERT OR IGNORE INTO privacy_meta (key, value) VALUES ('tombstone_key', ?)",
+                (self._wrap(key, self.cipher),),
+            )
+            row = self._conn.execute(
+                "SELECT value FROM privacy_meta WHERE key = 'tombstone_key'"
+            ).fetchone()
+        kind, _, value = str(row[0]).partition(":")
+        if kind == "enc":
+            try:
+                if not isinstance(self.cipher, TemplateCipher):
+                    raise IntegrityError("no template key is loaded")
+                return self.cipher.decrypt_blob(bytes.fromhex(value), _TOMBSTONE_KEY_AAD)
+            except (IntegrityError, ValueError) as exc:
+                keyed = self._conn.execute(
+                    "SELECT COUNT(*) FROM erased_photos WHERE scheme = 'hmac'"
+                ).fetchone()[0]
+                if keyed:  # without the key, erased photos would be collected again
+                    raise IntegrityError(
+                        f"cannot read the tombstone key in {self.path.name} ({exc}); "
+                        f"{keyed} erased photos could be re-ingested: restore the template "
+                        "key this store was made with"
+                    ) from None
+                key = secrets.token_bytes(32)  # it protected nothing yet: a new one
+                self._conn.execute(
+                    "UPDATE privacy_meta SET value = ? WHERE key = 'tombstone_key'",
+                    (self._wrap(key, self.cipher),),
+                )
+                return key
+        if kind == "plain":
+            key = bytes.fromhex(value)
+            if isinstance(self.cipher, TemplateCipher):  # the store has a key now: hide it
+                self._conn.execute(
+                    "UPDATE privacy_meta SET value = ? WHERE key = 'tombstone_key'",
+                    (self._wrap(key, self.cipher),),
+                )
+            return key
+        raise IntegrityError("the tombstone key in privacy.db is malformed")
+
+    def rewrap(self, cipher: object) -> None:
+        """Encrypt the tombstone key with another template key (key rotation)."""
+        with self._lock:
+            self._conn.execute(
+                "UPDATE privacy_meta SET value = ? WHERE key = 'tombstone_key'",
+                (self._wrap(self._key, cipher),),
+            )
+            self.cipher = cipher
+
+    def _hash(self, source_id: int, uri: str) -> str:
+        return hmac.new(
+            self._key, f"{int(source_id)}\n{uri}".encode(), hashlib.sha256
+        ).hexdigest()
+
+    def _salted(self, uri: str) -> str | None:
+        if self._salt is None:
+            return None
         return hashlib.sha256(self._salt + uri.encode("utf-8")).hexdigest()
 
+    # -- use -----------------------------------------------------------------------------
     def add(self, items: Iterable[tuple[int, str]], reason: str) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
@@ -112,8 +202,8 @@ class Tombstones:
                 for source_id, uri in items:
                     self._conn.execute(
                         "INSERT OR IGNORE INTO erased_photos (source_id, uri_hash, erased_at, "
-                        "reason) VALUES (?, ?, ?, ?)",
-                        (int(source_id), self._hash(uri), now, reason),
+                        "reason, scheme) VALUES (?, ?, ?, ?, 'hmac')",
+                        (int(source_id), self._hash(source_id, uri), now, reason),
                     )
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -121,25 +211,61 @@ class Tombstones:
                 raise
 
     def is_erased(self, source_id: int, uri: str) -> bool:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT 1 FROM erased_photos WHERE source_id = ? AND uri_hash = ?",
-                (int(source_id), self._hash(uri)),
-            ).fetchone()
-        return row is not None
+        return bool(self.filter(source_id, [uri]))
 
     def filter(self, source_id: int, uris: Iterable[str]) -> set[str]:
-        """The subset of ``uris`` that were erased from this source (one query)."""
+        """The subset of ``uris`` that were erased from this source (one query). Salted
+        tombstones found on the way are re-keyed."""
         with self._lock:
-            hashes = {
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT uri_hash FROM erased_photos WHERE source_id = ?", (int(source_id),)
-                )
-            }
-        if not hashes:
+            rows = self._conn.execute(
+                "SELECT uri_hash, scheme FROM erased_photos WHERE source_id = ?",
+                (int(source_id),),
+            ).fetchall()
+        if not rows:
             return set()
-        return {u for u in uris if self._hash(u) in hashes}
+        keyed = {r[0] for r in rows if r[1] == "hmac"}
+        salted = {r[0] for r in rows if r[1] == "salt"}
+        found: set[str] = set()
+        upgrade: list[tuple[str, str]] = []
+        for uri in uris:
+            if self._hash(source_id, uri) in keyed:
+                found.add(uri)
+                continue
+            old = self._salted(uri) if salted else None
+            if old is not None and old in salted:
+                found.add(uri)
+                upgrade.append((uri, old))
+        if upgrade:
+            self._rekey(int(source_id), upgrade)
+        return found
+
+    def _rekey(self, source_id: int, items: list[tuple[str, str]]) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                for uri, old in items:
+                    self._conn.execute(
+                        "UPDATE OR IGNORE erased_photos SET uri_hash = ?, scheme = 'hmac' "
+                        "WHERE source_id = ? AND uri_hash = ? AND scheme = 'salt'",
+                        (self._hash(source_id, uri), source_id, old),
+                    )
+                left = self._conn.execute(
+                    "SELECT COUNT(*) FROM erased_photos WHERE scheme = 'salt'"
+                ).fetchone()[0]
+                if not left:
+                    self._conn.execute("DELETE FROM privacy_meta WHERE key = 'tombstone_salt'")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            if not left:
+                self._salt = None
+
+    def salted_count(self) -> int:
+        """Tombstones still hashed with the old salt (see the class docstring)."""
+        with self._lock:
+            return int(self._conn.execute(
+                "SELECT COUNT(*) FROM erased_photos WHERE scheme = 'salt'").fetchone()[0])
 
     def count(self) -> int:
         with self._lock:
@@ -213,11 +339,56 @@ def erase(
     inputs: dict | None = None,
     vacuum: bool = False,
 ) -> ErasureReport:
-    """Erase faces and photos everywhere they are held; see the module docstring."""
+    """Erase faces and photos everywhere they are held; see the module docstring.
+
+    One erasure at a time per store (an OS lock, across processes). The audit log gets an
+    ``erase_intent`` entry (the ids, the reason, who and why) before anything is deleted,
+    and the ``erase`` entry after; an erasure killed in between is finished, and its
+    ``erase`` entry written, by the next open of the store."""
     from ..store.store import ActionContext
 
     context = context or ActionContext()
+    request = {
+        "reason": reason,
+        "face_ids": sorted({int(i) for i in face_ids}),
+        "photo_ids": sorted({int(i) for i in photo_ids}),
+        **(inputs or {}),
+    }
+    store.audit.require_writable()  # before taking anything: a log that cannot record it
+    with FileLock(store.data_dir, ERASURE_LOCK).require("another erasure", ERASURE_WAIT):
+        return _erase_locked(store, request, context, vacuum)
+
+
+def resume_erasure(store: Store, intent: AuditEntry) -> ErasureReport:
+    """Finish an erasure whose process died after its intent was written (the caller holds
+    the erasure lock). Whatever of the plan is still held is erased now."""
+    from ..store.store import ActionContext
+
+    context = ActionContext(intent.actor, intent.purpose, intent.case)
+    request = {k: v for k, v in intent.inputs.items() if k not in ("faces", "photos")}
+    planned = (intent.inputs.get("faces", []), intent.inputs.get("photos", []))
+    return _erase_locked(store, request, context, False, resume=intent, planned=planned)
+
+
+def _erase_locked(
+    store: Store,
+    request: dict,
+    context: ActionContext,
+    vacuum: bool,
+    resume: AuditEntry | None = None,
+    planned: tuple[list[int], list[int]] | None = None,
+) -> ErasureReport:
+    reason = str(request.get("reason", "art17-request"))
+    face_ids, photo_ids = planned or (request["face_ids"], request["photo_ids"])
     plan, missing = plan_erasure(store, face_ids, photo_ids)
+    purpose = context.purpose or reason
+    intent = resume
+    if intent is None and not plan.empty:
+        intent = store.audit.begin(
+            "erase", context.actor, purpose, context.case,
+            inputs={**request, "faces": plan.face_ids, "photos": plan.photo_ids},
+            lock=ERASURE_LOCK,
+        )
     removed = 0
     checkpointed = vacuumed = False
     if not plan.empty:
@@ -228,6 +399,8 @@ def erase(
                 catalog, "SELECT source_id, uri FROM photos WHERE id IN ({})", plan.photo_ids
             )
         ]
+        if tomb_items:  # before the delete: once the rows are gone their URIs are too
+            tombstones(store).add(tomb_items, reason)
         with catalog.write() as conn:
             for chunk in _chunks(plan.face_ids):
                 conn.execute(
@@ -241,31 +414,27 @@ def erase(
                     tuple(chunk),
                 )
                 conn.execute(f"DELETE FROM photos WHERE id IN ({marks})", tuple(chunk))
-        if tomb_items:
-            tombstones(store).add(tomb_items, reason)
         removed = store.index_file.remove(np.asarray(plan.face_ids, dtype=np.int64))
         store.index_file.save()
         checkpointed, vacuumed = scrub_sqlite(catalog.path, vacuum=vacuum)
-    entry = store.audit.append(
-        "erase",
-        context.actor,
-        context.purpose or reason,
-        context.case,
-        inputs={
-            "reason": reason,
-            "face_ids": sorted({int(i) for i in face_ids}),
-            "photo_ids": sorted({int(i) for i in photo_ids}),
-            **(inputs or {}),
-        },
-        outputs={
-            "faces": plan.face_ids,
-            "photos": plan.photo_ids,
-            "index_vectors": removed,
-            "not_found": missing,
-            "checkpointed": checkpointed,
-            "vacuumed": vacuumed,
-        },
-    )
+    outputs = {
+        "faces": plan.face_ids,
+        "photos": plan.photo_ids,
+        "index_vectors": removed,
+        "not_found": missing,
+        "checkpointed": checkpointed,
+        "vacuumed": vacuumed,
+    }
+    if intent is None:  # nothing to erase: one entry says so
+        entry = store.audit.append("erase", context.actor, purpose, context.case,
+                                   inputs=request, outputs=outputs)
+    else:
+        if resume is not None:
+            outputs["resumed"] = True  # the first process died; this one finished it
+        entry = store.audit.complete(intent, "erase", context.actor, purpose, context.case,
+                                     inputs=request, outputs=outputs)
+        if checkpointed:  # the entry moved the catalog's audit anchor: leave the WAL empty
+            scrub_sqlite(store.catalog.path)
     return ErasureReport(
         plan.face_ids, plan.photo_ids, removed, checkpointed, vacuumed, entry.seq, missing
     )

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import ConfigError, IntegrityError
+from ..store.locks import FileLock
 from .crypto import (
     ENV_KEY,
     TemplateCipher,
@@ -45,9 +46,11 @@ from .erasure import scrub_sqlite
 if TYPE_CHECKING:
     from ..store.catalog import Catalog
     from ..store.store import Store
+    from .audit import AuditLog
 
 KEY_META = "template_key_id"
 AUDIT_HEAD_LABEL = "audit-head"
+KEYS_LOCK = "keys"
 
 
 def store_cipher(
@@ -60,7 +63,16 @@ def store_cipher(
     """The cipher for an opening store. A store without a recorded key id (new, or made
     before templates were encrypted) gets a key now, its plaintext templates encrypted and
     its audit head sealed."""
+    env = os.environ if env is None else env
     recorded = catalog.meta(KEY_META)
+    key_path = (
+        Path(settings.key_file).expanduser() if settings.key_file
+        else default_key_file(store_id, env)
+    )
+    # a key file that is there already has sealed this store's audit log before: the log
+    # must verify under it (else deleting the key id from the catalog would let anyone
+    # have a recomputed chain sealed afresh)
+    key_existed = not env.get(ENV_KEY) and key_path.exists()
     cipher = load_or_create_key(store_id, settings.key_file, create=recorded is None, env=env)
     if recorded is None:
         upgraded = encrypt_plaintext_templates(catalog, cipher)
@@ -69,8 +81,9 @@ def store_cipher(
         if audit_path is not None:
             from .audit import AuditLog
 
-            with AuditLog(audit_path) as log:
-                log.reseal(cipher.derive_all(AUDIT_HEAD_LABEL))
+            keys = cipher.derive_all(AUDIT_HEAD_LABEL)
+            with AuditLog(audit_path, keys if key_existed else None, anchors=catalog) as log:
+                log.reseal(keys)
                 log.append(
                     "key_create", "system", purpose="template encryption at rest",
                     inputs={"key_source": "env" if cipher.source.startswith("env:") else "file"},
@@ -83,6 +96,14 @@ def store_cipher(
             f"from {cipher.source} is {cipher.key_id_hex}: wrong key file or {ENV_KEY}?"
         )
     return cipher
+
+
+def open_audit_log(path: Path, cipher: object, catalog: Catalog) -> AuditLog:
+    """The store's audit log: sealed with keys from the template key, anchored in the
+    catalog (see :mod:`faceledger.privacy.audit_anchor`)."""
+    from .audit import AuditLog
+
+    return AuditLog(path, head_key=audit_head_keys(cipher), anchors=catalog)
 
 
 def audit_head_keys(cipher: object) -> tuple[bytes, ...] | None:
@@ -151,6 +172,22 @@ def rotate_keys(
             else default_key_file(store.store_id, env)
         )
         pending = pending_key_file(key_path)
+    store.audit.require_writable()
+    with FileLock(store.data_dir, KEYS_LOCK).require("another key rotation") as lock:
+        intent = store.audit.begin("key_rotate", actor, purpose="template key rotation",
+                                   inputs={"old_key_id": cipher.key_id_hex}, lock=lock.name)
+        old_id, final, faces, optout = _rotate(store, cipher, from_env, key_path, pending)
+        store.audit.complete(
+            intent, "key_rotate", actor, purpose="template key rotation",
+            inputs={"old_key_id": old_id},
+            outputs={"new_key_id": final.key_id_hex, "faces": faces, "optout_templates": optout},
+        )
+    return RotationReport(old_id, final.key_id_hex, faces, optout, str(key_path))
+
+
+def _rotate(
+    store: Store, cipher: TemplateCipher, from_env: bool, key_path: Path, pending: Path
+) -> tuple[str, TemplateCipher, int, int]:
     old_id = cipher.key_id_hex
     if not from_env and pending.exists() and cipher.old_keys:
         # an interrupted rotation: the loaded cipher already encrypts with the pending key
@@ -162,6 +199,7 @@ def rotate_keys(
 
     faces = _reencrypt_catalog(store, new)
     optout = store.optout.reencrypt(new) if store.optout is not None else 0
+    store.tombstones.rewrap(new)
     store.cipher = new
     store.index_file.reencrypt(new)
     if store.optout is not None:
@@ -175,16 +213,10 @@ def rotate_keys(
     store.index_file.cipher = final
     if store.optout is not None:
         store.optout.cipher = final
+    store.tombstones.rewrap(final)
     store.audit.reseal(final.derive_all(AUDIT_HEAD_LABEL))
     scrub_sqlite(store.catalog.path)
-    store.record(
-        "key_rotate",
-        actor,
-        purpose="template key rotation",
-        inputs={"old_key_id": old_id},
-        outputs={"new_key_id": final.key_id_hex, "faces": faces, "optout_templates": optout},
-    )
-    return RotationReport(old_id, final.key_id_hex, faces, optout, str(key_path))
+    return old_id, final, faces, optout
 
 
 def _reencrypt_catalog(store: Store, new: TemplateCipher) -> int:

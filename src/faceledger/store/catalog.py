@@ -18,8 +18,11 @@ import numpy as np
 
 from ..errors import AlreadyExistsError, NotFoundError, StoreError
 from ..types import Box, SourceInfo
+from .files import private_file
 from .migrations import apply_migrations
 from .records import FaceRecord, PhotoRecord, RunRecord
+
+AUDIT_ANCHOR_META = "audit_anchor"
 
 
 def utc_now() -> str:
@@ -30,10 +33,11 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
+            private_file(self.path)  # 0600 before SQLite creates it (its -wal/-shm follow)
             self.conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False, timeout=30
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open catalog {self.path}: {exc}") from exc
         self.conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
@@ -78,6 +82,38 @@ class Catalog:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    # -- the audit log's anchor (see faceledger.privacy.audit_anchor) --------------------
+    def audit_anchor(self) -> str | None:
+        return self.meta(AUDIT_ANCHOR_META)
+
+    def set_audit_anchor(self, record: str, seq: int) -> None:
+        """Store the anchor record unless one with a higher seq is there (two processes
+        may finish their appends in either order)."""
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT value FROM store_meta WHERE key = ?", (AUDIT_ANCHOR_META,)
+            ).fetchone()
+            if row is not None:
+                try:
+                    if int(json.loads(row[0])["seq"]) > seq:
+                        return
+                except (ValueError, KeyError, TypeError):
+                    pass  # unreadable: replace it (the audit log reports the tampering)
+            conn.execute(
+                "INSERT INTO store_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (AUDIT_ANCHOR_META, record),
+            )
+
+    def holds_records(self) -> bool:
+        """Anything an audit log would have recorded: a source, a run, a photo, a key."""
+        row = self.query(
+            "SELECT EXISTS (SELECT 1 FROM sources) OR EXISTS (SELECT 1 FROM ingest_runs) "
+            "OR EXISTS (SELECT 1 FROM photos) OR EXISTS (SELECT 1 FROM store_meta "
+            "WHERE key = 'template_key_id')"
+        )
+        return bool(row[0][0])
 
     # -- sources ------------------------------------------------------------------------
     def add_source(self, info: SourceInfo, keep_photos_without_faces: bool = False) -> None:
@@ -124,6 +160,40 @@ class Catalog:
                 f"{', '.join(c + ' = ?' for c in cols)} WHERE id = ?",
                 (status, utc_now(), *(counts.get(c, 0) for c in cols), run_id),
             )
+
+    def running_runs(self) -> list[tuple[int, int]]:
+        """(run id, source id) of every run still marked running."""
+        rows = self.query("SELECT id, source_id FROM ingest_runs WHERE status = 'running'")
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    def mark_run_crashed(self, run_id: int) -> dict[str, int] | None:
+        """Mark a run that is still "running" as crashed, with what it committed; None if
+        it is not running (any more)."""
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT status FROM ingest_runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None or row[0] != "running":
+                return None
+            counts = {
+                "photos": conn.execute(
+                    "SELECT COUNT(*) FROM photos WHERE run_id = ?", (run_id,)).fetchone()[0],
+                "faces": conn.execute(
+                    "SELECT COUNT(*) FROM faces WHERE run_id = ?", (run_id,)).fetchone()[0],
+                "errors": conn.execute(
+                    "SELECT COUNT(*) FROM photos WHERE run_id = ? AND status = 'error'",
+                    (run_id,)).fetchone()[0],
+                "duplicates": conn.execute(
+                    "SELECT COUNT(*) FROM photos WHERE run_id = ? AND status = 'duplicate'",
+                    (run_id,)).fetchone()[0],
+            }
+            conn.execute(
+                "UPDATE ingest_runs SET status = 'crashed', finished_at = ?, photos = ?, "
+                "faces = ?, errors = ?, duplicates = ? WHERE id = ?",
+                (utc_now(), counts["photos"], counts["faces"], counts["errors"],
+                 counts["duplicates"], run_id),
+            )
+        return {k: int(v) for k, v in counts.items()}
 
     def run(self, run_id: int) -> RunRecord:
         rows = self.query(

@@ -6,6 +6,7 @@ function that takes a ``Store``; the CLI and the HTTP API only call them.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from dataclasses import dataclass
@@ -16,22 +17,26 @@ import cv2
 import numpy as np
 
 from ..config import Settings
-from ..errors import ConfigError, LawfulBasisError, NoFaceError, NotFoundError
+from ..errors import ConfigError, FaceLedgerError, LawfulBasisError, NoFaceError, NotFoundError
 from ..images import DecodedImage, ImageLimits
 from ..models.analyzer import FaceAnalyzer
 from ..models.registry import PackSpec, get_pack, load_pack
-from ..privacy.audit import AuditLog
+from ..privacy.audit import AuditEntry
 from ..privacy.erasure import Tombstones
-from ..privacy.keys import audit_head_keys, store_cipher
+from ..privacy.keys import open_audit_log, store_cipher
 from ..privacy.optout import PRIVACY_FILE, open_optout
 from ..privacy.sources import validate_source
 from ..search.decisions import OperatingPoint, operating_point
 from ..search.engine import load_probe, probe_faces, search_index
 from ..types import ProbeResult, SourceInfo, Verification
 from .catalog import Catalog
+from .files import private_dir, private_file, secure_tree
 from .index_file import IndexFile
+from .locks import FileLock
 from .records import CheckReport, FaceRecord, PhotoRecord, RunRecord
 from .templates import Cipher
+
+log = logging.getLogger("faceledger.store")
 
 CATALOG_FILE = "catalog.db"
 AUDIT_FILE = "audit.db"
@@ -49,8 +54,7 @@ class ActionContext:
 
 def init_store(settings: Settings) -> Store:
     """Create a store in ``settings.data_dir`` (or open the one that is there)."""
-    data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_dir(settings.data_dir)
     catalog = Catalog(data_dir / CATALOG_FILE)
     try:
         if catalog.meta("store_id") is None:
@@ -76,14 +80,19 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
+        secure_tree(self.data_dir)  # 0700 / 0600, also for stores made by older versions
         self.catalog = Catalog(self.data_dir / CATALOG_FILE)
         self.store_id = self.catalog.meta("store_id") or ""
         pack_name = self.catalog.meta("pack") or settings.pack
         self.pack: PackSpec = get_pack(pack_name)
         self.cipher: Cipher = self._make_cipher()
-        self.audit = AuditLog(self.data_dir / AUDIT_FILE, head_key=audit_head_keys(self.cipher))
+        # anchored in the catalog: a wiped, truncated or rolled-back log refuses writes
+        self.audit = open_audit_log(self.data_dir / AUDIT_FILE, self.cipher, self.catalog)
+        private_file(self.data_dir / PRIVACY_FILE)
         self.optout: Any = open_optout(self)  # ``blocked_mask(vectors)``, used by ingest
-        self.tombstones = Tombstones(self.data_dir / PRIVACY_FILE)  # erased photos' URI hashes
+        # erased photos' URIs as keyed hashes (the key is encrypted with the template key)
+        self.tombstones = Tombstones(self.data_dir / PRIVACY_FILE, self.cipher)
+        private_dir(self.data_dir / INDEX_DIR)
         self.index_file = IndexFile(
             self.data_dir / INDEX_DIR, self.pack.name, self.pack.embedding_size,
             self.catalog.meta("index_kind") or settings.index_kind, self.catalog, self.cipher,
@@ -91,9 +100,80 @@ class Store:
         self.index_file.open()
         self._analyzer: FaceAnalyzer | None = None
         self._analyzer_lock = threading.Lock()
+        self._recover()
 
     def _make_cipher(self) -> Cipher:
         return store_cipher(self.catalog, self.settings, self.store_id, self.data_dir / AUDIT_FILE)
+
+    # -- recovery of actions whose process died ------------------------------------------
+    def _recover(self) -> None:
+        """Finish what a dead process left half done: ingest runs still "running" are
+        marked crashed, erasures are completed, other intents are closed as interrupted.
+        Each is audited. A live process holds the action's lock, and is left alone."""
+        if self.audit.refusal is not None:
+            return  # nothing can be recorded; `audit verify` says why
+        from ..pipeline.ingest import recover_crashed_runs
+        from ..privacy.erasure import ERASURE_LOCK, resume_erasure
+
+        try:
+            recover_crashed_runs(self, self._pending_intents("ingest_intent"))
+            erasures = self._pending_intents("erase_intent")
+            if erasures:
+                lock = FileLock(self.data_dir, ERASURE_LOCK)
+                if lock.acquire(0.0):
+                    try:
+                        for entry in self._pending_intents("erase_intent"):  # under the lock
+                            resume_erasure(self, entry)
+                    finally:
+                        lock.release()
+            for entry in self._pending_intents(None):
+                self._close_interrupted(entry)
+        except FaceLedgerError as exc:  # the intent stays open and `audit verify` lists it
+            log.warning("could not finish an interrupted action: %s", exc.message)
+
+    def _pending_intents(self, action: str | None) -> list[AuditEntry]:
+        """Open intents of ``action`` (None: of any other action)."""
+        found = []
+        for pending in self.audit.pending():
+            known = pending.action in ("ingest_intent", "erase_intent")
+            if (action is None and not known) or pending.action == action:
+                entry = self.audit.entry(pending.seq)
+                if entry is not None:
+                    found.append(entry)
+        return found
+
+    def _close_interrupted(self, entry: AuditEntry) -> None:
+        lock_name = next((p.lock for p in self.audit.pending() if p.seq == entry.seq), None)
+        lock = FileLock(self.data_dir, lock_name) if lock_name else None
+        if lock is not None and not lock.acquire(0.0):
+            return  # still running
+        try:
+            outputs: dict[str, Any] = {"status": "interrupted",
+                                       "found_by": "store open (the process had died)"}
+            if entry.action == "source_add_intent":
+                name = entry.inputs.get("source")
+                outputs["in_catalog"] = bool(
+                    self.catalog.query("SELECT 1 FROM sources WHERE name = ?", (name,)))
+            self.audit.complete(entry, entry.action.removesuffix("_intent"), entry.actor,
+                                entry.purpose, entry.case, inputs={}, outputs=outputs)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def open_intents(self) -> list[tuple[AuditEntry, bool]]:
+        """Actions begun but not finished, each with whether its process is alive."""
+        out = []
+        for pending in self.audit.pending():
+            entry = self.audit.entry(pending.seq)
+            if entry is None:
+                continue
+            live = False
+            if pending.lock:
+                lock = FileLock(self.data_dir, pending.lock)
+                live = not lock.acquire(0.0, note_pid=False)
+                lock.release()
+            out.append((entry, live))
+        return out
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
@@ -146,10 +226,19 @@ class Store:
             special_category_condition=special_category_condition, minors_policy=minors_policy,
         )
         validate_source(info)
-        self.catalog.add_source(info, keep_photos_without_faces)
-        self.record("source_add", actor, purpose=purpose, inputs={"source": name},
-                    outputs={"controller": controller, "lawful_basis": lawful_basis,
-                             "art9": special_category_condition, "retention_days": retention_days})
+        details = {"controller": controller, "lawful_basis": lawful_basis,
+                   "art9": special_category_condition, "retention_days": retention_days}
+        with FileLock(self.data_dir, "sources").require("another source change", 30.0) as lock:
+            intent = self.audit.begin("source_add", actor, purpose=purpose,
+                                      inputs={"source": name, **details}, lock=lock.name)
+            try:
+                self.catalog.add_source(info, keep_photos_without_faces)
+            except FaceLedgerError as exc:
+                self.audit.complete(intent, "source_add", actor, purpose, inputs={"source": name},
+                                    outputs={"status": "refused", "error": exc.code})
+                raise
+            self.audit.complete(intent, "source_add", actor, purpose, inputs={"source": name},
+                                outputs=details)
         return info
 
     def source(self, name: str) -> SourceInfo:
@@ -181,6 +270,7 @@ class Store:
         return operating_point(self.pack, far)
 
     def _require_context(self, context: ActionContext | None) -> ActionContext:
+        self.audit.require_writable()  # nothing is searched that cannot be recorded
         context = context or ActionContext()
         if self.settings.require_purpose and not (context.purpose and context.case):
             raise LawfulBasisError(
