@@ -76,6 +76,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX faces_photo ON faces(photo_id);
         """,
     ),
+    (
+        # a URL list's declared root: every photo it names must be inside it (issue 9)
+        "0002_source_root",
+        "ALTER TABLE sources ADD COLUMN root TEXT NOT NULL DEFAULT ''",
+    ),
 ]
 
 
