@@ -114,6 +114,10 @@ def decode_image(
         raise ImageTooLargeError(f"{name}: not enough memory to decode it") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageDecodeError(f"{name}: cannot decode image ({exc})") from exc
+    except Exception as exc:  # a decoder's own bug on hostile bytes (TypeError in a TIFF tag)
+        raise ImageDecodeError(
+            f"{name}: cannot decode image ({type(exc).__name__}: {exc})"
+        ) from exc
     return DecodedImage(rgb=rgb, sha256=digest, size_bytes=len(data), format=fmt)
 
 
