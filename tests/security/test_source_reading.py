@@ -187,3 +187,23 @@ def test_a_url_list_stored_without_a_root_is_refused_at_ingest(tmp_path, lfw_dir
     with pytest.raises((SourceError, LawfulBasisError), match="root"):
         store.ingest("legacy", workers=1)
     assert photo_rows(store, "legacy") == {}
+
+
+def test_a_folder_swapped_for_a_link_between_the_check_and_the_open_is_refused(
+        tmp_path, lfw_dir, monkeypatch):
+    """The race: the path is checked (resolved inside the root), then a folder on it is
+    swapped for a link to outside before the open. The check is made to see the old tree
+    (realpath as if no link existed); the component-by-component O_NOFOLLOW open must
+    still refuse to follow the link."""
+    from faceledger.errors import PhotoRefusedError
+    from faceledger.pipeline import reader
+
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    (secret,) = copy_photos(lfw_dir, outside, 1)
+    root.mkdir()
+    (root / "sub").symlink_to(outside, target_is_directory=True)  # the swap, already done
+    stale = os.path.normpath
+    monkeypatch.setattr(reader.os.path, "realpath", lambda p: stale(os.fspath(p)))
+    with pytest.raises(PhotoRefusedError, match="changed while it was being opened"):
+        reader.read_inside(root, root / "sub" / secret.name, 10**8, "race")
