@@ -60,6 +60,7 @@ def start_ingest(url: str, data: Path, photos: list[Path]) -> tuple[str, int]:
         operator = keys.create("http-load-operator", Role.OPERATOR).secret
     r = httpx.post(url + "/api/sources", headers={"Authorization": f"Bearer {admin}"}, json={
         "name": name, "location": str(listing), "kind": "urls",
+        "root": str((default_datasets_dir() / "lfw" / "images").resolve()),
         "controller": "faceledger benchmarks", "lawful_basis": "legitimate-interests",
         "special_category_condition": "archiving-research",
         "purpose": "measure search speed during an ingest", "retention": "30d",
@@ -97,7 +98,7 @@ def build(data: Path, faces: int, workers: int) -> list[Path]:
         if SOURCE not in {s.name for s in store.sources()}:
             listing = data / "bench-gallery.txt"
             listing.write_text("".join(p.resolve().as_uri() + "\n" for p in gallery))
-            store.add_source(SOURCE, location=listing, kind="urls",
+            store.add_source(SOURCE, location=listing, kind="urls", root=lfw,
                              controller="faceledger benchmarks",
                              lawful_basis="legitimate-interests",
                              special_category_condition="archiving-research",

@@ -51,7 +51,7 @@ def prepare_demo(settings: Settings, datasets_dir: Path, people: int = 300) -> D
     listing.write_text("".join(p.as_uri() + "\n" for p in photos))
     if DEMO_SOURCE not in {s.name for s in store.sources()}:
         store.add_source(
-            DEMO_SOURCE, location=listing, kind="urls",
+            DEMO_SOURCE, location=listing, kind="urls", root=Path(datasets_dir) / "lfw" / "images",
             controller="faceledger demo (LFW, research use)",
             lawful_basis="legitimate-interests",
             special_category_condition="archiving-research",

@@ -9,7 +9,9 @@ at the boundary where they occur, so callers only ever catch these.
     ├── ConfigError              a setting is missing or wrong
     ├── ImageError               a photo cannot be used
     │   ├── ImageDecodeError     unreadable or unsupported bytes
-    │   └── ImageTooLargeError   over the byte or pixel limit (decompression bombs too)
+    │   ├── ImageTooLargeError   over the byte or pixel limit (decompression bombs too)
+    │   └── PhotoRefusedError    not a regular file inside its source (links out, FIFOs, ...)
+    ├── SourceError              a source cannot be read as it was declared
     ├── ModelError               a model pack cannot be used
     │   ├── ModelFileError       a file is missing or its sha256 does not match
     │   └── LicenceNotAcknowledged   a research pack was asked for without acknowledging its licence
@@ -53,6 +55,15 @@ class ImageDecodeError(ImageError):
 class ImageTooLargeError(ImageError):
     code = "image_too_large"
     http_status = 413
+
+
+class PhotoRefusedError(ImageError):
+    code = "photo_refused"
+
+
+class SourceError(FaceLedgerError):
+    code = "source_error"
+    http_status = 422
 
 
 class ModelError(FaceLedgerError):

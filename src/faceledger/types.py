@@ -72,6 +72,7 @@ class SourceInfo:
     retention_days: int
     special_category_condition: str = ""
     minors_policy: str = ""
+    root: str = ""  # a URL list's declared root directory: every photo it names is inside it
 
 
 @dataclass(frozen=True)

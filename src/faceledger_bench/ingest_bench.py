@@ -73,6 +73,7 @@ def run_ingest_bench(
                 "lfw-bench",
                 location=listing,
                 kind="urls",
+                root=Path(lfw_dir) / "images",
                 controller="benchmark",
                 lawful_basis="legitimate-interests",
                 special_category_condition="archiving-research",

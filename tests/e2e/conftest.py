@@ -81,7 +81,7 @@ def site(tmp_path_factory, lfw_dir, models_dir):
     basis = dict(controller="faceledger e2e tests", lawful_basis="legitimate-interests",
                  special_category_condition="archiving-research",
                  purpose="test the web UI on a research dataset", retention_days=30,
-                 minors_policy="none-expected", kind="urls")
+                 minors_policy="none-expected", kind="urls", root=lfw_dir / "images")
     store = init_store(settings)
     gallery = data / "gallery.txt"
     gallery.write_text("".join(p.as_uri() + "\n" for ps in people.values() for p in ps[:2]))

@@ -65,7 +65,7 @@ def world(tmp_path_factory, lfw_dir, models_dir):
     }
     with BackgroundServer(app) as server:
         yield {"url": server.url, "keys": keys, "people": people, "lists": lists, "app": app,
-               "store": store}
+               "store": store, "lfw_images": (lfw_dir / "images").resolve()}
     store.close()
 
 
@@ -77,7 +77,7 @@ def _client(world, role: str | None) -> httpx.Client:
 def _ingest(world, name: str) -> dict:
     with _client(world, "admin") as admin:
         r = admin.post("/api/sources", json={"name": name, "location": str(world["lists"][name]),
-                                             **SOURCE})
+                                             "root": str(world["lfw_images"]), **SOURCE})
         assert r.status_code == 201, r.text
         assert r.json()["lawful_basis_text"].startswith("GDPR Art. 6(1)(f)")
     with _client(world, "operator") as op:

@@ -85,6 +85,12 @@ def source() -> None:
 @click.option(
     "--kind", type=click.Choice(["folder", "archive", "urls"]), default="folder", show_default=True
 )
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="With --kind urls (required there): the directory every listed file:// URI is inside.",
+)
 @click.option("--controller", required=True, help="Who is the controller of these photos.")
 @click.option(
     "--basis",
@@ -119,6 +125,7 @@ def source_add(
     name,
     location,
     kind,
+    root,
     controller,
     basis,
     art9,
@@ -134,12 +141,14 @@ def source_add(
       faceledger source add events-2026 --path /photos/events --controller "Acme Photo Ltd" \\
         --basis consent --art9 explicit-consent --purpose "attendees find their own photos" \\
         --retention 365d --minors-policy none-expected
+      faceledger source add press --kind urls --path press.txt --root /photos/press ...
     """
     with open_from(ctx) as store:
         info = store.add_source(
             name,
             location=location,
             kind=kind,
+            root=root,
             controller=controller,
             lawful_basis=basis,
             special_category_condition=art9,
@@ -168,7 +177,8 @@ def source_list(ctx, as_json) -> None:
         return
     for s in sources:
         click.echo(
-            f"{s.name}\t{s.kind}\t{s.location}\n  controller: {s.controller}; basis: "
+            f"{s.name}\t{s.kind}\t{s.location}{'  root: ' + s.root if s.root else ''}"
+            f"\n  controller: {s.controller}; basis: "
             f"{s.lawful_basis}; art9: {s.special_category_condition}; purpose: {s.purpose};"
             f" retention: {s.retention_days}d; minors: {s.minors_policy}"
         )

@@ -1,4 +1,5 @@
-"""The per-photo work of ingest: read, hash, decode, detect, align, embed.
+"""The per-photo work of ingest: read (through :mod:`.reader`), hash, decode, detect, align,
+embed. One photo's failure of any kind is that photo's recorded error.
 
 ``analyze_photo`` is a pure function of a file and an analyzer. For the process pool,
 each worker process builds one analyzer in its initializer and keeps it in ``_WORKER``:
@@ -15,16 +16,15 @@ import signal
 import sys
 import threading
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import FaceLedgerError, ImageDecodeError
-from ..images import DecodedImage, ImageLimits, decode_image, read_image_file
+from ..errors import FaceLedgerError
+from ..images import DecodedImage, ImageLimits, decode_image
 from ..models.analyzer import FaceAnalyzer
-from .listing import PhotoRef
+from .reader import PhotoRef, read_photo
 
 
 @dataclass
@@ -48,37 +48,43 @@ class PhotoResult:
 
 
 def read_ref(ref: PhotoRef, limits: ImageLimits) -> DecodedImage:
-    if ref.member is None:
-        return read_image_file(ref.path, limits)
-    try:
-        data = ref.read_bytes()
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
-        raise ImageDecodeError(f"{ref.uri}: cannot read archive member ({exc})") from exc
-    return decode_image(data, limits, name=ref.uri)
+    """Read a photo through the source's reader and decode it, in bounded memory."""
+    return decode_image(read_photo(ref, limits), limits, name=ref.uri)
+
+
+def unexpected(exc: BaseException, stage: str) -> str:
+    """A photo's recorded error for an exception nothing expected: its class and message."""
+    return f"unexpected error while {stage}: {type(exc).__name__}: {exc}"
 
 
 def analyze_photo(ref: PhotoRef, analyzer: FaceAnalyzer, limits: ImageLimits) -> PhotoResult:
+    """One photo's result, never an exception: whatever goes wrong with this photo (a
+    refused or unreadable file, a hostile archive member, a bug in a decoder or a model)
+    becomes its recorded error, and the run goes on with the next photo."""
     try:
         image = read_ref(ref, limits)
     except FaceLedgerError as exc:
         return PhotoResult(uri=ref.uri, error=exc.message)
+    except Exception as exc:  # a poison pill in one photo must not stop the run
+        return PhotoResult(uri=ref.uri, error=unexpected(exc, "reading and decoding"))
     try:
         found = analyzer.analyze(image.bgr)
+        faces = [
+            FaceRow(
+                box=[f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height],
+                landmarks=f.face.landmarks.as_list(),
+                score=f.face.score,
+                quality=f.quality,
+                embedding=np.asarray(f.embedding, dtype=np.float32),
+            )
+            for f in found
+        ]
     except Exception as exc:  # a model failure on one photo must not stop the run
         return PhotoResult(
             uri=ref.uri, sha256=image.sha256, size_bytes=image.size_bytes,
-            width=image.width, height=image.height, error=f"analysis failed: {exc}",
+            width=image.width, height=image.height,
+            error=f"analysis failed: {type(exc).__name__}: {exc}",
         )
-    faces = [
-        FaceRow(
-            box=[f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height],
-            landmarks=f.face.landmarks.as_list(),
-            score=f.face.score,
-            quality=f.quality,
-            embedding=np.asarray(f.embedding, dtype=np.float32),
-        )
-        for f in found
-    ]
     return PhotoResult(
         uri=ref.uri, sha256=image.sha256, size_bytes=image.size_bytes,
         width=image.width, height=image.height, faces=faces,

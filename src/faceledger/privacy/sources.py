@@ -75,6 +75,13 @@ def validate_source(info: SourceInfo) -> None:
         problems.append(f"kind must be one of {', '.join(SOURCE_KINDS)}")
     if not (info.location or "").strip():
         problems.append("location is missing")
+    if info.kind == "urls" and not (info.root or "").strip():
+        problems.append(
+            "a URL list needs a declared root directory that every photo it names is inside "
+            "(--root DIR)"
+        )
+    if info.kind != "urls" and (info.root or "").strip():
+        problems.append("a root is declared only for a URL list (a folder is its own root)")
     if not (info.controller or "").strip():
         problems.append("controller is missing")
     if info.lawful_basis not in LAWFUL_BASES:

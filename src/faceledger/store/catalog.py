@@ -122,12 +122,13 @@ class Catalog:
                 conn.execute(
                     "INSERT INTO sources (name, kind, location, controller, lawful_basis, "
                     "special_category_condition, purpose, retention_days, minors_policy, "
-                    "keep_photos_without_faces, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "keep_photos_without_faces, created_at, root) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         info.name, info.kind, info.location, info.controller, info.lawful_basis,
                         info.special_category_condition, info.purpose, info.retention_days,
                         info.minors_policy, int(keep_photos_without_faces), utc_now(),
+                        info.root,
                     ),
                 )
         except sqlite3.IntegrityError as exc:

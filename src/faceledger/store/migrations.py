@@ -105,6 +105,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX faces_pack_id ON faces(pack, id);
         """,
     ),
+    (
+        # a URL list's declared root: every photo it names must be inside it (issue 9)
+        "0004_source_root",
+        "ALTER TABLE sources ADD COLUMN root TEXT NOT NULL DEFAULT ''",
+    ),
 ]
 
 

@@ -216,14 +216,17 @@ class Store:
         self, name: str, location: str | Path, controller: str, lawful_basis: str,
         purpose: str, retention_days: int, special_category_condition: str,
         minors_policy: str, kind: str = "folder", keep_photos_without_faces: bool = False,
-        actor: str = "cli",
+        actor: str = "cli", root: str | Path | None = None,
     ) -> SourceInfo:
+        """Register a source. A URL list (``kind="urls"``) needs a ``root`` directory: only
+        ``file://`` URIs inside it are ever read."""
         if kind in ("folder", "archive"):
             location = str(Path(location).resolve())
         info = SourceInfo(
             name=name, kind=kind, location=str(location), controller=controller,
             lawful_basis=lawful_basis, purpose=purpose, retention_days=retention_days,
             special_category_condition=special_category_condition, minors_policy=minors_policy,
+            root=str(Path(root).resolve()) if root else "",
         )
         validate_source(info)
         details = {"controller": controller, "lawful_basis": lawful_basis,
@@ -340,17 +343,23 @@ class Store:
         return self.catalog.face(face_id)
 
     def face_crop(self, face_id: int, margin: float = 0.3, max_side: int = 256) -> bytes:
-        """A JPEG of the face, cut from the photo on demand (crops are never cached)."""
-        from ..pipeline.listing import ref_from_uri
-        from ..pipeline.worker import read_ref
+        """A JPEG of the face, cut from the photo on demand (crops are never cached); the
+        photo is read again through its source's checks (``pipeline.reader``)."""
+        from ..pipeline.reader import stored_photo
 
         face = self.face(face_id)
-        image = read_ref(ref_from_uri(face.photo_uri), self.limits)
+        photo = stored_photo(self, face.photo_id)
+        image, stored_width = photo.image, photo.record.width
+        # boxes refer to the photo as it was decoded at ingest; rescale if that differs
+        s = image.width / stored_width if stored_width else 1.0
         b = face.box
-        pad_x, pad_y = b.width * margin, b.height * margin
-        x0, y0 = max(0, int(b.x - pad_x)), max(0, int(b.y - pad_y))
-        x1 = min(image.width, int(b.x + b.width + pad_x))
-        y1 = min(image.height, int(b.y + b.height + pad_y))
+        bx, by, bw, bh = b.x * s, b.y * s, b.width * s, b.height * s
+        pad_x, pad_y = bw * margin, bh * margin
+        x0, y0 = max(0, int(bx - pad_x)), max(0, int(by - pad_y))
+        x1 = min(image.width, int(bx + bw + pad_x))
+        y1 = min(image.height, int(by + bh + pad_y))
+        if x1 <= x0 or y1 <= y0:
+            raise NotFoundError(f"face {face_id} lies outside its photo as read now")
         crop = image.bgr[y0:y1, x0:x1]
         scale = min(1.0, max_side / max(crop.shape[:2]))
         if scale < 1.0:
@@ -399,7 +408,7 @@ def _source_info(row) -> SourceInfo:
         controller=row["controller"], lawful_basis=row["lawful_basis"], purpose=row["purpose"],
         retention_days=int(row["retention_days"]),
         special_category_condition=row["special_category_condition"],
-        minors_policy=row["minors_policy"],
+        minors_policy=row["minors_policy"], root=row["root"] or "",
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ... import ActionContext
-from ...errors import NotFoundError
 from ..deps import ctx_of, principal_of, read_upload, require_purpose, to_jsonable
 
 router = APIRouter(tags=["search"])
@@ -100,21 +98,14 @@ async def photo(request: Request, photo_id: int) -> dict:
 
 
 @router.get("/api/photos/{photo_id}/image", response_class=Response,
-            responses={200: {"content": {"image/jpeg": {}}}})
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
 async def photo_image(request: Request, photo_id: int) -> Response:
-    """The photo itself, read from its source."""
-    from ...pipeline.listing import uri_to_path
+    """The photo itself, read again from its source through the same checks as ingest (only
+    a photo stored as ok, inside its source, unchanged since ingest, decoding as an image);
+    the content type is the decoded format's."""
+    from ...pipeline.reader import stored_photo
 
     store = ctx_of(request).store
-    record = await run_in_threadpool(store.photo, photo_id)
-    path = uri_to_path(record.uri)
-
-    def read() -> bytes:
-        try:
-            return Path(path).read_bytes()
-        except OSError as exc:
-            raise NotFoundError(f"photo {photo_id} is no longer readable at its source") from exc
-
-    data = await run_in_threadpool(read)
-    media = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
-    return Response(data, media_type=media, headers={"Cache-Control": "private, no-store"})
+    photo = await run_in_threadpool(stored_photo, store, photo_id)
+    return Response(photo.data, media_type=photo.media_type,
+                    headers={"Cache-Control": "private, no-store"})

@@ -16,6 +16,10 @@ class SourceIn(BaseModel):
     name: str = Field(examples=["events-2024"])
     location: str = Field(description="folder path on the server", examples=["/photos/events"])
     kind: str = "folder"
+    root: str | None = Field(
+        default=None,
+        description="for kind 'urls': the directory every listed file:// URI must be inside",
+    )
     controller: str = Field(examples=["Acme Photo Ltd"])
     lawful_basis: str = Field(description=", ".join(LAWFUL_BASES), examples=["consent"])
     special_category_condition: str = Field(
@@ -68,5 +72,6 @@ async def add_source(request: Request, body: SourceIn) -> dict:
         retention_days=parse_retention(body.retention),
         minors_policy=body.minors_policy,
         actor=principal.actor,
+        root=body.root,
     )
     return _describe(info)
