@@ -121,8 +121,6 @@ async def authorize(request: Request) -> None:
         if principal is not None:
             ctx.audit_use(principal, request.method, path)
         return
-    if request.method not in SAFE_METHODS:
-        _refuse_on(ctx, client, None, request.method, path, check_origin, request)
     credential, _ = _credential(request)
     if credential:
         wait = ctx.limiter.retry_after(client)
@@ -141,6 +139,8 @@ async def authorize(request: Request) -> None:
         raise AuthError("this route needs an API key (Authorization: Bearer flk_...)")
     if principal.via_session:
         await _check_session_request(ctx, client, principal, request, path)
+    elif request.method not in SAFE_METHODS:  # a key in a header, from a browser page?
+        _refuse_on(ctx, client, principal, request.method, path, check_origin, request)
     if not rule.allows(principal.role):
         ctx.audit_refusal(principal, request.method, path, "forbidden", client)
         allowed = ", ".join(sorted(r.value for r in rule.roles))

@@ -172,7 +172,8 @@ async def read_form(
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
-        raise InvalidRequestError("send the photo as multipart/form-data (Content-Type: "
+        wanted = " and ".join(f"the {what} ({name!r})" for name, what in files.items())
+        raise InvalidRequestError(f"send {wanted} as multipart/form-data (Content-Type: "
                                   "multipart/form-data; boundary=...)")
     collector = _Collector(files, set(fields), file_limit)
     try:
