@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 
 from ..errors import AuthError, ForbiddenError, RateLimitedError
 from .csrf import (
@@ -103,7 +104,16 @@ async def authorize(request: Request) -> None:
     """The app-wide dependency: find the route's rule, resolve the caller, allow or refuse.
 
     Every use of a key or token is appended to the audit log; refusals too, aggregated.
+    The checks touch SQLite, so they run in the thread pool, not on the event loop; only
+    the CSRF token of a urlencoded form is read here first.
     """
+    token = ""
+    if request.method not in SAFE_METHODS and session_cookie_name(request) in request.cookies:
+        token = await presented_token(request)
+    await run_in_threadpool(_authorize, request, token)
+
+
+def _authorize(request: Request, csrf_presented: str) -> None:
     route = request.scope.get("route")
     path = getattr(route, "path", None) or request.url.path
     rule: Rule | None = rule_for(request.method, path)
@@ -138,7 +148,7 @@ async def authorize(request: Request) -> None:
     if principal is None:
         raise AuthError("this route needs an API key (Authorization: Bearer flk_...)")
     if principal.via_session:
-        await _check_session_request(ctx, client, principal, request, path)
+        _check_session_request(ctx, client, principal, request, path, csrf_presented)
     elif request.method not in SAFE_METHODS:  # a key in a header, from a browser page?
         _refuse_on(ctx, client, principal, request.method, path, check_origin, request)
     if not rule.allows(principal.role):
@@ -150,8 +160,8 @@ async def authorize(request: Request) -> None:
     ctx.audit_use(principal, request.method, path)
 
 
-async def _check_session_request(ctx, client: str, principal: Principal, request: Request,
-                                 path: str) -> None:
+def _check_session_request(ctx, client: str, principal: Principal, request: Request,
+                           path: str, csrf_presented: str) -> None:
     """A request riding on the session cookie: same origin, and the CSRF token to change."""
     if request.method in SAFE_METHODS:
         if path.startswith("/api/"):
@@ -160,7 +170,7 @@ async def _check_session_request(ctx, client: str, principal: Principal, request
         return
     _refuse_on(ctx, client, principal, request.method, path,
                lambda r: check_origin(r, require_browser_evidence=True), request)
-    if not csrf_matches(principal.credential, await presented_token(request)):
+    if not csrf_matches(principal.credential, csrf_presented):
         ctx.audit_refusal(principal, request.method, path, CsrfError.code, client)
         raise CsrfError("refused: this request does not carry the session's CSRF token "
                         "(reload the page)")

@@ -11,6 +11,7 @@ import hmac
 import secrets
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..errors import AuthError, ForbiddenError, RateLimitedError
@@ -128,8 +129,11 @@ async def signout(request: Request) -> Response:
         except ForbiddenError as exc:
             ctx.audit_refusal(principal, "POST", "/signout", exc.code, client)
             raise
-        ctx.keys.sessions.revoke(principal.credential)
-        ctx.store.record("web_signout", principal.actor, inputs={"client": client})
+        def end() -> None:
+            ctx.keys.sessions.revoke(principal.credential)
+            ctx.store.record("web_signout", principal.actor, inputs={"client": client})
+
+        await run_in_threadpool(end)
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(session_cookie_name(request), path="/")
     return response
