@@ -7,6 +7,7 @@ at the boundary where they occur, so callers only ever catch these.
 
     FaceLedgerError
     ├── ConfigError              a setting is missing or wrong
+    │   └── UncalibratedFarError a false-accept rate the model pack was not calibrated at
     ├── ImageError               a photo cannot be used
     │   ├── ImageDecodeError     unreadable or unsupported bytes
     │   ├── ImageTooLargeError   over the byte or pixel limit (decompression bombs too)
@@ -22,7 +23,11 @@ at the boundary where they occur, so callers only ever catch these.
     │   └── IndexMismatchError   catalog and vector index disagree
     ├── LawfulBasisError         a source lacks what the law requires, or an action its purpose
     ├── NoFaceError              a probe holds no face
+    ├── InvalidRequestError      a malformed request (a multipart body, a form field)
     ├── AuthError                missing, wrong or insufficient credentials (API)
+    │   ├── ForbiddenError       the credential may not do this (and CSRF / origin refusals)
+    │   │   └── IdentityNotVerifiedError   a selfie does not match a token's reference photo
+    │   └── RateLimitedError     too many refused credentials from one client (429)
     └── IntegrityError           the audit chain or an encrypted template fails verification
 """
 
@@ -127,3 +132,33 @@ class ForbiddenError(AuthError):
 class IntegrityError(FaceLedgerError):
     code = "integrity_error"
     http_status = 500
+
+
+class UncalibratedFarError(ConfigError, ValueError):
+    """A false-accept rate that is not one of the pack's calibrated operating points."""
+
+    code = "uncalibrated_far"
+    http_status = 422
+
+    def __init__(self, message: str, allowed: tuple[float, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class InvalidRequestError(FaceLedgerError):
+    code = "invalid_request"
+    http_status = 422
+
+
+class IdentityNotVerifiedError(ForbiddenError):
+    code = "identity_not_verified"
+    http_status = 403
+
+
+class RateLimitedError(AuthError):
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

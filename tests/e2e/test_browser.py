@@ -78,8 +78,10 @@ def test_sources_page_shows_the_lawful_basis(page, site):
 
 
 def test_data_subject_access_request(page, site):
+    name, photos = list(site["people"].items())[2]
     sign_in(page, site, "admin")
     page.get_by_test_id("token-subject").fill("REQ-E2E")
+    page.get_by_test_id("token-reference").set_input_files(str(photos[1]))  # the identity check
     page.get_by_test_id("token-kind").select_option("access")
     page.get_by_test_id("issue-token").click()
     issued = page.get_by_test_id("new-token")
@@ -89,7 +91,6 @@ def test_data_subject_access_request(page, site):
     shot(page, "admin-token-issued")
     page.get_by_role("button", name="Sign out").click()
 
-    name, photos = list(site["people"].items())[2]
     page.goto(site["url"] + "/rights")
     page.get_by_test_id("token").fill(token)
     page.get_by_test_id("selfie").set_input_files(str(photos[2]))

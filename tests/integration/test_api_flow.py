@@ -151,11 +151,17 @@ def test_search_without_purpose_and_case_is_refused(world, gallery):
         assert r.json()["error"]["code"] in {"lawful_basis_required", "invalid_request"}
 
 
+def _issue(admin: httpx.Client, subject: str, kind: str, reference: Path) -> httpx.Response:
+    """An admin issues a token, attaching the photo they checked the person against."""
+    return admin.post("/api/subject-tokens", data={"subject": subject, "kind": kind},
+                      files={"reference": (reference.name, reference.read_bytes(), "image/jpeg")})
+
+
 def test_subject_access_request_with_a_one_time_token(world, gallery):
     name, photos = list(world["people"].items())[1]
     with _client(world, "admin") as admin:
-        token = admin.post("/api/subject-tokens", json={"subject": "REQ-IT", "kind": "access"})
-        assert token.status_code == 201
+        token = _issue(admin, "REQ-IT", "access", photos[2])
+        assert token.status_code == 201, token.text
         secret = token.json()["token"]
     subject = httpx.Client(base_url=world["url"], timeout=60,
                            headers={"Authorization": f"Bearer {secret}"})
@@ -223,9 +229,9 @@ def test_metrics_count_the_requests(world, gallery):
     assert "faceledger_store_index_vectors" in text
 
 
-def _token(world, kind: str) -> httpx.Client:
+def _token(world, kind: str, reference: Path) -> httpx.Client:
     with _client(world, "admin") as admin:
-        r = admin.post("/api/subject-tokens", json={"subject": f"REQ-{kind}", "kind": kind})
+        r = _issue(admin, f"REQ-{kind}", kind, reference)
         assert r.status_code == 201, r.text
         secret = r.json()["token"]
     return httpx.Client(base_url=world["url"], timeout=60,
@@ -246,11 +252,11 @@ def test_erasure_request_erases_only_the_person(world, gallery):
     assert name in _names_found(world, photos[3])
     neighbour_before = _names_found(world, their[3], decision=None)
     assert neighbour in neighbour_before
-    with _token(world, "access") as wrong_kind:  # an access token cannot erase
+    with _token(world, "access", photos[2]) as wrong_kind:  # an access token cannot erase
         r = wrong_kind.post("/api/rights/erasure",
                             files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
         assert r.status_code == 403
-    with _token(world, "erasure") as subject:
+    with _token(world, "erasure", photos[2]) as subject:
         r = subject.post("/api/rights/erasure",
                          files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
         assert r.status_code == 200, r.text
@@ -264,7 +270,7 @@ def test_erasure_request_erases_only_the_person(world, gallery):
 
 def test_opt_out_request_records_the_person_and_erases_their_faces(world, gallery):
     name, photos = list(world["people"].items())[6]
-    with _token(world, "opt_out") as subject:
+    with _token(world, "opt_out", photos[2]) as subject:
         r = subject.post("/api/rights/opt-out",
                          files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
         assert r.status_code == 200, r.text
@@ -275,14 +281,20 @@ def test_opt_out_request_records_the_person_and_erases_their_faces(world, galler
     assert len(world["store"].optout) >= 1
 
 
-def test_a_selfie_without_a_face_does_not_spend_the_token(world, gallery, tmp_path):
+def test_a_selfie_without_a_face_costs_one_of_three_attempts(world, gallery, tmp_path):
     import numpy as np
     from PIL import Image
 
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 200, 3), 128, np.uint8)).save(blank)
-    with _token(world, "access") as subject:
+    photos = list(world["people"].values())[7]
+    with _token(world, "access", photos[2]) as subject:
         r = subject.post("/api/rights/access",
                          files={"selfie": ("blank.png", blank.read_bytes(), "image/png")})
-        assert r.status_code == 422 and r.json()["error"]["code"] == "no_face"
-        assert subject.get("/api/rights/token").status_code == 200  # still usable
+        assert r.status_code == 403 and r.json()["error"]["code"] == "identity_not_verified"
+        assert "no face" in r.json()["error"]["message"]
+        info = subject.get("/api/rights/token")
+        assert info.status_code == 200 and info.json()["attempts_left"] == 2  # still usable
+        r = subject.post("/api/rights/access",
+                         files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
+        assert r.status_code == 200, r.text

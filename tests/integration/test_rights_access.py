@@ -50,8 +50,17 @@ def test_access_copy_lists_every_face_with_its_basis(store, lfw_dir, tmp_path):
                             cv2.IMREAD_COLOR)
         assert crop is not None and min(crop.shape[:2]) > 40
     returned = {m.face_id for m in investigator[0].matches}
-    logged = [s for f in mine if f["face_id"] in returned for s in f["searches"]]
-    assert any(s["case"] == "INV-7" and s["purpose"] == "fraud check" for s in logged)
+    # the copy says the face was returned by a logged search, never the investigation's
+    # purpose or case reference (Art. 15(4): other people's data)
+    assert all(f["returned_by_searches"] >= 1 for f in mine if f["face_id"] in returned)
+    raw = report.json_path.read_text() + report.html_path.read_text()
+    assert "INV-7" not in raw and "fraud check" not in raw
+    processing = data["processing"]
+    assert [p["purpose"] for p in processing["purposes"]] == ["attendees find their photos"]
+    assert {r["role"] for r in processing["recipients"]} >= {"investigator"}
+    assert processing["retention"] == [{"source": "events", "retention_days": 30}]
+    assert any("template" in c for c in processing["categories_of_data"])
+    assert processing["sources"][0]["controller"] == "Acme Photo Ltd"
     html = report.html_path.read_text()
     assert "Acme Photo Ltd" in html and "Art. 6(1)(a)" in html and html.count("<img") == 3
     assert len(data["request"]["selfies_sha256"]) == 2

@@ -9,6 +9,15 @@ import pytest
 
 from faceledger.api.keys import KeyStore, RightsKind, Role
 from faceledger.errors import AuthError, ForbiddenError, NotFoundError
+from faceledger.privacy.identity import ReferenceTemplate
+
+# the key store keeps a token's reference template as an opaque sealed blob
+REFERENCE = ReferenceTemplate(template=b"FLE1-sealed-template-bytes", pack="yunet-omz0095",
+                              photo_sha256="ab" * 32)
+
+
+def issue(keys, subject, kind, issued_by="cli", ttl_s=3600.0):
+    return keys.tokens.issue(keys.tokens.new_id(), subject, kind, issued_by, REFERENCE, ttl_s)
 
 
 @pytest.fixture
@@ -67,29 +76,104 @@ def test_last_used_is_recorded(keys):
 
 
 def test_subject_token_works_once_for_its_kind_only(keys):
-    issued = keys.issue_token("REQ-1", RightsKind.ACCESS, issued_by="apikey:x:admin")
-    assert keys.peek_token(issued.secret).subject == "REQ-1"
+    issued = issue(keys, "REQ-1", RightsKind.ACCESS, issued_by="apikey:x:admin")
+    assert keys.tokens.peek(issued.secret).subject == "REQ-1"
     with pytest.raises(ForbiddenError):
-        keys.redeem_token(issued.secret, RightsKind.ERASURE)
-    token = keys.redeem_token(issued.secret, RightsKind.ACCESS)
-    assert token.used_at is not None
+        keys.tokens.begin_attempt(issued.secret, RightsKind.ERASURE)
+    attempt = keys.tokens.begin_attempt(issued.secret, RightsKind.ACCESS)
+    assert attempt.reference.template == REFERENCE.template and attempt.number == 1
+    token = keys.tokens.settle(attempt, verified=True)
+    assert token.used_at is not None and token.outcome == "verified"
     with pytest.raises(AuthError, match="already been used"):
-        keys.redeem_token(issued.secret, RightsKind.ACCESS)
+        keys.tokens.begin_attempt(issued.secret, RightsKind.ACCESS)
     with pytest.raises(AuthError):
-        keys.peek_token(issued.secret)
+        keys.tokens.peek(issued.secret)
+    assert not keys.tokens.has_reference(token.id)  # spent: the reference template is gone
+
+
+def test_failed_attempts_spend_the_token_on_the_third(keys):
+    issued = issue(keys, "REQ-4", RightsKind.ERASURE)
+    for n in (1, 2, 3):
+        attempt = keys.tokens.begin_attempt(issued.secret, RightsKind.ERASURE)
+        assert attempt.number == n
+        token = keys.tokens.settle(attempt, verified=False)
+        assert token.attempts_left == 3 - n
+    assert token.used_at is not None and token.outcome == "identity_not_verified"
+    assert not keys.tokens.has_reference(token.id)
+    with pytest.raises(AuthError, match="already been used"):
+        keys.tokens.begin_attempt(issued.secret, RightsKind.ERASURE)
+
+
+def test_two_verified_attempts_at_once_use_the_token_once(keys):
+    issued = issue(keys, "REQ-5", RightsKind.ACCESS)
+    first = keys.tokens.begin_attempt(issued.secret, RightsKind.ACCESS)
+    second = keys.tokens.begin_attempt(issued.secret, RightsKind.ACCESS)
+    keys.tokens.settle(first, verified=True)
+    with pytest.raises(AuthError, match="already been used"):
+        keys.tokens.settle(second, verified=True)
+
+
+def test_a_token_needs_a_reference(keys):
+    with pytest.raises(AuthError, match="reference photo"):
+        keys.tokens.issue(keys.tokens.new_id(), "REQ-6", "access", "cli", None, 60)
 
 
 def test_expired_token_is_refused(keys):
-    issued = keys.issue_token("REQ-2", "opt_out", issued_by="cli", ttl_s=0.01)
+    issued = issue(keys, "REQ-2", "opt_out", ttl_s=0.01)
     time.sleep(0.05)
     with pytest.raises(AuthError, match="expired"):
-        keys.peek_token(issued.secret)
+        keys.tokens.peek(issued.secret)
+    keys.tokens.purge_expired()
+    assert not keys.tokens.has_reference(issued.token.id)
 
 
 def test_an_api_key_is_not_a_token_and_back(keys):
     key = keys.create("erin", Role.ADMIN).secret
-    token = keys.issue_token("REQ-3", "access", issued_by="cli").secret
+    token = issue(keys, "REQ-3", "access").secret
     with pytest.raises(AuthError):
-        keys.peek_token(key)
+        keys.tokens.peek(key)
     with pytest.raises(AuthError):
         keys.authenticate(token)
+
+
+def test_web_sessions_end_on_revoke_and_with_their_key(keys):
+    issued = keys.create("fay", Role.INVESTIGATOR)
+    one = keys.sessions.create(issued.key.id)
+    two = keys.sessions.create(issued.key.id)
+    assert keys.authenticate_session(one.secret).name == "fay"
+    assert keys.sessions.revoke(one.secret)
+    with pytest.raises(AuthError, match="signed out"):
+        keys.authenticate_session(one.secret)
+    keys.revoke(issued.key.id)
+    with pytest.raises(AuthError):
+        keys.authenticate_session(two.secret)
+    with pytest.raises(AuthError):
+        keys.authenticate_session("not-a-session")
+
+
+def test_keys_db_migrates_an_old_file(tmp_path):
+    old = sqlite3.connect(tmp_path / "keys.db")
+    old.executescript(
+        "CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, "
+        "secret_sha256 TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL, "
+        "last_used_at REAL);"
+        "CREATE TABLE subject_tokens (id TEXT PRIMARY KEY, subject TEXT NOT NULL, kind TEXT "
+        "NOT NULL, issued_by TEXT NOT NULL, secret_sha256 TEXT NOT NULL, created_at REAL NOT "
+        "NULL, expires_at REAL NOT NULL, used_at REAL);"
+        f"INSERT INTO subject_tokens VALUES ('aaaa', 'REQ-old', 'access', 'cli', "
+        f"'{'0' * 64}', 0, 9e12, NULL);"
+    )
+    old.commit()
+    old.close()
+    with KeyStore.for_data_dir(tmp_path) as ks:
+        names = [r[0] for r in ks.db.execute("SELECT name FROM _migrations ORDER BY name")]
+        assert names == ["0001_keys_and_tokens", "0002_subject_token_binding",
+                         "0003_web_sessions"]
+        token = ks.tokens.get("aaaa")
+        assert token.attempts == 0 and token.reference_sha256 is None
+
+
+def test_a_new_keys_db_is_private(tmp_path):
+    with KeyStore.for_data_dir(tmp_path):
+        pass
+    assert (tmp_path / "keys.db").stat().st_mode & 0o077 == 0

@@ -15,6 +15,9 @@ from faceledger import Settings, init_store
 from faceledger.api import create_app
 from faceledger.api.keys import KEY_ROLES, RightsKind, Role
 from faceledger.api.policy import POLICY, UNGUARDED, route_table
+from faceledger.privacy.identity import ReferenceTemplate
+
+REFERENCE = ReferenceTemplate(template=b"sealed", pack="yunet-omz0095", photo_sha256="0" * 64)
 
 CALLERS = ["none", *[r.value for r in KEY_ROLES], "subject"]
 
@@ -45,9 +48,14 @@ def _headers(app, keys, caller: str, rule) -> dict[str, str]:
         return {}
     if caller == "subject":
         kind = rule.rights if rule is not None and rule.rights else RightsKind.ACCESS
-        token = app.state.ctx.keys.issue_token("REQ-test", kind, issued_by="test").secret
+        token = _token(app, kind)
         return {"Authorization": f"Bearer {token}"}
     return {"Authorization": f"Bearer {keys[caller]}"}
+
+
+def _token(app, kind) -> str:
+    tokens = app.state.ctx.keys.tokens
+    return tokens.issue(tokens.new_id(), "REQ-test", kind, "test", REFERENCE).secret
 
 
 def _concrete(path: str) -> str:
@@ -166,7 +174,7 @@ def test_key_use_and_refusal_are_audited(app, client, keys):
 
 
 def test_subject_token_only_from_the_authorization_header(app, client):
-    token = app.state.ctx.keys.issue_token("REQ-x", "access", issued_by="test").secret
+    token = _token(app, "access")
     response = client.get("/api/rights/token", headers={"X-API-Key": token})
     assert response.status_code == 401
     response = client.get("/api/rights/token", headers={"Authorization": f"Bearer {token}"})

@@ -7,6 +7,10 @@ Every route is guarded by :func:`faceledger.api.auth.authorize` (one app-wide de
 that reads :data:`faceledger.api.policy.POLICY`), every error goes through the one handler
 in :mod:`faceledger.api.errors`, and CPU-bound work (decoding, detection, embedding, FAISS)
 runs in the thread pool, never on the event loop.
+
+Around the app, outermost first: security headers on every response
+(:mod:`faceledger.api.headers`), request-body limits while the body streams in
+(:mod:`faceledger.api.limits`), request metrics.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from ..config import Settings
 from . import errors
 from .auth import authorize
 from .context import AppContext
+from .headers import SecurityHeadersMiddleware
 from .keys import KeyStore
+from .limits import BodyLimitMiddleware
+from .ratelimit import AuthRateLimiter
 from .runs import IngestRuns
 
 API_TITLE = "faceledger"
@@ -75,11 +82,15 @@ def create_app(
     store: Any = None,
     keys: KeyStore | None = None,
     preload_models: bool = True,
+    limiter: AuthRateLimiter | None = None,
+    refusal_window_s: float = 60.0,
 ) -> FastAPI:
     """Build the app. Without ``store`` it opens the store in ``settings.data_dir`` and
     closes it on shutdown. ``preload_models`` loads the model pack now rather than on the
     first search. The store is safe to share between the server's threads: the analyzer
-    and the index file each hold their own locks."""
+    and the index file each hold their own locks. ``limiter`` rate-limits refused
+    credentials per client; refusals are audited once per client per
+    ``refusal_window_s``."""
     settings = settings or Settings.from_env()
     owns_store = store is None
     if store is None:
@@ -96,7 +107,8 @@ def create_app(
                             workers=workers)
 
     ctx = AppContext(settings=settings, store=store, keys=keys, runs=IngestRuns(ingest),
-                     owns_store=owns_store)
+                     owns_store=owns_store, limiter=limiter or AuthRateLimiter(),
+                     refusal_window_s=refusal_window_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -126,6 +138,8 @@ def create_app(
     app.include_router(web_pages.router)
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     app.add_middleware(_MetricsMiddleware, ctx_getter=lambda: app.state.ctx)
+    app.add_middleware(BodyLimitMiddleware, file_limit=settings.max_image_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # added last: the outermost
     _document_auth(app)
     return app
 

@@ -10,6 +10,8 @@ from typing import Any
 from ..config import Settings
 from .keys import KeyStore
 from .metrics import Metrics
+from .ratelimit import AuthRateLimiter
+from .refusals import RefusalAudit
 from .runs import IngestRuns
 
 log = logging.getLogger("faceledger.api")
@@ -23,6 +25,12 @@ class AppContext:
     runs: IngestRuns
     metrics: Metrics = field(default_factory=Metrics)
     owns_store: bool = True
+    limiter: AuthRateLimiter = field(default_factory=AuthRateLimiter)
+    refusals: RefusalAudit = field(init=False)
+    refusal_window_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        self.refusals = RefusalAudit(self._append, window_s=self.refusal_window_s)
 
     # -- audit of key use ---------------------------------------------------------------
 
@@ -30,18 +38,25 @@ class AppContext:
         inputs = {"method": method, "route": path, "role": principal.role.value}
         self._append("api_key_use", principal.actor, inputs, {"allowed": True})
 
-    def audit_refusal(self, principal: Any, method: str, path: str, code: str) -> None:
-        actor = principal.actor if principal is not None else "anonymous"
-        inputs = {"method": method, "route": path}
-        if principal is not None:
-            inputs["role"] = principal.role.value
-        self._append("api_key_refused", actor, inputs, {"allowed": False, "code": code})
+    def audit_refusal(self, principal: Any, method: str, path: str, code: str,
+                      client: str = "unknown") -> None:
+        """A refusal without a valid credential is aggregated per client (see
+        :mod:`faceledger.api.refusals`): that is what a flood of bogus keys looks like. A
+        refusal of a valid key (a role or CSRF refusal) is written at once, like each of
+        its allowed uses: it names a key that can be revoked."""
+        if principal is None:
+            self.refusals.record(client, "anonymous", method, path, code)
+            return
+        inputs = {"method": method, "route": path, "role": principal.role.value,
+                  "client": client}
+        self._append("api_key_refused", principal.actor, inputs, {"allowed": False, "code": code})
 
     def _append(self, action: str, actor: str, inputs: dict, outputs: dict) -> None:
         self.store.audit.append(action=action, actor=actor, inputs=inputs, outputs=outputs)
 
     def close(self) -> None:
         self.runs.shutdown()
+        self.refusals.flush_all()
         self.keys.close()
         if self.owns_store:
             self.store.close()

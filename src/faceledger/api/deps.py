@@ -7,11 +7,14 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request, UploadFile
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
-from ..errors import ImageDecodeError, ImageTooLargeError, LawfulBasisError
+from ..errors import LawfulBasisError, NotFoundError
 from .auth import Principal, require_principal
 from .context import AppContext
+from .uploads import UploadedForm, read_form
 
 
 def ctx_of(request: Request) -> AppContext:
@@ -22,15 +25,29 @@ def principal_of(request: Request) -> Principal:
     return require_principal(request)
 
 
-async def read_upload(ctx: AppContext, upload: UploadFile, what: str = "photo") -> bytes:
-    """The upload's bytes, refused past the configured byte limit without reading it all."""
-    limit = ctx.settings.max_image_bytes
-    data = await upload.read(limit + 1)
-    if len(data) > limit:
-        raise ImageTooLargeError(f"the {what} is over the {limit // (1024 * 1024)} MiB limit")
-    if not data:
-        raise ImageDecodeError(f"the {what} upload is empty")
-    return data
+MAX_DB_ID = 2**63 - 1  # SQLite's INTEGER range; ids are never below 1
+
+
+def db_id(value: int, what: str) -> int:
+    """A catalog id from a URL: anything outside SQLite's range cannot name a row (404,
+    rather than an overflow deep in sqlite3)."""
+    if not 1 <= value <= MAX_DB_ID:
+        raise NotFoundError(f"no {what} {value}")
+    return value
+
+
+async def read_photos(request: Request, files: dict[str, str],
+                      fields: set[str] | frozenset[str] = frozenset()) -> UploadedForm:
+    """The route's multipart form, in memory, under the store's photo byte limit."""
+    return await read_form(request, files, fields, ctx_of(request).settings.max_image_bytes)
+
+
+def form_values(model: type[BaseModel], fields: dict[str, str]) -> Any:
+    """Validate a form's text fields with a pydantic model (422 like any request)."""
+    try:
+        return model.model_validate({k: v for k, v in fields.items() if v != ""})
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
 
 
 def require_purpose(purpose: str | None, case: str | None) -> tuple[str, str]:

@@ -10,8 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from ..errors import FaceLedgerError
+from ..errors import FaceLedgerError, RateLimitedError
 
 log = logging.getLogger("faceledger.api")
 
@@ -23,6 +24,7 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     413: "too_large",
     422: "invalid_request",
+    429: "rate_limited",
 }
 
 
@@ -38,6 +40,8 @@ def _describe(exc: Exception) -> tuple[int, str, str]:
     if isinstance(exc, StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         return exc.status_code, code, str(exc.detail)
+    if isinstance(exc, ClientDisconnect):  # gone, or cut off by the body limit
+        return 400, "client_disconnected", "the client went away before the request ended"
     log.exception("unhandled error", exc_info=exc)
     return 500, "internal_error", "internal server error; the server log has the details"
 
@@ -50,6 +54,9 @@ def _wants_html(request: Request) -> bool:
 
 async def handle_error(request: Request, exc: Exception) -> Response:
     status, code, message = _describe(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after)
     if _wants_html(request):
         if status == 401:
             return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
@@ -57,11 +64,12 @@ async def handle_error(request: Request, exc: Exception) -> Response:
         return templates.TemplateResponse(
             request, "error.html", {"status": status, "code": code, "message": message,
                                     "principal": getattr(request.state, "principal", None)},
-            status_code=status,
+            status_code=status, headers=headers or None,
         )
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
-                        headers=headers)
+                        headers=headers or None)
 
 
 def install(app: FastAPI) -> None:

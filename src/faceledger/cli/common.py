@@ -59,8 +59,9 @@ def far_option(func: Callable) -> Callable:
         type=float,
         default=None,
         help="Operating point: the false-accept rate whose calibrated threshold decides "
-        "'match' (1e-2, 1e-3, 1e-4, 1e-5). Default: FACELEDGER_SEARCH_FAR (1e-5) for "
-        "search, FACELEDGER_OPERATING_FAR (1e-4) for verify.",
+        "'match': one of the pack's calibrated rates, 1e-2, 1e-3, 1e-4 or 1e-5 (any other "
+        "value is refused). Default: FACELEDGER_SEARCH_FAR (1e-5) for search, "
+        "FACELEDGER_OPERATING_FAR (1e-4) for verify.",
     )(func)
 
 

@@ -4,6 +4,7 @@ the API keys that open it."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -174,19 +175,28 @@ def apikeys_revoke(ctx, key_id: str) -> None:
 @click.option("--subject", required=True, help="The person's name or request reference.")
 @click.option("--kind", type=click.Choice(["access", "erasure", "opt_out"]), default="access",
               show_default=True)
+@click.option("--reference", "reference", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The photo you checked the person's identity against (an identity "
+              "document, a photo they brought). Their selfie must match it 1:1 at the "
+              "verification threshold; only its template is kept, encrypted, until the token "
+              "is used.")
 @click.option("--ttl-hours", type=float, default=168.0, show_default=True)
 @click.pass_context
 @handle_errors
-def apikeys_subject_token(ctx, subject: str, kind: str, ttl_hours: float) -> None:
-    """Issue a one-time token for a data-subject request (used on /rights).
+def apikeys_subject_token(ctx, subject: str, kind: str, reference: Path,
+                          ttl_hours: float) -> None:
+    """Issue a one-time token for a data-subject request (used on /rights), bound to the
+    person by a reference photo. The token allows 3 attempts at the identity check; the
+    one that passes spends it.
 
-    Example: faceledger apikeys subject-token --subject REQ-77 --kind access"""
+    Example: faceledger apikeys subject-token --subject REQ-77 --kind access --reference id.jpg"""
+    from ..api.subject_tokens import issue_subject_token
     from ..store.store import open_store
 
-    with _keys(ctx) as keys:
-        issued = keys.issue_token(subject, kind, "cli", ttl_hours * 3600)
-    with open_store(settings_from(ctx)) as store:
-        store.record("subject_token_issue", "cli", inputs={"subject": subject, "kind": kind},
-                     outputs={"token_id": issued.token.id})
+    with open_store(settings_from(ctx)) as store, _keys(ctx) as keys:
+        issued = issue_subject_token(store, keys.tokens, subject, kind, reference, "cli",
+                                     ttl_hours * 3600)
     click.echo(issued.secret)
-    click.echo(f"(one-time {kind} token for {subject}, valid {ttl_hours:g} h)", err=True)
+    click.echo(f"(one-time {kind} token for {subject}, valid {ttl_hours:g} h, bound to the "
+               f"reference photo {issued.token.reference_sha256[:16]}...)", err=True)

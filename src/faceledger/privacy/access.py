@@ -4,9 +4,15 @@
 high-recall operating point (:data:`ACCESS_FAR`, 1e-3 per comparison) and keeps every face
 above that threshold, labelled "match" or "possible". :func:`export_access` writes the
 person's copy into a folder: ``access.json`` (machine-readable), ``index.html`` (the same,
-readable) and ``crops/face_<id>.jpg``. For each face it gives the photo, the source, its
-controller, lawful basis (Art. 6 and Art. 9(2)), purpose, retention, the dates it was
-collected and will be erased, and every logged search that returned it.
+readable) and ``crops/face_<id>.jpg``.
+
+The copy gives what Art. 15(1) asks for: for each face, the photo, the source, its
+controller, lawful basis (Art. 6 and Art. 9(2)), purpose, retention and the dates it was
+collected and will be erased; and for the processing as a whole (``processing``) the
+purposes, the categories of data, the recipients (the roles that can see the faces), the
+sources and the retention periods. It says how many logged searches returned each face,
+never the purposes or case references those searches were made under: those are other
+people's investigations, not the person's data (Art. 15(4)).
 
 High recall means some "possible" faces may be someone else's: the operator reviews them
 before handing the copy over (Art. 15(4): the copy must not adversely affect others).
@@ -28,6 +34,7 @@ import numpy as np
 
 from ..errors import FaceLedgerError, NoFaceError
 from ..images import DecodedImage
+from ..search.decisions import operating_point
 from ..search.engine import load_probe
 from .sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
 
@@ -88,10 +95,19 @@ def find_person(
     store: Store, selfies: list[Selfie], far: float | None = None, limit: int = 100_000
 ) -> PersonSearch:
     """Every face in the store at or above the ``far`` threshold for any of the selfies."""
-    far = ACCESS_FAR if far is None else far
-    threshold = store.pack.threshold(far)
-    strict = store.operating_point(None).match_threshold
     queries, hashes = selfie_embeddings(store, selfies)
+    return person_from_vectors(store, queries, hashes, far, limit)
+
+
+def person_from_vectors(
+    store: Store, queries: np.ndarray, hashes: list[str], far: float | None = None,
+    limit: int = 100_000,
+) -> PersonSearch:
+    """:func:`find_person` for selfies already embedded (e.g. by an identity check)."""
+    point = operating_point(store.pack, ACCESS_FAR if far is None else far)
+    far, threshold = point.far, point.match_threshold
+    strict = store.operating_point(None).match_threshold
+    queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
     best = _range_search(store, queries, threshold, limit)
     matches = [
         PersonMatch(fid, round(sim, 4), "match" if sim >= strict else "possible")
@@ -136,9 +152,31 @@ def _erase_by(ingested_at: str, days: int) -> str:
     return (start + timedelta(days=days)).isoformat(timespec="seconds")
 
 
-def _searches_returning(store: Store, face_ids: set[int]) -> dict[int, list[dict[str, Any]]]:
-    """For each face, the logged searches that returned it (date, purpose, case)."""
-    seen: dict[int, list[dict[str, Any]]] = {}
+CATEGORIES_OF_DATA = (
+    "photos in which your face appears (kept at their source; the store holds each photo's "
+    "location, SHA-256, size and ingest date)",
+    "the position of your face in each photo (a box, five landmarks, a detector score)",
+    "a biometric template of your face (a face embedding, GDPR Art. 9 special-category "
+    "data), encrypted at rest",
+    "the audit log's record of searches that returned your face (date and similarity)",
+)
+
+RECIPIENTS: tuple[dict[str, str], ...] = (
+    {"role": "investigator",
+     "receives": "search and verification results: your face's crop, its photo, its source "
+                 "and the similarity"},
+    {"role": "auditor",
+     "receives": "the audit log: face ids and similarities of search results, never a photo "
+                 "or a template"},
+)
+"""Who can see a face, by role. The HTTP API passes its own list, read from its access
+policy, so this stays true when the policy changes."""
+
+
+def _times_returned(store: Store, face_ids: set[int]) -> dict[int, int]:
+    """How many logged searches returned each face. Only the count: the purposes and case
+    references of those searches belong to other people's investigations."""
+    seen: dict[int, int] = {}
     for entry in store.audit.entries():
         if entry.action != "search":
             continue
@@ -146,17 +184,36 @@ def _searches_returning(store: Store, face_ids: set[int]) -> dict[int, list[dict
             for m in probe_face:
                 fid = int(m.get("face_id", -1))
                 if fid in face_ids:
-                    seen.setdefault(fid, []).append(
-                        {"at": entry.at, "purpose": entry.purpose, "case": entry.case,
-                         "audit_seq": entry.seq}
-                    )
+                    seen[fid] = seen.get(fid, 0) + 1
     return seen
 
 
-def build_access_data(store: Store, person: PersonSearch) -> dict[str, Any]:
+def _processing(sources: list, recipients: list[dict[str, str]]) -> dict[str, Any]:
+    """Art. 15(1)(a)-(d), (g): purposes, categories, recipients, retention, sources."""
+    return {
+        "purposes": [
+            {"source": s.name, "controller": s.controller, "purpose": s.purpose,
+             "lawful_basis": _lookup(LAWFUL_BASES, s.lawful_basis),
+             "special_category_condition": _lookup(ART9_CONDITIONS,
+                                                   s.special_category_condition)}
+            for s in sources
+        ],
+        "categories_of_data": list(CATEGORIES_OF_DATA),
+        "recipients": [dict(r) for r in recipients],
+        "sources": [{"name": s.name, "kind": s.kind, "controller": s.controller}
+                    for s in sources],
+        "retention": [{"source": s.name, "retention_days": s.retention_days} for s in sources],
+        "automated_decisions": "none: a match is a lead for a person to review, never a "
+                               "decision about you",
+    }
+
+
+def build_access_data(
+    store: Store, person: PersonSearch, recipients: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     records = store.catalog.faces(person.face_ids)
     sources = {s.name: s for s in store.sources()}
-    searches = _searches_returning(store, set(records))
+    returned = _times_returned(store, set(records))
     faces = []
     for m in person.matches:
         rec = records.get(m.face_id)
@@ -182,8 +239,9 @@ def build_access_data(store: Store, person: PersonSearch) -> dict[str, Any]:
             "collected_at": photo.ingested_at,
             "face_recorded_at": rec.created_at,
             "erase_by": _erase_by(photo.ingested_at, src.retention_days),
-            "searches": searches.get(rec.id, []),
+            "returned_by_searches": returned.get(rec.id, 0),
         })
+    held = sorted({f["source"] for f in faces})
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "request": {
@@ -193,6 +251,8 @@ def build_access_data(store: Store, person: PersonSearch) -> dict[str, Any]:
             "match_threshold": person.match_threshold,
         },
         "faces": faces,
+        "processing": _processing([sources[n] for n in held],
+                                  list(RECIPIENTS if recipients is None else recipients)),
         "your_rights": RIGHTS_TEXT,
     }
 
@@ -251,10 +311,6 @@ def render_html(data: dict[str, Any]) -> str:
     rows = []
     for f in data["faces"]:
         img = f'<img src="{e(f["crop"])}" alt="face {f["face_id"]}">' if f["crop"] else "(no crop)"
-        searches = "".join(
-            f"<li>{e(s['at'])}: {e(str(s['purpose']))} (case {e(str(s['case']))})</li>"
-            for s in f["searches"]
-        ) or "<li>none logged</li>"
         rows.append(
             f"""<section class="face {e(f['decision'])}">
   {img}
@@ -269,7 +325,7 @@ def render_html(data: dict[str, Any]) -> str:
     <dt>Retention</dt><dd>{f['retention_days']} days; erased by {e(f['erase_by'])}</dd>
     <dt>Minors policy</dt><dd>{e(f['minors_policy']['text'])}</dd>
     <dt>Collected</dt><dd>{e(f['collected_at'])}</dd>
-    <dt>Searches that returned it</dt><dd><ul>{searches}</ul></dd>
+    <dt>Searches that returned it</dt><dd>{f['returned_by_searches']}</dd>
   </dl>
 </section>"""
         )
@@ -290,9 +346,33 @@ dt {{ font-weight: bold; }}
 {len(req['selfies_sha256'])} selfie(s) at similarity &ge; {req['threshold']:.3f}
 ("match" from {req['match_threshold']:.3f}). Your selfies were not stored.</p>
 {body}
+{_render_processing(data.get("processing") or {})}
 <h2>Your rights</h2><p>{e(data['your_rights'])}</p>
 </body></html>
 """
+
+
+def _render_processing(p: dict[str, Any]) -> str:
+    if not p:
+        return ""
+    e = html.escape
+    purposes = "".join(
+        f"<li>{e(x['purpose'])} ({e(x['source'])}, controller {e(x['controller'])}; "
+        f"{e(x['lawful_basis']['text'])}; {e(x['special_category_condition']['text'])})</li>"
+        for x in p["purposes"]
+    ) or "<li>none: no face of yours is held</li>"
+    categories = "".join(f"<li>{e(c)}</li>" for c in p["categories_of_data"])
+    recipients = "".join(f"<li>{e(r['role'])}: {e(r['receives'])}</li>" for r in p["recipients"])
+    retention = "".join(f"<li>{e(r['source'])}: {r['retention_days']} days</li>"
+                        for r in p["retention"]) or "<li>none</li>"
+    return f"""<h2>How your data is processed (GDPR Art. 15(1))</h2>
+<dl>
+  <dt>Purposes</dt><dd><ul>{purposes}</ul></dd>
+  <dt>Categories of data</dt><dd><ul>{categories}</ul></dd>
+  <dt>Recipients</dt><dd><ul>{recipients}</ul></dd>
+  <dt>Retention</dt><dd><ul>{retention}</ul></dd>
+  <dt>Automated decisions</dt><dd>{e(p["automated_decisions"])}</dd>
+</dl>"""
 
 
 def person_search_dict(person: PersonSearch) -> dict[str, Any]:

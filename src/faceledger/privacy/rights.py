@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .access import Selfie, find_person, selfie_embeddings
+import numpy as np
+
+from .access import Selfie, find_person, person_from_vectors, selfie_embeddings
 from .erasure import ErasureReport, erase
 from .optout import OptOutEntry
 
@@ -61,10 +63,23 @@ def opt_out_person(
     reference: str | None = None,
     erase_existing: bool = True,
 ) -> OptOutResult:
+    vectors, hashes = selfie_embeddings(store, selfies)
+    return opt_out_vectors(store, vectors, hashes, context, reference, erase_existing)
+
+
+def opt_out_vectors(
+    store: Store,
+    vectors: np.ndarray,
+    hashes: list[str],
+    context: ActionContext | None = None,
+    reference: str | None = None,
+    erase_existing: bool = True,
+) -> OptOutResult:
+    """:func:`opt_out_person` for selfies already embedded (e.g. by an identity check)."""
     from ..store.store import ActionContext
 
     context = context or ActionContext(purpose="data-subject opt-out request")
-    vectors, hashes = selfie_embeddings(store, selfies)
+    vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
     ref = reference or context.case or "opt-out request"
     entry = store.optout.add(vectors, ref, actor=context.actor)
     store.audit.append(
@@ -77,7 +92,7 @@ def opt_out_person(
     )
     erased = None
     if erase_existing:
-        person = find_person(store, selfies, far=store.settings.operating_far)
+        person = person_from_vectors(store, vectors, hashes, far=store.settings.operating_far)
         strict = [m.face_id for m in person.matches if m.decision == "match"]
         erased = erase(
             store, face_ids=strict, context=context, reason="art21-objection",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ..deps import ctx_of, principal_of, to_jsonable
+from ..deps import ctx_of, form_values, principal_of, read_photos, to_jsonable
 from ..keys import KEY_ROLES, RightsKind, Role
+from ..subject_tokens import issue_subject_token
+from ..uploads import multipart_openapi
 
 router = APIRouter(tags=["admin"])
 
@@ -20,6 +23,15 @@ class TokenIn(BaseModel):
     subject: str = Field(description="the person's name or request reference", examples=["REQ-77"])
     kind: RightsKind = RightsKind.ACCESS
     ttl_hours: float = Field(168, gt=0, le=24 * 90)
+
+
+_TOKEN_FORM = multipart_openapi(
+    {"reference": "the photo the person's identity was checked against (an identity "
+                  "document, a photo they brought); only its template is kept, encrypted"},
+    {"subject": {"type": "string", "description": "the person's name or request reference"},
+     "kind": {"type": "string", "enum": [k.value for k in RightsKind], "default": "access"},
+     "ttl_hours": {"type": "number", "default": 168, "maximum": 24 * 90}},
+    required=("subject",))
 
 
 @router.get("/api/keys")
@@ -39,6 +51,7 @@ def create_key(request: Request, body: KeyIn) -> dict:
 
 @router.delete("/api/keys/{key_id}")
 def revoke_key(request: Request, key_id: str) -> dict:
+    """Revoke a key; the web sessions opened with it end too."""
     ctx, principal = ctx_of(request), principal_of(request)
     key = ctx.keys.revoke(key_id)
     ctx.store.record("api_key_revoke", principal.actor, inputs={"key_id": key_id})
@@ -47,14 +60,21 @@ def revoke_key(request: Request, key_id: str) -> dict:
 
 @router.get("/api/subject-tokens")
 def list_tokens(request: Request) -> dict:
-    return {"tokens": [to_jsonable(t) for t in ctx_of(request).keys.tokens()]}
+    return {"tokens": [to_jsonable(t) for t in ctx_of(request).keys.tokens.list()]}
 
 
-@router.post("/api/subject-tokens", status_code=201)
-def issue_token(request: Request, body: TokenIn) -> dict:
-    """Issue a one-time token with which a person makes one rights request."""
+@router.post("/api/subject-tokens", status_code=201, openapi_extra=_TOKEN_FORM)
+async def issue_token(request: Request) -> dict:
+    """Issue a one-time token with which a person makes one rights request, bound to them
+    by the reference photo. Multipart form: ``reference`` (file), ``subject``, ``kind``,
+    ``ttl_hours``."""
     ctx, principal = ctx_of(request), principal_of(request)
-    issued = ctx.keys.issue_token(body.subject, body.kind, principal.actor, body.ttl_hours * 3600)
-    ctx.store.record("subject_token_issue", principal.actor, inputs={"subject": body.subject,
-                     "kind": body.kind.value}, outputs={"token_id": issued.token.id})
+    form = await read_photos(request, {"reference": "reference photo"},
+                             set(TokenIn.model_fields))
+    body = form_values(TokenIn, form.fields)
+    photo = form.file("reference", "reference photo")
+    issued = await run_in_threadpool(
+        issue_subject_token, ctx.store, ctx.keys.tokens, body.subject, body.kind, photo,
+        principal.actor, body.ttl_hours * 3600,
+    )
     return {"token": issued.secret, **to_jsonable(issued.token)}

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from ..deps import ctx_of
+from ..deps import MAX_DB_ID, ctx_of
 
 router = APIRouter(tags=["audit"])
 
@@ -15,7 +15,8 @@ router = APIRouter(tags=["audit"])
 @router.get("/api/audit")
 async def read_audit(
     request: Request,
-    since_seq: int = Query(0, ge=0, description="entries after this sequence number"),
+    since_seq: int = Query(0, ge=0, le=MAX_DB_ID,
+                          description="entries after this sequence number"),
     limit: int = Query(100, ge=1, le=1000),
     newest_first: bool = Query(False),
 ) -> dict:

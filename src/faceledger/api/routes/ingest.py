@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from ..deps import ctx_of, principal_of
+from ..deps import ctx_of, db_id, principal_of
 
 router = APIRouter(tags=["ingest"])
 
@@ -45,10 +45,10 @@ def list_runs(request: Request) -> dict:
 @router.get("/api/ingest/runs/{run_id}")
 def get_run(request: Request, run_id: int) -> dict:
     """Progress (``done``/``total``, faces, errors) and, once finished, the report."""
-    return ctx_of(request).runs.get(run_id).as_dict()
+    return ctx_of(request).runs.get(db_id(run_id, "ingest run")).as_dict()
 
 
 @router.post("/api/ingest/runs/{run_id}/stop", status_code=202)
 def stop_run(request: Request, run_id: int) -> dict:
     """Ask a run to stop; what it has written so far is kept."""
-    return ctx_of(request).runs.stop(run_id).as_dict()
+    return ctx_of(request).runs.stop(db_id(run_id, "ingest run")).as_dict()

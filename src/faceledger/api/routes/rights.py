@@ -1,41 +1,54 @@
-"""Data-subject rights with a one-time token: access (Art. 15), erasure (Art. 17), opt-out
-(Art. 21), over the library's :mod:`faceledger.privacy` functions.
+"""Data-subject requests with a one-time token: access (Art. 15), erasure (Art. 17), opt-out
+(Art. 21), over the library's :mod:`faceledger.privacy.self_service` functions.
 
-An admin issues a token for one person and one request (``POST /api/subject-tokens``). The
-person sends it as ``Authorization: Bearer fls_...`` with their selfie. Unlike the
-operator-reviewed flows of the CLI (high recall, then a human review), nobody reviews a
-self-service request, so only faces at the strictest calibrated operating point count: what
-comes back, or is erased, is the person's own faces, never look-alikes. The token is
-redeemed (marked used) before anything is returned or changed, so it works once.
+An admin issues a token for one person and one request (``POST /api/subject-tokens``),
+with the reference photo they checked the person's identity against. The person sends the
+token as ``Authorization: Bearer fls_...`` with their selfie. Before anything is searched,
+shown or erased, the selfie must match the reference 1:1 at the verification threshold;
+each try counts (three at most), and the try that passes spends the token. Then only the
+person's own faces at the strictest calibrated operating point are returned or erased.
 """
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from ... import ActionContext
 from ...errors import FaceLedgerError
-from ...privacy.access import build_access_data, find_person
-from ...privacy.erasure import erase
-from ...privacy.rights import opt_out_person
+from ...privacy.self_service import access_request, erasure_request, opt_out_request
 from ..auth import Principal
 from ..context import AppContext
-from ..deps import ctx_of, principal_of, read_upload, to_jsonable
-from ..keys import RightsKind
+from ..deps import ctx_of, principal_of, read_photos, to_jsonable
+from ..keys import RightsKind, Role
+from ..policy import POLICY
+from ..subject_tokens import redeem_subject_token
+from ..uploads import multipart_openapi
 
 router = APIRouter(tags=["rights"])
 
+_SELFIE = multipart_openapi({"selfie": "a photo of your face"}, {})
 
-def subject_far(store: Any) -> float:
-    """The strictest calibrated operating point of the store's pack: for a subject, a false
-    match would show them (or erase) someone else's photo."""
-    thresholds = getattr(store.pack, "thresholds", None) or {}
-    return min(thresholds) if thresholds else store.settings.operating_far
+RECIPIENT_ROUTES = {("POST", "/api/search"), ("POST", "/api/verify"),
+                    ("GET", "/api/faces/{face_id}/crop"), ("GET", "/api/photos/{photo_id}/image"),
+                    ("GET", "/api/audit")}
+_RECEIVES = {
+    Role.INVESTIGATOR: "search and verification results: your face's crop, its photo, its "
+                       "source and the similarity",
+    Role.AUDITOR: "the audit log: face ids and similarities of search results, never a photo "
+                  "or a template",
+}
+
+
+def recipients() -> list[dict[str, str]]:
+    """The roles that can see a face (read from the access policy), for the Art. 15 copy."""
+    roles = {r for route in RECIPIENT_ROUTES for r in POLICY[route].roles}
+    return [{"role": r.value, "receives": _RECEIVES.get(r, "faces and photos")}
+            for r in sorted(roles, key=lambda r: r.value)]
 
 
 def _context(principal: Principal, kind: RightsKind) -> ActionContext:
@@ -46,12 +59,18 @@ def _context(principal: Principal, kind: RightsKind) -> ActionContext:
     )
 
 
-def _own_faces(ctx: AppContext, selfie: bytes) -> Any:
-    """The person's faces: strict matches only (see the module docstring)."""
-    far = subject_far(ctx.store)
-    person = find_person(ctx.store, [selfie], far=far)
-    strict = ctx.store.pack.threshold(far)
-    return person, [m for m in person.matches if m.similarity >= strict]
+async def _redeem(request: Request, kind: RightsKind) -> tuple[AppContext, Principal, Any, Any]:
+    """Read the selfie, then count the attempt and check it against the token's reference
+    (in a worker thread: decoding and embedding are CPU work)."""
+    ctx, principal = ctx_of(request), principal_of(request)
+    form = await read_photos(request, {"selfie": "selfie"})
+    selfie = form.file("selfie", "selfie")
+    context = _context(principal, kind)
+    token, check = await run_in_threadpool(
+        redeem_subject_token, ctx.store, ctx.keys.tokens, principal.credential, kind, selfie,
+        context,
+    )
+    return ctx, principal, context, check
 
 
 @router.get("/api/rights/token")
@@ -60,22 +79,17 @@ def token_info(request: Request) -> dict:
     p = principal_of(request)
     assert p.token is not None
     return {"kind": p.token.kind.value, "subject": p.token.subject,
-            "expires_at": p.token.expires_at}
+            "expires_at": p.token.expires_at, "attempts_left": p.token.attempts_left}
 
 
-@router.post("/api/rights/access")
-async def access(request: Request, selfie: Annotated[UploadFile, File()]) -> dict:
+@router.post("/api/rights/access", openapi_extra=_SELFIE)
+async def access(request: Request) -> dict:
     """Which of my faces do you hold, in which photos, from which sources, on what basis,
-    until when, and which logged searches returned them?"""
-    ctx, principal = ctx_of(request), principal_of(request)
-    data = await read_upload(ctx, selfie, "selfie")
+    until when, for which purposes, and who can see them?"""
+    ctx, principal, context, check = await _redeem(request, RightsKind.ACCESS)
 
     def work() -> dict:
-        person, mine = _own_faces(ctx, data)
-        ctx.keys.redeem_token(principal.credential, RightsKind.ACCESS)
-        person = type(person)(person.selfies_sha256, person.far, person.threshold,
-                              person.match_threshold, mine)
-        copy = build_access_data(ctx.store, person)
+        copy = access_request(ctx.store, check, context, recipients())
         for face in copy["faces"]:
             face["photo_name"] = Path(str(face.pop("photo_uri", ""))).name
             try:
@@ -83,50 +97,25 @@ async def access(request: Request, selfie: Annotated[UploadFile, File()]) -> dic
                 face["crop_data_url"] = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
             except FaceLedgerError:
                 face["crop_data_url"] = None
-        context = _context(principal, RightsKind.ACCESS)
-        ctx.store.audit.append(
-            "rights_access", context.actor, context.purpose, context.case,
-            inputs={"selfies_sha256": person.selfies_sha256, "far": person.far,
-                    "subject": principal.name},
-            outputs={"face_ids": [f["face_id"] for f in copy["faces"]]},
-        )
         copy["search"] = copy.pop("request")  # selfie hashes, FAR and thresholds used
-        return {**copy, "request": "access", "subject": principal.name}
+        return {**copy, "request": "access", "subject": principal.name,
+                "identity_check": check.audit_fields()}
 
     return await run_in_threadpool(work)
 
 
-@router.post("/api/rights/erasure")
-async def erasure(request: Request, selfie: Annotated[UploadFile, File()]) -> dict:
+@router.post("/api/rights/erasure", openapi_extra=_SELFIE)
+async def erasure(request: Request) -> dict:
     """Erase every face of mine the store holds (catalog rows, templates, index vectors)."""
-    ctx, principal = ctx_of(request), principal_of(request)
-    data = await read_upload(ctx, selfie, "selfie")
-
-    def work() -> dict:
-        person, mine = _own_faces(ctx, data)
-        ctx.keys.redeem_token(principal.credential, RightsKind.ERASURE)
-        report = erase(
-            ctx.store, face_ids=[m.face_id for m in mine],
-            context=_context(principal, RightsKind.ERASURE), reason="art17-request",
-            inputs={"selfies_sha256": person.selfies_sha256, "self_service": True},
-        )
-        return {"request": "erasure", "subject": principal.name, "result": to_jsonable(report)}
-
-    return await run_in_threadpool(work)
+    ctx, principal, context, check = await _redeem(request, RightsKind.ERASURE)
+    report = await run_in_threadpool(erasure_request, ctx.store, check, context)
+    return {"request": "erasure", "subject": principal.name, "result": to_jsonable(report)}
 
 
-@router.post("/api/rights/opt-out")
-async def opt_out(request: Request, selfie: Annotated[UploadFile, File()]) -> dict:
+@router.post("/api/rights/opt-out", openapi_extra=_SELFIE)
+async def opt_out(request: Request) -> dict:
     """Keep my face out of future ingests, and erase the faces of mine held now."""
-    ctx, principal = ctx_of(request), principal_of(request)
-    data = await read_upload(ctx, selfie, "selfie")
-
-    def work() -> dict:
-        ctx.store.analyzer  # noqa: B018 - fail on the models before the token is spent
-        find_person(ctx.store, [data], far=subject_far(ctx.store))  # a face must be found
-        ctx.keys.redeem_token(principal.credential, RightsKind.OPT_OUT)
-        result = opt_out_person(ctx.store, [data], context=_context(principal, RightsKind.OPT_OUT),
-                                reference=f"subject-token:{principal.key_id}")
-        return {"request": "opt_out", "subject": principal.name, "result": to_jsonable(result)}
-
-    return await run_in_threadpool(work)
+    ctx, principal, context, check = await _redeem(request, RightsKind.OPT_OUT)
+    result = await run_in_threadpool(opt_out_request, ctx.store, check, context,
+                                     f"subject-token:{principal.key_id}")
+    return {"request": "opt_out", "subject": principal.name, "result": to_jsonable(result)}

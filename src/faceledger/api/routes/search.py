@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from ... import ActionContext
-from ..deps import ctx_of, principal_of, read_upload, require_purpose, to_jsonable
+from ..deps import (
+    ctx_of,
+    db_id,
+    form_values,
+    principal_of,
+    read_photos,
+    require_purpose,
+    to_jsonable,
+)
+from ..uploads import multipart_openapi
 
 router = APIRouter(tags=["search"])
 
@@ -30,26 +39,49 @@ def results_json(results: list) -> list[dict]:
     ]
 
 
-@router.post("/api/search")
-async def search(
-    request: Request,
-    probe: Annotated[UploadFile, File(description="the probe photo (JPEG, PNG, WebP ...)")],
-    purpose: Annotated[str, Form(description="why this search is made (audit log)")],
-    case: Annotated[str, Form(description="the case reference (audit log)")],
-    k: Annotated[int, Form(ge=1, le=100)] = 10,
-    largest_only: Annotated[bool, Form()] = False,
-    far: Annotated[float | None, Form(gt=0, lt=1)] = None,
-) -> dict:
+class SearchForm(BaseModel):
+    purpose: str = ""
+    case: str = ""
+    k: int = Field(10, ge=1, le=100)
+    largest_only: bool = False
+    far: float | None = Field(None, gt=0, lt=1)
+
+
+class VerifyForm(BaseModel):
+    purpose: str = ""
+    case: str = ""
+    far: float | None = Field(None, gt=0, lt=1)
+
+
+_TEXT = {"type": "string"}
+_PURPOSE = {"purpose": {**_TEXT, "description": "why this search is made (audit log)"},
+            "case": {**_TEXT, "description": "the case reference (audit log)"}}
+_FAR = {"far": {"type": "number", "description": "a calibrated false-accept rate: 0.01, "
+                "0.001, 0.0001 or 1e-05 (others are refused)"}}
+
+
+@router.post("/api/search", openapi_extra=multipart_openapi(
+    {"probe": "the probe photo (JPEG, PNG, WebP ...)"},
+    {**_PURPOSE, "k": {"type": "integer", "default": 10, "minimum": 1, "maximum": 100},
+     "largest_only": {"type": "boolean", "default": False}, **_FAR},
+    required=("purpose", "case")))
+async def search(request: Request) -> dict:
     """Every face in the probe, each with its ``k`` nearest gallery faces, a similarity, a
-    decision at the operating false-accept rate, and URLs of the face crop and photo."""
+    decision at the operating false-accept rate, and URLs of the face crop and photo.
+
+    Multipart form: ``probe`` (file), ``purpose``, ``case``, ``k``, ``largest_only``,
+    ``far``. The probe is held in memory only."""
     ctx, principal = ctx_of(request), principal_of(request)
-    purpose, case = require_purpose(purpose, case)
-    data = await read_upload(ctx, probe, "probe")
+    form = await read_photos(request, {"probe": "probe"}, set(SearchForm.model_fields))
+    values = form_values(SearchForm, form.fields)
+    purpose, case = require_purpose(values.purpose, values.case)
+    data = form.file("probe", "probe")
+    point = ctx.store.operating_point(values.far, search=True)  # 422 for an uncalibrated far
     context = ActionContext(actor=principal.actor, purpose=purpose, case=case)
     results = await run_in_threadpool(
-        ctx.store.search, data, k=k, largest_only=largest_only, far=far, context=context
+        ctx.store.search, data, k=values.k, largest_only=values.largest_only, far=point.far,
+        context=context,
     )
-    point = ctx.store.operating_point(far, search=True)
     return {
         "purpose": purpose,
         "case": case,
@@ -59,22 +91,21 @@ async def search(
     }
 
 
-@router.post("/api/verify")
-async def verify(
-    request: Request,
-    a: Annotated[UploadFile, File(description="first photo")],
-    b: Annotated[UploadFile, File(description="second photo")],
-    purpose: Annotated[str, Form()],
-    case: Annotated[str, Form()],
-    far: Annotated[float | None, Form(gt=0, lt=1)] = None,
-) -> dict:
-    """Are the largest faces of two photos the same person?"""
+@router.post("/api/verify", openapi_extra=multipart_openapi(
+    {"a": "first photo", "b": "second photo"}, {**_PURPOSE, **_FAR},
+    required=("purpose", "case")))
+async def verify(request: Request) -> dict:
+    """Are the largest faces of two photos the same person? Multipart form: ``a``, ``b``
+    (files), ``purpose``, ``case``, ``far``."""
     ctx, principal = ctx_of(request), principal_of(request)
-    purpose, case = require_purpose(purpose, case)
-    data_a = await read_upload(ctx, a, "first photo")
-    data_b = await read_upload(ctx, b, "second photo")
+    form = await read_photos(request, {"a": "first photo", "b": "second photo"},
+                             set(VerifyForm.model_fields))
+    values = form_values(VerifyForm, form.fields)
+    purpose, case = require_purpose(values.purpose, values.case)
+    data_a, data_b = form.file("a", "first photo"), form.file("b", "second photo")
     context = ActionContext(actor=principal.actor, purpose=purpose, case=case)
-    result = await run_in_threadpool(ctx.store.verify, data_a, data_b, far=far, context=context)
+    result = await run_in_threadpool(ctx.store.verify, data_a, data_b, far=values.far,
+                                     context=context)
     return to_jsonable(result)
 
 
@@ -83,7 +114,7 @@ async def verify(
 async def face_crop(request: Request, face_id: int) -> Response:
     """A JPEG of one gallery face, cut from its photo on demand."""
     store = ctx_of(request).store
-    data = await run_in_threadpool(store.face_crop, face_id)
+    data = await run_in_threadpool(store.face_crop, db_id(face_id, "face"))
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
 
 
@@ -91,7 +122,7 @@ async def face_crop(request: Request, face_id: int) -> Response:
 async def photo(request: Request, photo_id: int) -> dict:
     """A photo's catalog record (source, location, size, ingest run)."""
     store = ctx_of(request).store
-    record = await run_in_threadpool(store.photo, photo_id)
+    record = await run_in_threadpool(store.photo, db_id(photo_id, "photo"))
     data = to_jsonable(record)
     data["image_url"] = f"/api/photos/{photo_id}/image"
     return data
@@ -106,6 +137,6 @@ async def photo_image(request: Request, photo_id: int) -> Response:
     from ...pipeline.reader import stored_photo
 
     store = ctx_of(request).store
-    photo = await run_in_threadpool(stored_photo, store, photo_id)
+    photo = await run_in_threadpool(stored_photo, store, db_id(photo_id, "photo"))
     return Response(photo.data, media_type=photo.media_type,
                     headers={"Cache-Control": "private, no-store"})

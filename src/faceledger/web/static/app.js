@@ -1,5 +1,6 @@
 // faceledger web UI: small, dependency-free. Each page's data comes from the JSON API,
-// authenticated by the HttpOnly sign-in cookie (or, on the rights page, the one-time token).
+// authenticated by the HttpOnly session cookie (or, on the rights page, the one-time token).
+// Every state-changing request carries the session's CSRF token (from the page's <meta>).
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -13,8 +14,16 @@ const el = (tag, attrs = {}, ...children) => {
   return node;
 };
 
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.getAttribute("content") : "";
+}
+
 async function api(path, options = {}) {
-  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const method = (options.method || "GET").toUpperCase();
+  const headers = { ...(options.headers || {}) };
+  if (method !== "GET" && method !== "HEAD" && csrfToken()) headers["x-csrf-token"] = csrfToken();
+  const response = await fetch(path, { credentials: "same-origin", ...options, headers });
   const type = response.headers.get("content-type") || "";
   const body = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
@@ -208,7 +217,8 @@ function initAdmin() {
     const out = $("#new-token");
     out.hidden = false;
     try {
-      const t = await postJson("/api/subject-tokens", e.target);
+      // multipart: the reference photo goes with the subject and the kind
+      const t = await api("/api/subject-tokens", { method: "POST", body: new FormData(e.target) });
       out.textContent = `One-time ${t.kind} token for ${t.subject} (shown once): ${t.token}`;
       out.dataset.token = t.token;
     } catch (err) { showError(out, err); }
@@ -256,9 +266,18 @@ function initRights() {
               el("small", { text: `held by ${f.controller} for "${f.purpose}" under ` +
                 `${f.lawful_basis.text} and ${f.special_category_condition.text}; ` +
                 `collected ${f.collected_at.slice(0, 10)}, erased by ${f.erase_by.slice(0, 10)}; ` +
-                `returned by ${f.searches.length} logged search(es)` }))));
+                `returned by ${f.returned_by_searches} logged search(es)` }))));
         }
-        out.append(grid, el("p", { class: "card", text: data.your_rights }));
+        const p = data.processing || { purposes: [], categories_of_data: [], recipients: [], retention: [] };
+        const list = (items) => el("ul", {}, ...items.map((t) => el("li", { text: t })));
+        const how = el("section", { class: "card", "data-testid": "processing" },
+          el("h2", { text: "How your data is processed" }),
+          el("h3", { text: "Purposes" }),
+          list(p.purposes.map((x) => `${x.purpose} (${x.source}, ${x.controller}; ${x.lawful_basis.text})`)),
+          el("h3", { text: "Categories of data" }), list(p.categories_of_data),
+          el("h3", { text: "Who can see it" }), list(p.recipients.map((r) => `${r.role}: ${r.receives}`)),
+          el("h3", { text: "Retention" }), list(p.retention.map((r) => `${r.source}: ${r.retention_days} days`)));
+        out.append(grid, how, el("p", { class: "card", text: data.your_rights }));
       } else {
         const r = data.result || {};
         const erased = r.faces || (r.erased && r.erased.faces) || [];
