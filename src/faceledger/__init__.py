@@ -12,8 +12,17 @@
 
 from .config import Settings
 from .errors import FaceLedgerError
-from .store.store import ActionContext, Store, init_store, open_store
-from .types import Box, Decision, DetectedFace, Match, ProbeResult, SourceInfo, Verification
+from .ledger import Store, init_store, open_store
+from .types import (
+    ActionContext,
+    Box,
+    Decision,
+    DetectedFace,
+    Match,
+    ProbeResult,
+    SourceInfo,
+    Verification,
+)
 
 __all__ = [
     "ActionContext",

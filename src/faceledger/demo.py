@@ -11,8 +11,8 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import NotFoundError
+from .ledger import Store, init_store
 from .pipeline.ingest import IngestReport
-from .store.store import Store, init_store
 
 DEMO_SOURCE = "demo-lfw-sample"
 

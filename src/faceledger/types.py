@@ -103,3 +103,11 @@ class Verification:
     far: float
     face_a: DetectedFace
     face_b: DetectedFace
+
+@dataclass(frozen=True)
+class ActionContext:
+    """Who does something, why, and under which case reference (recorded in the audit log)."""
+
+    actor: str = "cli"
+    purpose: str | None = None
+    case: str | None = None

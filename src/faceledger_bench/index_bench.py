@@ -19,10 +19,11 @@ import faiss
 import numpy as np
 
 from faceledger.store.hnsw_index import HNSWIndex
-from faceledger.store.ivf_index import Float16VectorFile, IVFPQIndex, default_nlist
+from faceledger.store.ivf_index import IVFPQIndex, default_nlist
 from faceledger.store.vector_index import FlatIndex, VectorIndex
 
 from .synthetic import SyntheticGallery, similarity_profile, synth_faces
+from .vector_file import Float16VectorFile
 
 Progress = Callable[[str], None]
 
@@ -147,6 +148,7 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
     synthetic_profile = similarity_profile(sv, sid, rng)
 
     indexes: dict[str, VectorIndex] = {}
+    files: dict[str, Float16VectorFile] = {}
     skipped: dict[str, str] = {}
     build: dict[str, float] = {}
     for kind in opt.kinds:
@@ -168,8 +170,10 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
             sample, _, _ = synth_faces(gallery.model, np.random.default_rng([gallery.seed, 7]),
                                        train_n // 2)
             idx.train(sample[:train_n])
-            if opt.ivf_vectors_on_disk:
-                idx.attach_vectors(Float16VectorFile(tmp / "ivfpq-vectors.npy", dim, capacity=n))
+            if opt.ivf_vectors_on_disk:  # codes-only RAM: re-rank from a float16 file
+                files[kind] = Float16VectorFile(tmp / "ivfpq-vectors.npy", dim, capacity=n)
+                idx.keep_vectors = False
+                idx.reranker = files[kind].reranker
             build[kind] = time.perf_counter() - t0
             say(f"ivfpq trained: nlist={idx.nlist} on {train_n} in {build[kind]:.1f}s")
             indexes[kind] = idx
@@ -185,6 +189,8 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
         for kind, idx in indexes.items():
             t0 = time.perf_counter()
             idx.add(batch.ids, batch.vectors)
+            if kind in files:
+                files[kind].put(batch.ids, batch.vectors)
             build[kind] += time.perf_counter() - t0
         added += batch.ids.size
         say(f"added {added}/{n} " + " ".join(f"{kk}={v:.0f}s" for kk, v in build.items()))
@@ -195,9 +201,9 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
         path = tmp / f"{kind}.index"
         idx.save(path)
         disk = path.stat().st_size
-        if isinstance(idx, IVFPQIndex) and idx._file is not None:
-            idx._file.flush()
-            disk += idx._file.path.stat().st_size
+        if kind in files:
+            files[kind].flush()
+            disk += files[kind].path.stat().st_size
         ram = idx.memory_bytes()
         settings: list[int | None] = [None]
         if isinstance(idx, HNSWIndex) and opt.hnsw_ef_searches:
@@ -241,7 +247,8 @@ def _measure(idx: VectorIndex, kind: str, q: np.ndarray, probes, truth: _TopK, k
 
 def _describe(idx: VectorIndex) -> str:
     if isinstance(idx, IVFPQIndex):
-        where = "disk" if idx._file is not None else ("ram" if idx.keep_vectors else "none")
+        where = ("disk" if idx.reranker is not None
+                 else ("ram" if idx.keep_vectors else "none"))
         nprobe = idx.nprobe or (idx._index.nprobe if idx._index is not None else None)
         return (f"nlist={idx.nlist} nprobe={nprobe} pq={idx.m}x{idx.bits} rerank={idx.rerank} "
                 f"fp16-from-{where}")

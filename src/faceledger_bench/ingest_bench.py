@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from faceledger.config import Settings
-from faceledger.store.store import ActionContext, init_store
+from faceledger.ledger import init_store
+from faceledger.types import ActionContext
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 from faceledger.images import read_image_file
 
 if TYPE_CHECKING:
-    from faceledger.store.store import Store
+    from faceledger.ledger import Store
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def central_face(boxes: list[tuple[float, float, float, float]], width: int, hei
 def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int = 1,
                    ) -> OptOutMeasurement:
     from faceledger.privacy.rights import opt_out_person
-    from faceledger.store.store import ActionContext
+    from faceledger.types import ActionContext
 
     ctx = ActionContext("bench", "opt-out measurement", "BENCH-OPTOUT")
     templates = 0

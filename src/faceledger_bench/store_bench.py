@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from faceledger.config import Settings
+from faceledger.ledger import init_store, open_store
 from faceledger.store.catalog import utc_now
-from faceledger.store.store import ActionContext, init_store, open_store
+from faceledger.types import ActionContext
 
 from .synthetic import SyntheticGallery
 

@@ -32,7 +32,7 @@ def test_importing_the_library_does_not_import_the_web_stack():
     import subprocess
     import sys
 
-    code = ("import sys, faceledger, faceledger.store.store; "
+    code = ("import sys, faceledger, faceledger.ledger; "
             "web = {'fastapi', 'starlette', 'uvicorn'}; "
             "print(any(m.split('.')[0] in web for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -59,7 +59,7 @@ def test_importing_the_library_and_its_cli_does_not_import_the_benchmarks():
     import subprocess
     import sys
 
-    code = ("import sys, faceledger, faceledger.store.store, faceledger.cli.main; "
+    code = ("import sys, faceledger, faceledger.ledger, faceledger.cli.main; "
             "from click.testing import CliRunner; "
             "r = CliRunner().invoke(faceledger.cli.main.main, ['--help']); "
             "assert r.exit_code == 0 and 'bench' in r.output, r.output; "

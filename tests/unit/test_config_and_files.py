@@ -70,9 +70,5 @@ def test_a_pack_whose_python_package_is_missing_is_not_ready_and_not_loaded(tmp_
     spec = replace(get_pack("yunet-omz0095"), name="needs-missing",
                    python_modules={"no_such_module_for_faceledger": "pip install it"})
     assert spec.missing_modules() == ["no_such_module_for_faceledger (pip install it)"]
-    registry.register_pack(spec)
-    try:
-        with pytest.raises(ModelError, match="no_such_module_for_faceledger"):
-            load_pack("needs-missing", tmp_path)
-    finally:
-        registry._PACKS.pop("needs-missing")
+    with pytest.raises(ModelError, match="no_such_module_for_faceledger"):
+        registry.load_spec(spec, tmp_path)

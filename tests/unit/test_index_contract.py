@@ -16,7 +16,7 @@ from faceledger.privacy.crypto import TemplateCipher
 from faceledger.store import index_file as index_file_module
 from faceledger.store.catalog import Catalog
 from faceledger.store.index_file import IndexFile
-from faceledger.store.vector_index import INDEX_KINDS
+from faceledger.store.index_kinds import INDEX_KINDS
 from faceledger.types import SourceInfo
 
 DIM = 256
@@ -203,9 +203,9 @@ def test_an_unreadable_segment_is_rebuilt_from_the_catalog(setup):
 
 
 def test_auto_chooses_the_kind_by_the_size_the_gallery_has_grown_to(setup, monkeypatch):
-    from faceledger.store import vector_index
+    from faceledger.store import index_kinds
 
-    monkeypatch.setattr(vector_index, "FLAT_MAX", 500)
+    monkeypatch.setattr(index_kinds, "FLAT_MAX", 500)
     writer, index, _ = setup
     assert index("auto").kind == "flat"
     writer.add(unit_vectors(800))  # committed, not yet in any index file

@@ -44,7 +44,7 @@ def test_blocks_only_what_matches(optout):
     edge = _unit(0.44 * np.eye(DIM)[0] + np.sqrt(1 - 0.44**2) * np.eye(DIM)[4])
     mask = optout.blocked_mask(np.stack([near, far, edge]))
     assert mask.tolist() == [True, False, False]
-    assert optout.is_blocked(near[None]).tolist() == [True]
+    assert optout.blocked_mask(near[None]).tolist() == [True]
 
 
 def test_templates_are_stored_encrypted_and_removed(optout, tmp_path):

@@ -20,7 +20,7 @@ log = logging.getLogger("faceledger.api")
 @dataclass
 class AppContext:
     settings: Settings
-    store: Any  # faceledger.store.store.Store
+    store: Any  # faceledger.ledger.Store
     keys: KeyStore
     runs: IngestRuns
     metrics: Metrics = field(default_factory=Metrics)

@@ -24,7 +24,7 @@ def settings_from(ctx: click.Context, **overrides: Any) -> Settings:
 
 
 def open_from(ctx: click.Context):
-    from ..store.store import open_store
+    from ..ledger import open_store
 
     return open_store(settings_from(ctx))
 

@@ -61,7 +61,7 @@ def main(ctx: click.Context, data_dir, models_dir, accept_research_licence) -> N
 @handle_errors
 def init(ctx: click.Context, data_dir: Path | None, pack: str | None) -> None:
     """Create a store.  Example: faceledger init ./data"""
-    from ..store.store import init_store
+    from ..ledger import init_store
 
     settings = settings_from(ctx, data_dir=data_dir, pack=pack)
     store = init_store(settings)
@@ -239,7 +239,7 @@ def search(ctx, probe, k, largest, far, purpose, case, actor, as_json) -> None:
     """Search the store with a photo.
 
     Example: faceledger search probe.jpg --purpose "attendee request" --case REQ-17"""
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     with open_from(ctx) as store:
         results = store.search(
@@ -294,7 +294,7 @@ def search(ctx, probe, k, largest, far, purpose, case, actor, as_json) -> None:
 @handle_errors
 def verify(ctx, a, b, far, purpose, case, actor, as_json) -> None:
     """Same person or not.  Example: faceledger verify a.jpg b.jpg --purpose check --case C-1"""
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     with open_from(ctx) as store:
         v = store.verify(a, b, far=far, context=ActionContext(actor, purpose, case))

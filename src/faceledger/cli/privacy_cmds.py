@@ -17,7 +17,7 @@ SELFIE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _context(store, actor: str, purpose: str | None, case: str | None, default_purpose: str):
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     if store.settings.require_purpose and not case:
         raise LawfulBasisError(

@@ -57,7 +57,7 @@ def serve(ctx: click.Context, host: str, port: int, demo_mode: bool, people: int
     if demo_mode:
         _prepare_demo(settings, people, new_key)
     else:
-        from ..store.store import open_store
+        from ..ledger import open_store
 
         open_store(settings).close()  # a clear error now if there is no store
     if no_serve:
@@ -122,7 +122,7 @@ def apikeys_create(ctx, role: str, name: str, as_json: bool) -> None:
     """Create a key and print it once.
 
     Example: faceledger apikeys create --role auditor --name bob"""
-    from ..store.store import open_store
+    from ..ledger import open_store
 
     with _keys(ctx) as keys:
         issued = keys.create(name, role)
@@ -162,7 +162,7 @@ def apikeys_list(ctx, include_revoked: bool, as_json: bool) -> None:
 @handle_errors
 def apikeys_revoke(ctx, key_id: str) -> None:
     """Revoke a key by its id.  Example: faceledger apikeys revoke 3f2a9c1b0d4e"""
-    from ..store.store import open_store
+    from ..ledger import open_store
 
     with _keys(ctx) as keys:
         key = keys.revoke(key_id)
@@ -192,7 +192,7 @@ def apikeys_subject_token(ctx, subject: str, kind: str, reference: Path,
 
     Example: faceledger apikeys subject-token --subject REQ-77 --kind access --reference id.jpg"""
     from ..api.subject_tokens import issue_subject_token
-    from ..store.store import open_store
+    from ..ledger import open_store
 
     with open_store(settings_from(ctx)) as store, _keys(ctx) as keys:
         issued = issue_subject_token(store, keys.tokens, subject, kind, reference, "cli",

@@ -1,4 +1,4 @@
-"""The built-in model packs. Importing this module registers them (no files are touched)."""
+"""The default model pack, declared as data (no file is touched until a pack is loaded)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .align import OMZ_REFERENCE_96x112
 from .files import ModelFile
-from .registry import PackSpec, register_pack
+from .pack_spec import PackSpec
 
 YUNET = ModelFile(
     "yunet/face_detection_yunet_2023mar.onnx",
@@ -42,22 +42,21 @@ def _build_yunet_omz(paths: dict[str, Path], threads: int | None):
     return detector, recognizer
 
 
-register_pack(
-    PackSpec(
-        name="yunet-omz0095",
-        description="YuNet detector + Intel OMZ face-reidentification-retail-0095, flip-averaged",
-        licence="MIT (YuNet, OpenCV Zoo) + Apache-2.0 (OMZ 0095)",
-        files={"detector": YUNET, "recognizer": OMZ_0095_XML, "recognizer_weights": OMZ_0095_BIN},
-        embedding_size=256,
-        input_spec="YuNet at image size (long side <= 1280); 0095: 128x128 BGR 0-255, OMZ 5-point",
-        thresholds={1e-2: 0.251, 1e-3: 0.358, 1e-4: 0.448, 1e-5: 0.526},
-        build=_build_yunet_omz,
-        calibration=(
-            "faceledger bench calibrate --pack yunet-omz0095 (LFW peopleDevTrain.txt: "
-            "all pairs of 9,525 images of 4,038 people, 45,140,413 impostor pairs; 2026-11-26)"
-        ),
-    )
+YUNET_OMZ0095 = PackSpec(
+    name="yunet-omz0095",
+    description="YuNet detector + Intel OMZ face-reidentification-retail-0095, flip-averaged",
+    licence="MIT (YuNet, OpenCV Zoo) + Apache-2.0 (OMZ 0095)",
+    files={"detector": YUNET, "recognizer": OMZ_0095_XML, "recognizer_weights": OMZ_0095_BIN},
+    embedding_size=256,
+    input_spec="YuNet at image size (long side <= 1280); 0095: 128x128 BGR 0-255, OMZ 5-point",
+    thresholds={1e-2: 0.251, 1e-3: 0.358, 1e-4: 0.448, 1e-5: 0.526},
+    build=_build_yunet_omz,
+    calibration=(
+        "faceledger bench calibrate --pack yunet-omz0095 (LFW peopleDevTrain.txt: "
+        "all pairs of 9,525 images of 4,038 people, 45,140,413 impostor pairs; 2026-11-26)"
+    ),
 )
 
-# More packs (dlib from PyPI, opt-in research packs) register themselves from their module.
-from . import packs_more  # noqa: E402,F401
+
+#: the packs this module declares (faceledger.models.registry collects them)
+PACKS = (YUNET_OMZ0095,)

@@ -7,58 +7,19 @@ loaded when the caller acknowledges its licence explicitly.
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..errors import LicenceNotAcknowledged, ModelError
-from .base import Detector, Recognizer
-from .files import ModelFile, file_status, verify_file
+from . import packs, packs_more
+from .files import file_status, verify_file
+from .pack_spec import PackSpec
 
 if TYPE_CHECKING:
     from .analyzer import FaceAnalyzer
-
-Builder = Callable[[dict[str, Path], "int | None"], tuple[Detector, Recognizer]]
-
-
-@dataclass(frozen=True)
-class PackSpec:
-    name: str
-    description: str
-    licence: str
-    files: dict[str, ModelFile]
-    embedding_size: int
-    input_spec: str
-    # cosine-similarity thresholds keyed by the false-accept rate they give on calibration data
-    thresholds: dict[float, float]
-    build: Builder = field(repr=False, compare=False)
-    research: bool = False
-    needs_models_dir: bool = True
-    flip: bool = True
-    calibration: str = ""
-    # Python modules the pack imports, with the install hint shown when one is missing
-    python_modules: dict[str, str] = field(default_factory=dict)
-
-    def missing_modules(self) -> list[str]:
-        return [
-            f"{module} ({hint})" for module, hint in self.python_modules.items()
-            if importlib.util.find_spec(module) is None
-        ]
-
-    def threshold(self, far: float) -> float:
-        """The threshold for ``far``; the nearest calibrated rate at or below it."""
-        if far in self.thresholds:
-            return self.thresholds[far]
-        stricter = [f for f in self.thresholds if f <= far]
-        if not stricter:
-            raise ModelError(
-                f"pack {self.name} has no threshold for FAR {far:g}; "
-                f"calibrated: {', '.join(f'{f:g}' for f in sorted(self.thresholds))}"
-            )
-        return self.thresholds[max(stricter)]
-
 
 @dataclass
 class FileReport:
@@ -68,27 +29,20 @@ class FileReport:
     status: str
 
 
-_PACKS: dict[str, PackSpec] = {}
-
-
-def register_pack(spec: PackSpec) -> PackSpec:
-    _PACKS[spec.name] = spec
-    return spec
+#: every pack faceledger knows, by name (data: the packs modules only declare them)
+PACKS: Mapping[str, PackSpec] = MappingProxyType(
+    {spec.name: spec for spec in (*packs.PACKS, *packs_more.PACKS)})
 
 
 def available_packs() -> list[PackSpec]:
-    from . import packs  # noqa: F401  (registers the built-in packs)
-
-    return list(_PACKS.values())
+    return list(PACKS.values())
 
 
 def get_pack(name: str) -> PackSpec:
-    from . import packs  # noqa: F401
-
     try:
-        return _PACKS[name]
+        return PACKS[name]
     except KeyError:
-        known = ", ".join(sorted(_PACKS))
+        known = ", ".join(sorted(PACKS))
         raise ModelError(f"unknown model pack {name!r}; known packs: {known}") from None
 
 
@@ -105,9 +59,19 @@ def load_pack(
     accept_research_licence: bool = False,
     threads: int | None = None,
 ) -> FaceAnalyzer:
+    return load_spec(get_pack(name), models_dir, accept_research_licence, threads)
+
+
+def load_spec(
+    spec: PackSpec,
+    models_dir: Path,
+    accept_research_licence: bool = False,
+    threads: int | None = None,
+) -> FaceAnalyzer:
+    """Build the analyzer of ``spec`` (files verified, licence and modules checked)."""
     from .analyzer import FaceAnalyzer
 
-    spec = get_pack(name)
+    name = spec.name
     if spec.research and not accept_research_licence:
         raise LicenceNotAcknowledged(
             f"model pack {name!r} is under a non-commercial research licence ({spec.licence}). "
@@ -125,7 +89,8 @@ def load_pack(
 __all__ = [
     "PackSpec",
     "FileReport",
-    "register_pack",
+    "PACKS",
+    "load_spec",
     "available_packs",
     "get_pack",
     "load_pack",

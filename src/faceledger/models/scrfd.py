@@ -1,7 +1,7 @@
 """InsightFace SCRFD face detectors (det_500m, det_2.5g) through ONNX Runtime.
 
 Licence: InsightFace's models are for non-commercial research only; packs using them are
-registered with ``research=True`` and load only when the licence is acknowledged.
+declared with ``research=True`` and load only when the licence is acknowledged.
 
 Pre-processing as InsightFace's ``scrfd.py``: the image is scaled to fit ``input_size`` x
 ``input_size`` keeping its aspect ratio, put in the top-left corner of a black square, turned to

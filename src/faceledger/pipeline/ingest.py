@@ -36,7 +36,7 @@ from .listing import PhotoRef, list_photos
 from .worker import PhotoResult, analyze_chunk, analyze_photo, init_worker
 
 if TYPE_CHECKING:
-    from ..store.store import Store
+    from ..ledger import Store
 
 CHUNK = 8  # photos per task handed to a worker
 

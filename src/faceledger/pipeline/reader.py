@@ -45,7 +45,7 @@ from ..store.records import PhotoRecord
 from ..types import SourceInfo
 
 if TYPE_CHECKING:
-    from ..store.store import Store
+    from ..ledger import Store
 
 ZIP_METHODS = {
     zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",

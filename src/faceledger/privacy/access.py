@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,8 @@ from ..search.engine import load_probe
 from .sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
 
 if TYPE_CHECKING:
-    from ..store.store import ActionContext, Store
+    from ..ledger import Store
+    from ..types import ActionContext
 
 ACCESS_FAR = 1e-3
 
@@ -274,7 +275,7 @@ def export_access(
     far: float | None = None,
 ) -> AccessReport:
     """Write the person's copy (JSON, HTML, crops) into ``out_dir``; log it."""
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     context = context or ActionContext(purpose="data-subject access request")
     person = find_person(store, selfies, far)
@@ -375,5 +376,3 @@ def _render_processing(p: dict[str, Any]) -> str:
 </dl>"""
 
 
-def person_search_dict(person: PersonSearch) -> dict[str, Any]:
-    return asdict(person)

@@ -40,13 +40,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import IntegrityError, NotFoundError, StoreError
+from ..errors import IntegrityError, StoreError
 from ..store.files import private_file
 from ..store.locks import FileLock
 from .crypto import TemplateCipher
 
 if TYPE_CHECKING:
-    from ..store.store import ActionContext, Store
+    from ..ledger import Store
+    from ..types import ActionContext
     from .audit import AuditEntry
 
 _TOMBSTONE_SCHEMA = """
@@ -345,7 +346,7 @@ def erase(
     ``erase_intent`` entry (the ids, the reason, who and why) before anything is deleted,
     and the ``erase`` entry after; an erasure killed in between is finished, and its
     ``erase`` entry written, by the next open of the store."""
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     context = context or ActionContext()
     request = {
@@ -362,7 +363,7 @@ def erase(
 def resume_erasure(store: Store, intent: AuditEntry) -> ErasureReport:
     """Finish an erasure whose process died after its intent was written (the caller holds
     the erasure lock). Whatever of the plan is still held is erased now."""
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     context = ActionContext(intent.actor, intent.purpose, intent.case)
     request = {k: v for k, v in intent.inputs.items() if k not in ("faces", "photos")}
@@ -462,12 +463,6 @@ def scrub_sqlite(path: Path, vacuum: bool = False) -> tuple[bool, bool]:
         raise StoreError(f"could not scrub {path}: {exc}") from exc
     finally:
         conn.close()
-
-
-def require_ids_exist(store: Store, face_ids: Iterable[int]) -> None:
-    _plan, missing = plan_erasure(store, face_ids)
-    if missing:
-        raise NotFoundError(f"no face {', '.join(map(str, missing))}")
 
 
 def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:

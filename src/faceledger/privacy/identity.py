@@ -27,7 +27,7 @@ from ..search.engine import load_probe
 from .crypto import TemplateCipher
 
 if TYPE_CHECKING:
-    from ..store.store import Store
+    from ..ledger import Store
 
 Photo = bytes | str | Path | DecodedImage
 _AAD = b"faceledger:subject-reference:"

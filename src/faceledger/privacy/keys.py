@@ -44,8 +44,8 @@ from .crypto import (
 from .erasure import scrub_sqlite
 
 if TYPE_CHECKING:
+    from ..ledger import Store
     from ..store.catalog import Catalog
-    from ..store.store import Store
     from .audit import AuditLog
 
 KEY_META = "template_key_id"

@@ -220,8 +220,6 @@ class OptOutList:
         """True for each face that matches an opt-out template and must not be stored."""
         return self.similarities(vectors) >= self.threshold
 
-    is_blocked = blocked_mask
-
     def close(self) -> None:
         with self._lock:
             self._matrix = None

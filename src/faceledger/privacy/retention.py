@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from .erasure import ErasureReport, erase
 
 if TYPE_CHECKING:
-    from ..store.store import ActionContext, Store
+    from ..ledger import Store
+    from ..types import ActionContext
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def run_retention(
     context: ActionContext | None = None,
     dry_run: bool = False,
 ) -> RetentionReport:
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     now = now or datetime.now(UTC)
     context = context or ActionContext(actor="retention", purpose="retention period expired")

@@ -19,7 +19,8 @@ from .erasure import ErasureReport, erase
 from .optout import OptOutEntry
 
 if TYPE_CHECKING:
-    from ..store.store import ActionContext, Store
+    from ..ledger import Store
+    from ..types import ActionContext
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def opt_out_vectors(
     erase_existing: bool = True,
 ) -> OptOutResult:
     """:func:`opt_out_person` for selfies already embedded (e.g. by an identity check)."""
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     context = context or ActionContext(purpose="data-subject opt-out request")
     vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
@@ -104,7 +105,7 @@ def opt_out_vectors(
 def remove_opt_out(
     store: Store, entry_id: int, context: ActionContext | None = None
 ) -> OptOutEntry:
-    from ..store.store import ActionContext
+    from ..types import ActionContext
 
     context = context or ActionContext(purpose="opt-out withdrawn")
     entry = store.optout.remove(entry_id)

@@ -18,7 +18,8 @@ from .identity import IdentityCheck
 from .rights import OptOutResult, opt_out_vectors
 
 if TYPE_CHECKING:
-    from ..store.store import ActionContext, Store
+    from ..ledger import Store
+    from ..types import ActionContext
 
 
 def self_service_far(store: Store) -> float:

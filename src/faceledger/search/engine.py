@@ -13,7 +13,7 @@ from ..types import FaceEmbedding, Match, ProbeResult
 from .decisions import OperatingPoint
 
 if TYPE_CHECKING:
-    from ..store.store import Store
+    from ..ledger import Store
 
 
 def load_probe(image: bytes | str | Path | DecodedImage, limits: ImageLimits) -> DecodedImage:

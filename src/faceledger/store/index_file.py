@@ -33,10 +33,11 @@ import numpy as np
 
 from ..errors import IntegrityError, StoreError
 from .catalog import Catalog
+from .index_kinds import choose_index_kind, index_class
 from .records import CheckReport
 from .segments import Manifest, Segment, SegmentFiles
 from .templates import Cipher
-from .vector_index import VectorIndex, choose_index_kind, index_class
+from .vector_index import VectorIndex
 
 #: bytes per segment at most (ids and codes): the most an erasure ever rewrites
 #: (4 MiB is ~4,000 faces of an exact index, ~100,000 of IVF-PQ)

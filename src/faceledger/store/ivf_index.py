@@ -26,7 +26,6 @@ import io
 import json
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 import faiss
 import numpy as np
@@ -67,51 +66,6 @@ def _jitter(sample: np.ndarray, size: int, scale: float = 0.05) -> np.ndarray:
     return np.ascontiguousarray(rows / np.linalg.norm(rows, axis=1, keepdims=True), np.float32)
 
 
-class Float16VectorFile:
-    """Float16 vectors on disk, row ``id`` = vector of face ``id``, memory-mapped.
-
-    Removing zeroes the rows in place (``flush`` makes it durable), so an erased vector is
-    physically gone from the file, not only hidden."""
-
-    def __init__(self, path: Path, dim: int, capacity: int | None = None) -> None:
-        self.path = Path(path)
-        self.dim = dim
-        if capacity is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._mm = np.lib.format.open_memmap(
-                self.path, mode="w+", dtype=np.float16, shape=(capacity, dim))
-        else:
-            self._mm = np.load(self.path, mmap_mode="r+")
-            if self._mm.shape[1] != dim or self._mm.dtype != np.float16:
-                raise StoreError(f"{self.path}: expected float16 x {dim}, got "
-                                 f"{self._mm.dtype} x {self._mm.shape[1]}")
-
-    @property
-    def capacity(self) -> int:
-        return int(self._mm.shape[0])
-
-    def put(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids = np.asarray(ids, np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.capacity):
-            raise StoreError(f"face ids must lie in [0, {self.capacity}) for {self.path}")
-        self._mm[ids] = vectors.astype(np.float16)
-
-    def get(self, ids: np.ndarray) -> np.ndarray:
-        ids = np.asarray(ids, np.int64)
-        order = np.argsort(ids)  # sorted reads are kinder to the disk
-        out = np.empty((ids.size, self.dim), np.float32)
-        out[order] = self._mm[ids[order]]
-        return out
-
-    def remove(self, ids: np.ndarray) -> None:
-        ids = np.asarray(ids, np.int64)
-        ids = ids[(ids >= 0) & (ids < self.capacity)]
-        self._mm[ids] = 0
-
-    def flush(self) -> None:
-        self._mm.flush()
-
-
 class IVFPQIndex(VectorIndex):
     """IVF with product-quantised codes and exact float16 re-ranking of a shortlist."""
 
@@ -140,7 +94,6 @@ class IVFPQIndex(VectorIndex):
         self._vecs = np.zeros((0, dim), np.float16)
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
-        self._file: Float16VectorFile | None = None
         #: the trained, empty FAISS index, serialised (what ``codec()`` hands out)
         self._codec_faiss: bytes | None = None
         #: where re-ranking reads exact vectors from when this index keeps none: a callable
@@ -182,13 +135,6 @@ class IVFPQIndex(VectorIndex):
         self._codec_faiss = faiss.serialize_index(index).tobytes()
 
     # -- vectors ------------------------------------------------------------------------
-    def attach_vectors(self, store: Float16VectorFile) -> None:
-        """Re-rank from ``store`` instead of in-memory copies (codes-only RAM)."""
-        if self._vec_ids.size or self._pending:
-            raise StoreError("attach the vector file before adding vectors")
-        self._file = store
-        self.keep_vectors = False
-
     def _need_index(self) -> faiss.IndexIVF:
         if self._index is None:
             raise StoreError("the IVF-PQ index is not trained; call train(sample) first")
@@ -200,9 +146,7 @@ class IVFPQIndex(VectorIndex):
             return
         index = self._need_index()
         index.add_with_ids(vectors, ids)
-        if self._file is not None:
-            self._file.put(ids, vectors)
-        elif self.keep_vectors:
+        if self.keep_vectors:
             self._pending.append((ids.copy(), vectors.astype(np.float16)))
             self._sorted = None
 
@@ -235,9 +179,7 @@ class IVFPQIndex(VectorIndex):
             after = self._list_sizes()
             for lst in np.flatnonzero(after != sizes):
                 self._scrub_tail(int(lst), int(sizes[lst]))
-        if self._file is not None:
-            self._file.remove(ids)
-        if self.keep_vectors and self._file is None:
+        if self.keep_vectors:
             rows = self._lookup(ids)
             rows = rows[rows >= 0]
             if rows.size:
@@ -281,7 +223,7 @@ class IVFPQIndex(VectorIndex):
         k = min(k, int(self._index.ntotal))
         self._index.nprobe = int(min(self.nprobe or default_nprobe(self._index.nlist),
                                      self._index.nlist))
-        can_rerank = self._file is not None or self.keep_vectors or self.reranker is not None
+        can_rerank = self.keep_vectors or self.reranker is not None
         shortlist = max(k, self.rerank) if can_rerank else k
         sims, ids = self._index.search(queries, shortlist)
         if not can_rerank or self.rerank <= 0:
@@ -296,8 +238,6 @@ class IVFPQIndex(VectorIndex):
                 cand, vecs = self.reranker(cand)
                 if not cand.size:
                     continue
-            elif self._file is not None:
-                vecs = self._file.get(cand)
             else:
                 rows = self._lookup(cand)
                 keep = rows >= 0
@@ -329,7 +269,7 @@ class IVFPQIndex(VectorIndex):
 
     def iter_vectors(self, batch: int = 65536):
         """The float16 copies (as float32) of every face held; raises without them."""
-        if self._file is None and not self.keep_vectors:
+        if not self.keep_vectors:
             return super().iter_vectors(batch)
         ids = self.ids()
         return self._iter(ids, batch)
@@ -337,10 +277,7 @@ class IVFPQIndex(VectorIndex):
     def _iter(self, ids: np.ndarray, batch: int):
         for s in range(0, ids.size, batch):
             chunk = ids[s:s + batch]
-            if self._file is not None:
-                yield chunk, self._file.get(chunk)
-            else:
-                yield chunk, self._vecs[self._lookup(chunk)].astype(np.float32)
+            yield chunk, self._vecs[self._lookup(chunk)].astype(np.float32)
 
     def memory_bytes(self) -> int:
         """Bytes held in RAM by codes, ids, centroids and in-memory float16 vectors."""
@@ -442,7 +379,7 @@ class IVFPQIndex(VectorIndex):
         arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
         if faiss_bytes is not None:
             arrays["faiss"] = faiss_bytes
-        if with_vectors and self.keep_vectors and self._file is None:
+        if with_vectors and self.keep_vectors:
             arrays["vec_ids"] = self._vec_ids
             arrays["vecs"] = self._vecs
         np.savez(buf, **arrays)
@@ -478,21 +415,3 @@ class IVFPQIndex(VectorIndex):
                 self._vec_ids = z["vec_ids"].astype(np.int64)
                 self._vecs = z["vecs"].astype(np.float16)
         return self
-
-    def code_of(self, face_id: int) -> bytes | None:
-        """The stored PQ code of ``face_id`` (8-bit codes only; for tests), or None."""
-        index = self._need_index()
-        if self.bits != 8:
-            raise StoreError("code_of reads plain 8-bit PQ lists only")
-        invlists = index.invlists
-        for lst in range(index.nlist):
-            size = invlists.list_size(lst)
-            if not size:
-                continue
-            ids = faiss.rev_swig_ptr(invlists.get_ids(lst), size)
-            hit = np.flatnonzero(ids == face_id)
-            if hit.size:
-                codes = faiss.rev_swig_ptr(invlists.get_codes(lst), size * index.code_size)
-                j = int(hit[0])
-                return bytes(codes[j * index.code_size : (j + 1) * index.code_size])
-        return None

@@ -37,7 +37,7 @@ def bench_optout(ctx, lfw_dir, people_file, people, enrol, max_same, others, wor
 
     Example: faceledger bench optout --people 100 --others 2000"""
     from faceledger.config import default_datasets_dir
-    from faceledger.store.store import init_store
+    from faceledger.ledger import init_store
     from faceledger_bench.optout_bench import lfw_optout_split, measure_optout
 
     settings = settings_from(ctx)

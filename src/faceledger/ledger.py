@@ -9,32 +9,31 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ..config import Settings
-from ..errors import ConfigError, FaceLedgerError, LawfulBasisError, NoFaceError, NotFoundError
-from ..images import DecodedImage, ImageLimits
-from ..models.analyzer import FaceAnalyzer
-from ..models.registry import PackSpec, get_pack, load_pack
-from ..privacy.audit import AuditEntry
-from ..privacy.erasure import Tombstones
-from ..privacy.keys import open_audit_log, store_cipher
-from ..privacy.optout import PRIVACY_FILE, open_optout
-from ..privacy.sources import validate_source
-from ..search.decisions import OperatingPoint, operating_point
-from ..search.engine import load_probe, probe_faces, search_index
-from ..types import ProbeResult, SourceInfo, Verification
-from .catalog import Catalog
-from .files import private_dir, private_file, secure_tree
-from .index_file import IndexFile
-from .locks import FileLock
-from .records import CheckReport, FaceRecord, PhotoRecord, RunRecord
-from .templates import Cipher
+from .config import Settings
+from .errors import ConfigError, FaceLedgerError, LawfulBasisError, NoFaceError, NotFoundError
+from .images import DecodedImage, ImageLimits
+from .models.analyzer import FaceAnalyzer
+from .models.registry import PackSpec, get_pack, load_pack
+from .privacy.audit import AuditEntry
+from .privacy.erasure import Tombstones
+from .privacy.keys import open_audit_log, store_cipher
+from .privacy.optout import PRIVACY_FILE, open_optout
+from .privacy.sources import validate_source
+from .search.decisions import OperatingPoint, operating_point
+from .search.engine import load_probe, probe_faces, search_index
+from .store.catalog import Catalog
+from .store.files import private_dir, private_file, secure_tree
+from .store.index_file import IndexFile
+from .store.locks import FileLock
+from .store.records import CheckReport, FaceRecord, PhotoRecord, RunRecord
+from .store.templates import Cipher
+from .types import ActionContext, ProbeResult, SourceInfo, Verification
 
 log = logging.getLogger("faceledger.store")
 
@@ -43,13 +42,6 @@ AUDIT_FILE = "audit.db"
 INDEX_DIR = "index"
 
 
-@dataclass(frozen=True)
-class ActionContext:
-    """Who does something, why, and under which case reference (recorded in the audit log)."""
-
-    actor: str = "cli"
-    purpose: str | None = None
-    case: str | None = None
 
 
 def init_store(settings: Settings) -> Store:
@@ -112,8 +104,8 @@ class Store:
         Each is audited. A live process holds the action's lock, and is left alone."""
         if self.audit.refusal is not None:
             return  # nothing can be recorded; `audit verify` says why
-        from ..pipeline.ingest import recover_crashed_runs
-        from ..privacy.erasure import ERASURE_LOCK, resume_erasure
+        from .pipeline.ingest import recover_crashed_runs
+        from .privacy.erasure import ERASURE_LOCK, resume_erasure
 
         try:
             recover_crashed_runs(self, self._pending_intents("ingest_intent"))
@@ -253,7 +245,7 @@ class Store:
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, name: str, progress=None, stop_event: threading.Event | None = None,
                workers: int | None = None, actor: str = "cli"):
-        from ..pipeline.ingest import ingest_source
+        from .pipeline.ingest import ingest_source
 
         return ingest_source(self, name, progress=progress, stop_event=stop_event,
                              workers=workers, actor=actor)
@@ -345,7 +337,7 @@ class Store:
     def face_crop(self, face_id: int, margin: float = 0.3, max_side: int = 256) -> bytes:
         """A JPEG of the face, cut from the photo on demand (crops are never cached); the
         photo is read again through its source's checks (``pipeline.reader``)."""
-        from ..pipeline.reader import stored_photo
+        from .pipeline.reader import stored_photo
 
         face = self.face(face_id)
         photo = stored_photo(self, face.photo_id)
@@ -372,14 +364,14 @@ class Store:
     # -- data-subject rights (faceledger.privacy) -------------------------------------------
     def erase_faces(self, face_ids: list[int], context: ActionContext | None = None):
         """Erase these faces everywhere (Art. 17); see ``faceledger.privacy.erasure``."""
-        from ..privacy.erasure import erase
+        from .privacy.erasure import erase
 
         return erase(self, face_ids=face_ids, context=context)
 
     def opt_out(self, selfie: bytes | str | Path, context: ActionContext | None = None,
                 erase_existing: bool = True):
         """Block this person from every later ingest (and erase what is held now)."""
-        from ..privacy.rights import opt_out_person
+        from .privacy.rights import opt_out_person
 
         return opt_out_person(self, [selfie], context=context, erase_existing=erase_existing)
 
