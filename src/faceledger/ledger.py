@@ -144,8 +144,7 @@ class Store:
                                        "found_by": "store open (the process had died)"}
             if entry.action == "source_add_intent":
                 name = entry.inputs.get("source")
-                outputs["in_catalog"] = bool(
-                    self.catalog.query("SELECT 1 FROM sources WHERE name = ?", (name,)))
+                outputs["in_catalog"] = self.catalog.has_source(name)
             self.audit.complete(entry, entry.action.removesuffix("_intent"), entry.actor,
                                 entry.purpose, entry.case, inputs={}, outputs=outputs)
         finally:

@@ -16,6 +16,7 @@ Imports under ``if TYPE_CHECKING:`` are not imports at run time and are not coun
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import faceledger
@@ -141,3 +142,18 @@ def test_no_module_level_import_cycles():
         if m not in state:
             visit(m, [m])
     assert not cycles, "\n".join(sorted(set(cycles)))
+
+
+CATALOG_SQL = re.compile(
+    r"\b(FROM|INTO|UPDATE|JOIN)\s+(faces|photos|sources|ingest_runs|store_meta|vector_log)\b",
+    re.IGNORECASE)
+
+
+def test_only_the_catalog_writes_sql_on_its_tables():
+    offenders = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in PACKAGE.rglob("*.py") if path.relative_to(PACKAGE).parts[0] != "store"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if CATALOG_SQL.search(line)
+    ]
+    assert not offenders, "\n".join(offenders)

@@ -204,8 +204,7 @@ def recover_crashed_runs(store: Store, pending: list) -> list[int]:
 
 
 def _source_of(store: Store, run_id: int) -> int:
-    rows = store.catalog.query("SELECT source_id FROM ingest_runs WHERE id = ?", (run_id,))
-    return int(rows[0][0]) if rows else 0
+    return store.catalog.run_source_id(run_id)
 
 
 def _record_end(store: Store, run_id: int, intent, status: str, counts: dict) -> None:

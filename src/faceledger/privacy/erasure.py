@@ -290,44 +290,25 @@ def plan_erasure(
     missing: list[int] = []
     faces: set[int] = set()
     if face_ids:
-        found = {int(r[0]) for r in _in(catalog, "SELECT id FROM faces WHERE id IN ({})", face_ids)}
+        found = catalog.existing_face_ids(face_ids)
         missing += [i for i in face_ids if i not in found]
         faces |= found
     photos: set[int] = set()
     if photo_ids:
-        found = {
-            int(r[0]) for r in _in(catalog, "SELECT id FROM photos WHERE id IN ({})", photo_ids)
-        }
+        found = catalog.existing_photo_ids(photo_ids)
         missing += [i for i in photo_ids if i not in found]
         photos |= found
-        faces |= {
-            int(r[0])
-            for r in _in(catalog, "SELECT id FROM faces WHERE photo_id IN ({})", sorted(found))
-        }
+        faces |= catalog.face_ids_of_photos(sorted(found))
     # photos that the erased faces leave empty
-    touched = {
-        int(r[0])
-        for r in _in(catalog, "SELECT DISTINCT photo_id FROM faces WHERE id IN ({})", sorted(faces))
-    }
+    touched = catalog.photo_ids_of_faces(sorted(faces))
     for pid in sorted(touched - photos):
-        rows = catalog.query(
-            "SELECT s.keep_photos_without_faces FROM photos p JOIN sources s ON s.id = p.source_id"
-            " WHERE p.id = ?",
-            (pid,),
-        )
-        if rows and int(rows[0][0]):
+        if catalog.keeps_photo_without_faces(pid):
             continue
-        left = catalog.query("SELECT id FROM faces WHERE photo_id = ?", (pid,))
-        if not ({int(r[0]) for r in left} - faces):
+        if not (catalog.face_ids_of_photos([pid]) - faces):
             photos.add(pid)
     # duplicates (same bytes at another URI) follow their original
     if photos:
-        photos |= {
-            int(r[0])
-            for r in _in(
-                catalog, "SELECT id FROM photos WHERE duplicate_of IN ({})", sorted(photos)
-            )
-        }
+        photos |= catalog.duplicates_of(sorted(photos))
     return ErasurePlan(sorted(faces), sorted(photos)), missing
 
 
@@ -394,27 +375,10 @@ def _erase_locked(
     checkpointed = vacuumed = False
     if not plan.empty:
         catalog = store.catalog
-        tomb_items = [
-            (int(r[0]), str(r[1]))
-            for r in _in(
-                catalog, "SELECT source_id, uri FROM photos WHERE id IN ({})", plan.photo_ids
-            )
-        ]
+        tomb_items = catalog.photo_sources_and_uris(plan.photo_ids)
         if tomb_items:  # before the delete: once the rows are gone their URIs are too
             tombstones(store).add(tomb_items, reason)
-        with catalog.write() as conn:
-            for chunk in _chunks(plan.face_ids):
-                conn.execute(
-                    f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})", tuple(chunk)
-                )
-            for chunk in _chunks(plan.photo_ids):
-                marks = ",".join("?" * len(chunk))
-                # duplicates point at their original; clear the links before deleting
-                conn.execute(
-                    f"UPDATE photos SET duplicate_of = NULL WHERE duplicate_of IN ({marks})",
-                    tuple(chunk),
-                )
-                conn.execute(f"DELETE FROM photos WHERE id IN ({marks})", tuple(chunk))
+        catalog.delete_faces_and_photos(plan.face_ids, plan.photo_ids)
         removed = store.index_file.remove(np.asarray(plan.face_ids, dtype=np.int64))
         store.index_file.save()
         checkpointed, vacuumed = scrub_sqlite(catalog.path, vacuum=vacuum)
@@ -463,15 +427,3 @@ def scrub_sqlite(path: Path, vacuum: bool = False) -> tuple[bool, bool]:
         raise StoreError(f"could not scrub {path}: {exc}") from exc
     finally:
         conn.close()
-
-
-def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def _in(catalog, sql: str, ids: list[int]) -> list:
-    rows: list = []
-    for chunk in _chunks(list(ids)):
-        rows += catalog.query(sql.format(",".join("?" * len(chunk))), tuple(chunk))
-    return rows

@@ -116,20 +116,9 @@ def audit_head_keys(cipher: object) -> tuple[bytes, ...] | None:
 
 def encrypt_plaintext_templates(catalog: Catalog, cipher: TemplateCipher) -> int:
     """Encrypt embeddings stored as plain float32 (stores from before encryption)."""
-    changed = 0
-    with catalog.write() as conn:
-        rows = conn.execute("SELECT id, embedding FROM faces").fetchall()
-        for face_id, blob in rows:
-            blob = bytes(blob)
-            if is_encrypted(blob):
-                continue
-            vector = np.frombuffer(blob, dtype="<f4")
-            conn.execute(
-                "UPDATE faces SET embedding = ? WHERE id = ?",
-                (cipher.encrypt_vector(vector), int(face_id)),
-            )
-            changed += 1
-    return changed
+    return catalog.rewrite_embeddings(
+        lambda blob: None if is_encrypted(blob)
+        else cipher.encrypt_vector(np.frombuffer(blob, dtype="<f4")))
 
 
 @dataclass(frozen=True)
@@ -220,22 +209,7 @@ def _rotate(
 
 
 def _reencrypt_catalog(store: Store, new: TemplateCipher) -> int:
-    changed = 0
-    with store.catalog.write() as conn:
-        rows = conn.execute("SELECT id, embedding FROM faces").fetchall()
-        for face_id, blob in rows:
-            blob = bytes(blob)
-            if new.is_current(blob):
-                continue
-            vector = new.decrypt_vector(blob)
-            conn.execute(
-                "UPDATE faces SET embedding = ? WHERE id = ?",
-                (new.encrypt_vector(vector), int(face_id)),
-            )
-            changed += 1
-        conn.execute(
-            "INSERT INTO store_meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (KEY_META, new.key_id_hex),
-        )
-    return changed
+    return store.catalog.rewrite_embeddings(
+        lambda blob: None if new.is_current(blob)
+        else new.encrypt_vector(new.decrypt_vector(blob)),
+        meta={KEY_META: new.key_id_hex})

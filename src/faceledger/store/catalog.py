@@ -414,6 +414,85 @@ class Catalog:
         ).fetchone()
         return int(row[0]) if row else None
 
+    # -- erasure: what a set of ids reaches, and the delete ------------------------------
+    def _ids_in(self, sql: str, ids: list[int]) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows += self.query(sql.format(",".join("?" * len(chunk))), tuple(chunk))
+        return rows
+
+    def existing_face_ids(self, ids: list[int]) -> set[int]:
+        return {int(r[0]) for r in self._ids_in("SELECT id FROM faces WHERE id IN ({})", ids)}
+
+    def existing_photo_ids(self, ids: list[int]) -> set[int]:
+        return {int(r[0]) for r in self._ids_in("SELECT id FROM photos WHERE id IN ({})", ids)}
+
+    def face_ids_of_photos(self, photo_ids: list[int]) -> set[int]:
+        return {int(r[0]) for r in self._ids_in(
+            "SELECT id FROM faces WHERE photo_id IN ({})", photo_ids)}
+
+    def photo_ids_of_faces(self, face_ids: list[int]) -> set[int]:
+        return {int(r[0]) for r in self._ids_in(
+            "SELECT DISTINCT photo_id FROM faces WHERE id IN ({})", face_ids)}
+
+    def keeps_photo_without_faces(self, photo_id: int) -> bool:
+        """Does the photo's source keep photos in which no face is held?"""
+        rows = self.query(
+            "SELECT s.keep_photos_without_faces FROM photos p JOIN sources s ON s.id = p.source_id"
+            " WHERE p.id = ?", (photo_id,))
+        return bool(rows and int(rows[0][0]))
+
+    def duplicates_of(self, photo_ids: list[int]) -> set[int]:
+        """Photos recorded as the same bytes as one of these (at another URI)."""
+        return {int(r[0]) for r in self._ids_in(
+            "SELECT id FROM photos WHERE duplicate_of IN ({})", photo_ids)}
+
+    def photo_sources_and_uris(self, photo_ids: list[int]) -> list[tuple[int, str]]:
+        return [(int(r[0]), str(r[1])) for r in self._ids_in(
+            "SELECT source_id, uri FROM photos WHERE id IN ({})", photo_ids)]
+
+    def delete_faces_and_photos(self, face_ids: list[int], photo_ids: list[int]) -> None:
+        """One transaction; the triggers log each face deleted for the vector index."""
+        with self.write() as conn:
+            for start in range(0, len(face_ids), 500):
+                chunk = tuple(face_ids[start:start + 500])
+                conn.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})",
+                             chunk)
+            for start in range(0, len(photo_ids), 500):
+                chunk = tuple(photo_ids[start:start + 500])
+                marks = ",".join("?" * len(chunk))
+                # duplicates point at their original; clear the links before deleting
+                conn.execute(
+                    f"UPDATE photos SET duplicate_of = NULL WHERE duplicate_of IN ({marks})", chunk)
+                conn.execute(f"DELETE FROM photos WHERE id IN ({marks})", chunk)
+
+    # -- key rotation -----------------------------------------------------------------------
+    def rewrite_embeddings(self, rewrite, meta: dict[str, str] | None = None) -> int:
+        """In one transaction, replace each stored embedding blob by ``rewrite(blob)`` where
+        that is not None (and set ``meta``); returns how many changed."""
+        changed = 0
+        with self.write() as conn:
+            rows = conn.execute("SELECT id, embedding FROM faces").fetchall()
+            for face_id, blob in rows:
+                new = rewrite(bytes(blob))
+                if new is not None:
+                    conn.execute("UPDATE faces SET embedding = ? WHERE id = ?",
+                                 (new, int(face_id)))
+                    changed += 1
+            for key, value in (meta or {}).items():
+                conn.execute(
+                    "INSERT INTO store_meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        return changed
+
+    def has_source(self, name: str) -> bool:
+        return bool(self.query("SELECT 1 FROM sources WHERE name = ?", (name,)))
+
+    def run_source_id(self, run_id: int) -> int:
+        rows = self.query("SELECT source_id FROM ingest_runs WHERE id = ?", (run_id,))
+        return int(rows[0][0]) if rows else 0
+
     def expired_photo_ids(self, now: datetime) -> dict[str, list[int]]:
         """Per source, the photos held longer than its retention period at ``now``.
 
