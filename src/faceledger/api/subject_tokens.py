@@ -37,6 +37,7 @@ from ..privacy.identity import (
     ReferenceTemplate,
     check_identity,
     enrol_reference,
+    reseal_reference,
 )
 from ..privacy.self_service import audit_identity_check
 from .keys_db import KEYS_LOCK, KeysDB
@@ -249,6 +250,26 @@ class SubjectTokens:
             "SELECT 1 FROM subject_token_references WHERE token_id = ?", (token_id,)
         ).fetchone()
         return row is not None
+
+    rotation_name = "subject_token_references"
+
+    def reencrypt(self, new_cipher: Any) -> int:
+        """Re-encrypt the reference templates of open tokens under ``new_cipher``'s current
+        key, in one transaction (a key rotation; :mod:`faceledger.privacy.keys`)."""
+        self.purge_expired()
+        changed = 0
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT token_id, template FROM subject_token_references").fetchall()
+            for token_id, blob in rows:
+                sealed = reseal_reference(new_cipher, bytes(blob), str(token_id))
+                if sealed is not None:
+                    conn.execute("UPDATE subject_token_references SET template = ? "
+                                 "WHERE token_id = ?", (sealed, token_id))
+                    changed += 1
+        if changed:
+            self.db.checkpoint()  # the old ciphertexts leave the WAL too
+        return changed
 
     def purge_expired(self, now: float | None = None) -> int:
         """Delete the reference templates of tokens that expired unspent."""
