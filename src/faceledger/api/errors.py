@@ -73,5 +73,9 @@ async def handle_error(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for kind in (FaceLedgerError, RequestValidationError, StarletteHTTPException, Exception):
+    # ClientDisconnect has its own entry: a handler for ``Exception`` runs in Starlette's
+    # outermost middleware, which re-raises after responding, so every client that sent
+    # half a body and left would print a traceback in the server log (cheap log flooding)
+    for kind in (FaceLedgerError, RequestValidationError, StarletteHTTPException,
+                 ClientDisconnect, Exception):
         app.add_exception_handler(kind, handle_error)

@@ -106,13 +106,18 @@ class KeyStore:
 
     # -- API keys ---------------------------------------------------------------------
 
-    def create(self, name: str, role: Role | str) -> IssuedSecret:
+    @staticmethod
+    def new_id() -> str:
+        """A fresh key id (so that an audit intent can name the key before it exists)."""
+        return secrets.token_hex(6)
+
+    def create(self, name: str, role: Role | str, key_id: str | None = None) -> IssuedSecret:
         role = Role(role)
         if role not in KEY_ROLES:
             raise ForbiddenError(f"role {role.value!r} cannot hold an API key")
         if not name.strip():
             raise AuthError("a key needs a name")
-        key_id = secrets.token_hex(6)
+        key_id = key_id or self.new_id()
         secret = secrets.token_urlsafe(32)
         now = time.time()
         self.db.execute(

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from ..errors import StoreError
 
+KEYS_LOCK = "apikeys"  # held (``store/locks``) around each audited change of keys or tokens
+
 MIGRATIONS: list[tuple[str, str]] = [
     (
         "0001_keys_and_tokens",

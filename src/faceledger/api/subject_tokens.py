@@ -30,15 +30,17 @@ from enum import Enum
 from typing import Any
 
 from ..errors import AuthError, ForbiddenError, IdentityNotVerifiedError
+from ..privacy.audited import audited_change
 from ..privacy.identity import (
     IdentityCheck,
     Photo,
     ReferenceTemplate,
     check_identity,
     enrol_reference,
+    reseal_reference,
 )
 from ..privacy.self_service import audit_identity_check
-from .keys_db import KeysDB
+from .keys_db import KEYS_LOCK, KeysDB
 
 TOKEN_PREFIX = "fls"
 DEFAULT_TOKEN_TTL_S = 7 * 24 * 3600
@@ -249,6 +251,26 @@ class SubjectTokens:
         ).fetchone()
         return row is not None
 
+    rotation_name = "subject_token_references"
+
+    def reencrypt(self, new_cipher: Any) -> int:
+        """Re-encrypt the reference templates of open tokens under ``new_cipher``'s current
+        key, in one transaction (a key rotation; :mod:`faceledger.privacy.keys`)."""
+        self.purge_expired()
+        changed = 0
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT token_id, template FROM subject_token_references").fetchall()
+            for token_id, blob in rows:
+                sealed = reseal_reference(new_cipher, bytes(blob), str(token_id))
+                if sealed is not None:
+                    conn.execute("UPDATE subject_token_references SET template = ? "
+                                 "WHERE token_id = ?", (sealed, token_id))
+                    changed += 1
+        if changed:
+            self.db.checkpoint()  # the old ciphertexts leave the WAL too
+        return changed
+
     def purge_expired(self, now: float | None = None) -> int:
         """Delete the reference templates of tokens that expired unspent."""
         now = time.time() if now is None else now
@@ -296,14 +318,16 @@ def issue_subject_token(
     """Issue a token bound to the person in ``reference_photo`` (refused if it holds no
     face); logged with the photo's SHA-256, never the photo."""
     kind = RightsKind(kind)
+    store.audit.require_writable()  # before the reference photo is even looked at
     token_id = tokens.new_id()
     reference = enrol_reference(store, reference_photo, token_id)
-    issued = tokens.issue(token_id, subject, kind, issued_by, reference, ttl_s, request_id)
-    store.record("subject_token_issue", issued_by,
-                 inputs={"subject": issued.token.subject, "kind": kind.value,
-                         "reference_sha256": reference.photo_sha256, "ttl_s": ttl_s},
-                 outputs={"token_id": issued.token.id, "expires_at": issued.token.expires_at,
-                          "max_attempts": issued.token.max_attempts})
+    inputs = {"subject": subject.strip(), "kind": kind.value, "token_id": token_id,
+              "reference_sha256": reference.photo_sha256, "ttl_s": ttl_s}
+    with audited_change(store.audit, store.data_dir, "subject_token_issue", issued_by,
+                        inputs=inputs, lock=KEYS_LOCK, what="API key change") as done:
+        issued = tokens.issue(token_id, subject, kind, issued_by, reference, ttl_s, request_id)
+        done.outputs = {"token_id": issued.token.id, "expires_at": issued.token.expires_at,
+                        "max_attempts": issued.token.max_attempts}
     return issued
 
 
@@ -314,6 +338,7 @@ def redeem_subject_token(
     """Count an attempt, check the selfie against the token's reference, settle the token
     and log the check. Returns the spent token and the passed check; a failed check raises
     :class:`IdentityNotVerifiedError` naming the attempts left."""
+    store.audit.require_writable()  # an attempt that cannot be logged is not counted
     attempt = tokens.begin_attempt(credential, kind)
     check: IdentityCheck | None = None
     try:

@@ -367,13 +367,20 @@ def keys_rotate(ctx, new_key_out, as_json) -> None:
 
     Example: faceledger keys rotate
     """
+    from contextlib import ExitStack
+
+    from ..api.keys import KeyStore
     from ..privacy.keys import rotate_keys
 
-    with open_from(ctx) as store:
-        report = rotate_keys(store, new_key_out=new_key_out)
+    with open_from(ctx) as store, ExitStack() as stack:
+        also = []
+        if (store.data_dir / "keys.db").exists():  # open subject tokens' reference templates
+            also.append(stack.enter_context(KeyStore.for_data_dir(store.data_dir)).tokens)
+        report = rotate_keys(store, new_key_out=new_key_out, also=also)
     if as_json:
         echo_json(asdict(report))
         return
-    click.echo(f"key {report.old_key_id} -> {report.new_key_id}: {report.faces} template(s) and "
-               f"{report.optout_templates} opt-out template(s) re-encrypted; key file "
+    others = "".join(f", {n} {name.replace('_', ' ')}" for name, n in report.others.items())
+    click.echo(f"key {report.old_key_id} -> {report.new_key_id}: {report.faces} template(s), "
+               f"{report.optout_templates} opt-out template(s){others} re-encrypted; key file "
                f"{report.key_file}")

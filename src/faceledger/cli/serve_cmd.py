@@ -67,6 +67,7 @@ def serve(ctx: click.Context, host: str, port: int, demo_mode: bool, people: int
 
 def _prepare_demo(settings, people: int, new_key: bool) -> None:
     """The library's demo store (``faceledger.demo``), then a first admin key."""
+    from ..api.key_admin import create_key
     from ..api.keys import KeyStore, Role
     from ..config import default_datasets_dir
     from ..demo import prepare_demo
@@ -75,10 +76,9 @@ def _prepare_demo(settings, people: int, new_key: bool) -> None:
     r = d.report
     click.echo(f"demo store in {settings.data_dir}: source {r.source}, {r.photos} photos read, "
                f"{r.faces} faces, {r.skipped} already there, {r.seconds:.1f} s")
-    d.store.close()
-    with KeyStore.for_data_dir(settings.data_dir) as keys:
+    with d.store, KeyStore.for_data_dir(settings.data_dir) as keys:
         if new_key or keys.count_active(Role.ADMIN) == 0:
-            issued = keys.create("demo-admin", Role.ADMIN)
+            issued = create_key(d.store, keys, "demo-admin", Role.ADMIN, "cli")
             click.echo(f"admin API key (shown once, keep it): {issued.secret}")
         else:
             click.echo("an admin key exists already (--new-key prints another)")
@@ -122,13 +122,11 @@ def apikeys_create(ctx, role: str, name: str, as_json: bool) -> None:
     """Create a key and print it once.
 
     Example: faceledger apikeys create --role auditor --name bob"""
+    from ..api.key_admin import create_key
     from ..ledger import open_store
 
-    with _keys(ctx) as keys:
-        issued = keys.create(name, role)
-    with open_store(settings_from(ctx)) as store:
-        store.record("api_key_create", "cli", inputs={"name": name, "role": role},
-                     outputs={"key_id": issued.key.id})
+    with open_store(settings_from(ctx)) as store, _keys(ctx) as keys:
+        issued = create_key(store, keys, name, role, "cli")
     if as_json:
         echo_json({"key": issued.secret, "id": issued.key.id, "name": name, "role": role})
         return
@@ -162,12 +160,11 @@ def apikeys_list(ctx, include_revoked: bool, as_json: bool) -> None:
 @handle_errors
 def apikeys_revoke(ctx, key_id: str) -> None:
     """Revoke a key by its id.  Example: faceledger apikeys revoke 3f2a9c1b0d4e"""
+    from ..api.key_admin import revoke_key
     from ..ledger import open_store
 
-    with _keys(ctx) as keys:
-        key = keys.revoke(key_id)
-    with open_store(settings_from(ctx)) as store:
-        store.record("api_key_revoke", "cli", inputs={"key_id": key_id})
+    with open_store(settings_from(ctx)) as store, _keys(ctx) as keys:
+        key = revoke_key(store, keys, key_id, "cli")
     click.echo(f"revoked {key.id} ({key.name}, {key.role.value})")
 
 

@@ -274,28 +274,25 @@ def export_access(
     context: ActionContext | None = None,
     far: float | None = None,
 ) -> AccessReport:
-    """Write the person's copy (JSON, HTML, crops) into ``out_dir``; log it."""
+    """Write the person's copy (JSON, HTML, crops) into ``out_dir``; log it.
+
+    Nothing is searched when the log cannot record it, and the copy is logged before a
+    byte of it is written: a copy on disk is always a copy in the log."""
     from ..types import ActionContext
 
+    store.audit.require_writable()
     context = context or ActionContext(purpose="data-subject access request")
     person = find_person(store, selfies, far)
     data = build_access_data(store, person)
-    out_dir = Path(out_dir)
-    crops = out_dir / "crops"
-    crops.mkdir(parents=True, exist_ok=True)
+    crops: dict[str, bytes] = {}
     for face in data["faces"]:
         try:
             jpeg = store.face_crop(face["face_id"])
         except FaceLedgerError as exc:  # the photo file may be gone at the source
             face["crop_error"] = exc.message
             continue
-        name = f"crops/face_{face['face_id']}.jpg"
-        (out_dir / name).write_bytes(jpeg)
-        face["crop"] = name
-    json_path = out_dir / "access.json"
-    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
-    html_path = out_dir / "index.html"
-    html_path.write_text(render_html(data))
+        face["crop"] = f"crops/face_{face['face_id']}.jpg"
+        crops[face["crop"]] = jpeg
     entry = store.audit.append(
         "rights_access",
         context.actor,
@@ -304,6 +301,14 @@ def export_access(
         inputs={"selfies_sha256": person.selfies_sha256, "far": person.far},
         outputs={"face_ids": [f["face_id"] for f in data["faces"]]},
     )
+    out_dir = Path(out_dir)
+    (out_dir / "crops").mkdir(parents=True, exist_ok=True)
+    for name, jpeg in crops.items():
+        (out_dir / name).write_bytes(jpeg)
+    json_path = out_dir / "access.json"
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    html_path = out_dir / "index.html"
+    html_path.write_text(render_html(data))
     return AccessReport(out_dir, json_path, html_path, len(data["faces"]), entry.seq)
 
 

@@ -77,6 +77,16 @@ def enrol_reference(store: Store, photo: Photo, token_id: str) -> ReferenceTempl
     return ReferenceTemplate(template=blob, pack=store.pack.name, photo_sha256=image.sha256)
 
 
+def reseal_reference(cipher: TemplateCipher, template: bytes, token_id: str) -> bytes | None:
+    """The reference ``template`` of token ``token_id`` encrypted with ``cipher``'s current
+    key (``cipher`` still holding the key it was sealed with: a key rotation in progress);
+    None when it is under the current key already."""
+    if cipher.is_current(template):
+        return None
+    aad = _AAD + token_id.encode()
+    return cipher.encrypt_vector(cipher.decrypt_vector(template, aad=aad), aad=aad)
+
+
 def check_identity(
     store: Store, reference: ReferenceTemplate, token_id: str, selfie: Photo
 ) -> IdentityCheck:

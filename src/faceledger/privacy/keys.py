@@ -12,6 +12,12 @@ Rotation (:func:`rotate_keys`) is crash-safe:
 3. the index file is saved encrypted with the new key, the audit head is resealed;
 4. the new key file replaces the old one (an atomic rename) and the old key is gone.
 
+Templates kept in files the library does not own (the subject tokens' reference templates
+in ``keys.db``, owned by the HTTP layer) are re-encrypted in step 2 by the
+:class:`Reencryptor` objects the caller hands in (``also``): the CLI's ``keys rotate``
+passes the key store's tokens. A caller that leaves them out leaves those templates
+unreadable once the old key is gone.
+
 If the process dies anywhere before step 4, the next open loads both keys (the ``.new``
 file first) and reads blobs of either; running ``keys rotate`` again finishes the job.
 After step 4, anything encrypted with the old key that survives somewhere (a backup, a
@@ -22,10 +28,10 @@ crypto-shredding.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -121,6 +127,17 @@ def encrypt_plaintext_templates(catalog: Catalog, cipher: TemplateCipher) -> int
         else cipher.encrypt_vector(np.frombuffer(blob, dtype="<f4")))
 
 
+class Reencryptor(Protocol):
+    """Templates in a file of another layer, re-encrypted during a rotation."""
+
+    rotation_name: str  # what the report and the audit entry call them
+
+    def reencrypt(self, new_cipher: TemplateCipher) -> int:
+        """Re-encrypt every template not under ``new_cipher``'s current key (it still reads
+        the old one); the number changed. Called again by a rotation that resumes."""
+        ...
+
+
 @dataclass(frozen=True)
 class RotationReport:
     old_key_id: str
@@ -128,6 +145,7 @@ class RotationReport:
     faces: int
     optout_templates: int
     key_file: str
+    others: dict[str, int] = field(default_factory=dict)  # by Reencryptor.rotation_name
 
 
 def rotate_keys(
@@ -135,8 +153,10 @@ def rotate_keys(
     new_key_out: Path | None = None,
     actor: str = "cli",
     env: Mapping[str, str] | None = None,
+    also: Sequence[Reencryptor] = (),
 ) -> RotationReport:
     """Re-encrypt every template and the index with a fresh key, then retire the old one.
+    ``also``: templates other layers keep under the store key (see the module docstring).
 
     With a key file (the default) the new key replaces it. With ``FACELEDGER_KEY`` the
     library cannot change the environment: give ``new_key_out`` (a file, written 0600) and
@@ -165,18 +185,21 @@ def rotate_keys(
     with FileLock(store.data_dir, KEYS_LOCK).require("another key rotation") as lock:
         intent = store.audit.begin("key_rotate", actor, purpose="template key rotation",
                                    inputs={"old_key_id": cipher.key_id_hex}, lock=lock.name)
-        old_id, final, faces, optout = _rotate(store, cipher, from_env, key_path, pending)
+        old_id, final, faces, optout, others = _rotate(store, cipher, from_env, key_path,
+                                                       pending, also)
         store.audit.complete(
             intent, "key_rotate", actor, purpose="template key rotation",
             inputs={"old_key_id": old_id},
-            outputs={"new_key_id": final.key_id_hex, "faces": faces, "optout_templates": optout},
+            outputs={"new_key_id": final.key_id_hex, "faces": faces, "optout_templates": optout,
+                     **others},
         )
-    return RotationReport(old_id, final.key_id_hex, faces, optout, str(key_path))
+    return RotationReport(old_id, final.key_id_hex, faces, optout, str(key_path), others)
 
 
 def _rotate(
-    store: Store, cipher: TemplateCipher, from_env: bool, key_path: Path, pending: Path
-) -> tuple[str, TemplateCipher, int, int]:
+    store: Store, cipher: TemplateCipher, from_env: bool, key_path: Path, pending: Path,
+    also: Sequence[Reencryptor],
+) -> tuple[str, TemplateCipher, int, int, dict[str, int]]:
     old_id = cipher.key_id_hex
     if not from_env and pending.exists() and cipher.old_keys:
         # an interrupted rotation: the loaded cipher already encrypts with the pending key
@@ -188,6 +211,7 @@ def _rotate(
 
     faces = _reencrypt_catalog(store, new)
     optout = store.optout.reencrypt(new) if store.optout is not None else 0
+    others = {part.rotation_name: part.reencrypt(new) for part in also}
     store.tombstones.rewrap(new)
     store.cipher = new
     store.index_file.reencrypt(new)
@@ -205,7 +229,7 @@ def _rotate(
     store.tombstones.rewrap(final)
     store.audit.reseal(final.derive_all(AUDIT_HEAD_LABEL))
     scrub_sqlite(store.catalog.path)
-    return old_id, final, faces, optout
+    return old_id, final, faces, optout, others
 
 
 def _reencrypt_catalog(store: Store, new: TemplateCipher) -> int:

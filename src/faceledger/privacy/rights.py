@@ -15,12 +15,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .access import Selfie, find_person, person_from_vectors, selfie_embeddings
+from .audited import audited_change
 from .erasure import ErasureReport, erase
 from .optout import OptOutEntry
 
 if TYPE_CHECKING:
     from ..ledger import Store
     from ..types import ActionContext
+
+OPTOUT_LOCK = "optout"
 
 
 @dataclass(frozen=True)
@@ -82,15 +85,12 @@ def opt_out_vectors(
     context = context or ActionContext(purpose="data-subject opt-out request")
     vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
     ref = reference or context.case or "opt-out request"
-    entry = store.optout.add(vectors, ref, actor=context.actor)
-    store.audit.append(
-        "optout_add",
-        context.actor,
-        context.purpose or "data-subject opt-out request",
-        context.case,
-        inputs={"selfies_sha256": hashes, "reference": ref},
-        outputs={"entry_id": entry.id, "selfies": entry.selfies},
-    )
+    purpose = context.purpose or "data-subject opt-out request"
+    with audited_change(store.audit, store.data_dir, "optout_add", context.actor, purpose,
+                        context.case, {"selfies_sha256": hashes, "reference": ref},
+                        lock=OPTOUT_LOCK, what="opt-out change") as done:
+        entry = store.optout.add(vectors, ref, actor=context.actor)
+        done.outputs = {"entry_id": entry.id, "selfies": entry.selfies}
     erased = None
     if erase_existing:
         person = person_from_vectors(store, vectors, hashes, far=store.settings.operating_far)
@@ -108,13 +108,9 @@ def remove_opt_out(
     from ..types import ActionContext
 
     context = context or ActionContext(purpose="opt-out withdrawn")
-    entry = store.optout.remove(entry_id)
-    store.audit.append(
-        "optout_remove",
-        context.actor,
-        context.purpose,
-        context.case,
-        inputs={"entry_id": entry_id},
-        outputs={"reference": entry.reference},
-    )
+    with audited_change(store.audit, store.data_dir, "optout_remove", context.actor,
+                        context.purpose, context.case, {"entry_id": int(entry_id)},
+                        lock=OPTOUT_LOCK, what="opt-out change") as done:
+        entry = store.optout.remove(entry_id)
+        done.outputs = {"reference": entry.reference}
     return entry

@@ -7,6 +7,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from ..deps import ctx_of, form_values, principal_of, read_photos, to_jsonable
+from ..key_admin import create_key as audited_create
+from ..key_admin import revoke_key as audited_revoke
 from ..keys import KEY_ROLES, RightsKind, Role
 from ..subject_tokens import issue_subject_token
 from ..uploads import multipart_openapi
@@ -43,9 +45,7 @@ def list_keys(request: Request) -> dict:
 def create_key(request: Request, body: KeyIn) -> dict:
     """Create a key; its secret is in this response and nowhere else."""
     ctx, principal = ctx_of(request), principal_of(request)
-    issued = ctx.keys.create(body.name, body.role)
-    ctx.store.record("api_key_create", principal.actor, inputs={"name": body.name,
-                     "role": body.role.value}, outputs={"key_id": issued.key.id})
+    issued = audited_create(ctx.store, ctx.keys, body.name, body.role, principal.actor)
     return {"key": issued.secret, **to_jsonable(issued.key)}
 
 
@@ -53,8 +53,7 @@ def create_key(request: Request, body: KeyIn) -> dict:
 def revoke_key(request: Request, key_id: str) -> dict:
     """Revoke a key; the web sessions opened with it end too."""
     ctx, principal = ctx_of(request), principal_of(request)
-    key = ctx.keys.revoke(key_id)
-    ctx.store.record("api_key_revoke", principal.actor, inputs={"key_id": key_id})
+    key = audited_revoke(ctx.store, ctx.keys, key_id, principal.actor)
     return to_jsonable(key)
 
 
