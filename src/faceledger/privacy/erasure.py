@@ -391,6 +391,7 @@ def _erase_locked(
         )
     removed = 0
     checkpointed = vacuumed = False
+    sources = erased_sources(store, plan)  # before the rows go: for receipts (issue 15)
     if not plan.empty:
         catalog = store.catalog
         tomb_items = [
@@ -422,6 +423,7 @@ def _erase_locked(
         "photos": plan.photo_ids,
         "index_vectors": removed,
         "not_found": missing,
+        "sources": sources,
         "checkpointed": checkpointed,
         "vacuumed": vacuumed,
     }
@@ -438,6 +440,23 @@ def _erase_locked(
     return ErasureReport(
         plan.face_ids, plan.photo_ids, removed, checkpointed, vacuumed, entry.seq, missing
     )
+
+
+def erased_sources(store: Store, plan: ErasurePlan) -> list[dict]:
+    """Per source, how many of the plan's faces and photos it holds (names and counts only:
+    what an erasure receipt tells the person)."""
+    counts: dict[str, dict[str, int]] = {}
+    for what, sql, ids in (
+        ("faces", "SELECT s.name, COUNT(*) FROM faces f JOIN photos p ON p.id = f.photo_id "
+                  "JOIN sources s ON s.id = p.source_id WHERE f.id IN ({}) GROUP BY s.name",
+         plan.face_ids),
+        ("photos", "SELECT s.name, COUNT(*) FROM photos p JOIN sources s ON s.id = p.source_id "
+                   "WHERE p.id IN ({}) GROUP BY s.name", plan.photo_ids),
+    ):
+        for name, n in _in(store.catalog, sql, ids):
+            entry = counts.setdefault(str(name), {"faces": 0, "photos": 0})
+            entry[what] += int(n)
+    return [{"source": k, **v} for k, v in sorted(counts.items())]
 
 
 def tombstones(store: Store) -> Tombstones:
