@@ -378,3 +378,8 @@ main.add_command(audit)
 main.add_command(rights)
 main.add_command(retention)
 main.add_command(keys)
+
+from .requests_cmds import receipt, requests  # noqa: E402
+
+main.add_command(requests)
+main.add_command(receipt)
