@@ -379,7 +379,8 @@ main.add_command(rights)
 main.add_command(retention)
 main.add_command(keys)
 
-from .requests_cmds import receipt, requests  # noqa: E402
+from .requests_cmds import receipt, report, requests  # noqa: E402
 
 main.add_command(requests)
 main.add_command(receipt)
+main.add_command(report)

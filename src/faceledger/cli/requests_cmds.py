@@ -196,3 +196,40 @@ def receipt_verify(ctx, file: Path, as_json: bool) -> None:
             click.echo(f"receipt does NOT verify: {result.reason}", err=True)
     if not result.ok:
         raise SystemExit(1)
+
+
+@click.group()
+def report() -> None:
+    """Reports for accountability.  Example: faceledger report regulator --out ./dpo"""
+
+
+@report.command("regulator")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the report into (created 0700).")
+@click.option("--from", "start", default=None, help="Start of the period (ISO date, UTC).")
+@click.option("--to", "end", default=None, help="End of the period, exclusive (ISO date).")
+@click.option("--actor", default="cli", show_default=True)
+@click.pass_context
+@handle_errors
+def report_regulator(ctx, out: Path, start, end, actor) -> None:
+    """Write the folder a DPO hands to a regulator: records of processing (JSON, HTML), a
+    DPIA filled from the store's facts, statistics, the audit verification, the signed audit
+    export for the period and an index.html with charts.
+
+    Example: faceledger report regulator --out ./dpo --from 2026-01-01 --to 2026-07-01"""
+    from ..api.keys import KeyStore
+    from ..privacy.report import KeyFact, write_regulator_report
+    from ..privacy.requests import parse_time
+    from .common import settings_from
+
+    settings = settings_from(ctx)
+    with KeyStore.for_data_dir(settings.data_dir) as ks:
+        keys = [KeyFact(k.id, k.name, k.role.value, k.revoked_at is not None)
+                for k in ks.list(include_revoked=True)]
+    with open_from(ctx) as store:
+        stats = write_regulator_report(store, out, keys, parse_time(start) if start else None,
+                                       parse_time(end) if end else None, actor=actor)
+    s, r = stats["searches"], stats["requests"]
+    click.echo(f"report written to {out}: {s['total']} searches "
+               f"({len(s['undeclared_purpose'])} with an undeclared purpose), {r['total']} "
+               f"requests ({len(r['overdue'])} overdue), {stats['erasures']['count']} erasures")
