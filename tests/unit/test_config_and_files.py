@@ -76,3 +76,10 @@ def test_a_pack_whose_python_package_is_missing_is_not_ready_and_not_loaded(tmp_
             load_pack("needs-missing", tmp_path)
     finally:
         registry._PACKS.pop("needs-missing")
+
+
+def test_purpose_limitation_setting_from_the_environment():
+    s = Settings.from_env({"FACELEDGER_REFUSE_UNDECLARED_PURPOSE": "1",
+                           "FACELEDGER_TRANSFERS": "none"})
+    assert s.refuse_undeclared_purpose is True and s.transfers == "none"
+    assert Settings.from_env({}).refuse_undeclared_purpose is False

@@ -23,7 +23,8 @@ def render_dpia(records: dict[str, Any], stats: dict[str, Any], settings: Any) -
     def per_source(fn) -> str:
         return "; ".join(f"{a['source']}: {fn(a)}" for a in acts) or "no source registered"
 
-    roles = ", ".join(f"{r['role']} ({r['active_keys']} active keys)" for r in records["recipients"])
+    roles = ", ".join(f"{r['role']} ({r['active_keys']} active keys)"
+                      for r in records["recipients"])
     req = stats["requests"]["by_kind"]
     handled = ", ".join(f"{k}: {v['received']} received, median {v['median_response_days']} d"
                         for k, v in req.items() if v["received"]) or "no requests in the period"
@@ -67,8 +68,9 @@ def render_dpia(records: dict[str, Any], stats: dict[str, Any], settings: Any) -
              f"{len(stats['requests']['overdue'])} overdue. " + _j("who handles requests")),
             ("Is purpose/case enforcement on (FACELEDGER_REQUIRE_PURPOSE)? If off, why",
              ("on" if safe["purpose_and_case_required"] else "OFF " + _j("why"))
-             + f"; undeclared purposes refused: {'yes' if safe['undeclared_purposes_refused'] else 'no'}"
-             f" ({flagged} searches in the period had a purpose no source declares)"),
+             + "; undeclared purposes refused: "
+             + ("yes" if safe["undeclared_purposes_refused"] else "no")
+             + f" ({flagged} searches in the period had a purpose no source declares)"),
         ]),
         ("3. Risks to the rights and freedoms of data subjects", [
             ("For each: likelihood, severity, measures, residual risk", _j()),
