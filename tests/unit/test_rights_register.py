@@ -143,3 +143,21 @@ def test_an_erasure_request_gets_a_receipt_that_verifies(store):
     assert check.ok, check.reason
     forged = Receipt({**receipt.payload, "faces_erased": 7}, receipt.signature)
     assert "signature" in verify_receipt(store, forged).reason
+
+
+def test_a_receipt_survives_key_rotation(store):
+    from faceledger.privacy.keys import rotate_keys
+
+    reg = RightsRequests.of(store)
+    row = reg.open("erasure", "REQ-6", "email", "admin-1", identity=ID)
+    report = erase(store, face_ids=[])
+    receipt = Receipt.from_json(reg.close(row.id, "admin-1", True,
+                                          erase_seq=report.audit_seq).receipt)
+    old_key = receipt.payload["signing_key"]["public_key"]
+    rotate_keys(store)
+    assert verify_receipt(store, receipt).ok  # its key is in the chain for good
+    row2 = reg.open("erasure", "REQ-7", "email", "admin-1", identity=ID)
+    seq = erase(store, face_ids=[]).audit_seq
+    new = Receipt.from_json(reg.close(row2.id, "admin-1", True, erase_seq=seq).receipt)
+    assert new.payload["signing_key"]["public_key"] != old_key  # a new key, published too
+    assert verify_receipt(store, new).ok and verify_receipt(store, receipt).ok
