@@ -161,3 +161,22 @@ def test_a_receipt_survives_key_rotation(store):
     new = Receipt.from_json(reg.close(row2.id, "admin-1", True, erase_seq=seq).receipt)
     assert new.payload["signing_key"]["public_key"] != old_key  # a new key, published too
     assert verify_receipt(store, new).ok and verify_receipt(store, receipt).ok
+
+
+def test_a_receipt_signed_with_an_unpublished_key_fails(store):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from faceledger.privacy.audit_chain import canonical_json
+    from faceledger.privacy.receipts import _public_hex
+
+    reg = RightsRequests.of(store)
+    row = reg.open("erasure", "REQ-8", "email", "admin-1", identity=ID)
+    seq = erase(store, face_ids=[]).audit_seq
+    good = Receipt.from_json(reg.close(row.id, "admin-1", True, erase_seq=seq).receipt)
+    forger = Ed25519PrivateKey.generate()
+    payload = {**good.payload, "faces_erased": 12,
+               "signing_key": {**good.payload["signing_key"],
+                               "public_key": _public_hex(forger.public_key())}}
+    forged = Receipt(payload, forger.sign(canonical_json(payload).encode()).hex())
+    result = verify_receipt(store, forged)
+    assert not result.ok and "never published" in result.reason
