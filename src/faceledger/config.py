@@ -57,6 +57,12 @@ class Settings:
     index_kind: str = "auto"  # for a new store; then `faceledger index retrain --kind`
     key_file: Path | None = None
     require_purpose: bool = True
+    # refuse a search or verification whose purpose is no source's declared purpose
+    # (compared without case and extra spaces); off: such searches are only flagged in
+    # `faceledger report regulator`
+    refuse_undeclared_purpose: bool = False
+    # transfers outside the EEA, for the records of processing (Art. 30(1)(e)); empty: none
+    transfers: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

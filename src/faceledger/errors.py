@@ -22,6 +22,8 @@ at the boundary where they occur, so callers only ever catch these.
     │   ├── BusyError            another process or thread is doing this right now
     │   └── IndexMismatchError   catalog and vector index disagree
     ├── LawfulBasisError         a source lacks what the law requires, or an action its purpose
+    │   └── PurposeNotDeclaredError   a search's purpose is no source's declared purpose
+    ├── RightsRequestError       a rights request cannot move that way (state, deadline)
     ├── NoFaceError              a probe holds no face
     ├── InvalidRequestError      a malformed request (a multipart body, a form field)
     ├── AuthError                missing, wrong or insufficient credentials (API)
@@ -29,6 +31,7 @@ at the boundary where they occur, so callers only ever catch these.
     │   │   └── IdentityNotVerifiedError   a selfie does not match a token's reference photo
     │   └── RateLimitedError     too many refused credentials from one client (429)
     └── IntegrityError           the audit chain or an encrypted template fails verification
+        └── ReceiptError         an erasure receipt is malformed, forged or contradicted
 """
 
 from __future__ import annotations
@@ -162,3 +165,18 @@ class RateLimitedError(AuthError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+
+class PurposeNotDeclaredError(LawfulBasisError):
+    code = "purpose_not_declared"
+    http_status = 422
+
+
+class RightsRequestError(FaceLedgerError):
+    code = "rights_request_invalid"
+    http_status = 409
+
+
+class ReceiptError(IntegrityError):
+    code = "receipt_invalid"
+    http_status = 422

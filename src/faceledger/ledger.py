@@ -271,6 +271,9 @@ class Store:
                 "a search or verification needs a purpose and a case reference "
                 "(--purpose and --case); they are recorded in the audit log"
             )
+        from .privacy.purposes import enforce_declared_purpose
+
+        enforce_declared_purpose(self.settings, self.sources(), context.purpose)
         return context
 
     def search(

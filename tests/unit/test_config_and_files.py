@@ -72,3 +72,10 @@ def test_a_pack_whose_python_package_is_missing_is_not_ready_and_not_loaded(tmp_
     assert spec.missing_modules() == ["no_such_module_for_faceledger (pip install it)"]
     with pytest.raises(ModelError, match="no_such_module_for_faceledger"):
         registry.load_spec(spec, tmp_path)
+
+
+def test_purpose_limitation_setting_from_the_environment():
+    s = Settings.from_env({"FACELEDGER_REFUSE_UNDECLARED_PURPOSE": "1",
+                           "FACELEDGER_TRANSFERS": "none"})
+    assert s.refuse_undeclared_purpose is True and s.transfers == "none"
+    assert Settings.from_env({}).refuse_undeclared_purpose is False

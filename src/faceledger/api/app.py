@@ -135,6 +135,9 @@ def create_app(
 
     for module in (system, sources, ingest_routes, search, rights, admin, audit):
         app.include_router(module.router)
+    from .routes import requests as requests_routes
+
+    app.include_router(requests_routes.router)
     app.include_router(web_pages.router)
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     app.add_middleware(_MetricsMiddleware, ctx_getter=lambda: app.state.ctx)

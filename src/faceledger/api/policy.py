@@ -68,6 +68,13 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/keys/{key_id}"): _r(A),
     ("GET", "/api/subject-tokens"): _r(A),
     ("POST", "/api/subject-tokens"): _r(A),
+    # the rights-request register: admins change it; admins and auditors (the DPO) read it
+    ("GET", "/api/requests"): _r(A, AUD),
+    ("GET", "/api/requests/{request_id}"): _r(A, AUD),
+    ("GET", "/api/requests/{request_id}/receipt"): _r(A, AUD),
+    ("POST", "/api/requests"): _r(A),
+    ("POST", "/api/requests/{request_id}/extend"): _r(A),
+    ("POST", "/api/requests/{request_id}/close"): _r(A),
     # audit
     ("GET", "/api/audit"): _r(AUD),
     ("GET", "/api/audit/verify"): _r(AUD),
@@ -82,6 +89,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/sources"): ANY_KEY,
     ("GET", "/audit"): _r(AUD),
     ("GET", "/admin"): _r(A),
+    ("GET", "/requests"): _r(A, AUD),
 }
 
 

@@ -15,8 +15,12 @@ Redeeming it is two steps around the identity check:
    remain, and the last failed one spends it. Spending deletes the reference template.
 
 So a token buys at most three tries at passing the 1:1 check and at most one request.
-The record keeps ``request_id`` (empty for now) so a rights-request register can issue
-tokens from a request and close the request when its token is spent.
+
+A token issued from a request of the register (``request_id``,
+:mod:`faceledger.privacy.requests`) records the identity check on the request (who issued
+it, against which reference photo's hash); when the token is spent the request closes:
+refused if every attempt failed the check, done once the route has carried it out
+(:func:`close_token_request`, with the erasure receipt for an erasure or opt-out).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from ..errors import AuthError, ForbiddenError, IdentityNotVerifiedError
+from ..errors import AuthError, ForbiddenError, IdentityNotVerifiedError, RightsRequestError
 from ..privacy.audited import audited_change
 from ..privacy.identity import (
     IdentityCheck,
@@ -39,6 +43,7 @@ from ..privacy.identity import (
     enrol_reference,
     reseal_reference,
 )
+from ..privacy.requests import OPEN_STATES, IdentityRecord, RightsRequests
 from ..privacy.self_service import audit_identity_check
 from .keys_db import KEYS_LOCK, KeysDB
 
@@ -319,16 +324,61 @@ def issue_subject_token(
     face); logged with the photo's SHA-256, never the photo."""
     kind = RightsKind(kind)
     store.audit.require_writable()  # before the reference photo is even looked at
+    register = _request_for_token(store, request_id, kind)
     token_id = tokens.new_id()
     reference = enrol_reference(store, reference_photo, token_id)
     inputs = {"subject": subject.strip(), "kind": kind.value, "token_id": token_id,
-              "reference_sha256": reference.photo_sha256, "ttl_s": ttl_s}
+              "reference_sha256": reference.photo_sha256, "ttl_s": ttl_s,
+              **({"request_id": request_id} if request_id else {})}
     with audited_change(store.audit, store.data_dir, "subject_token_issue", issued_by,
                         inputs=inputs, lock=KEYS_LOCK, what="API key change") as done:
         issued = tokens.issue(token_id, subject, kind, issued_by, reference, ttl_s, request_id)
         done.outputs = {"token_id": issued.token.id, "expires_at": issued.token.expires_at,
                         "max_attempts": issued.token.max_attempts}
+    if register is not None and request_id:
+        register.record_identity(
+            request_id,
+            IdentityRecord(issued_by, "reference photo checked by the issuer; the person's "
+                           "selfie must match it 1:1 to use the token",
+                           reference.photo_sha256),
+            issued_by, token_id=token_id)
     return issued
+
+
+def _request_for_token(store: Any, request_id: str | None, kind: RightsKind) -> Any:
+    """The register, when the token is issued from one of its open requests of this kind."""
+    if not request_id:
+        return None
+    register = RightsRequests.of(store)
+    row = register.get(request_id)
+    if row.state not in OPEN_STATES:
+        raise RightsRequestError(f"request {row.id} is closed ({row.state})")
+    if row.kind != kind.value:
+        raise RightsRequestError(f"request {row.id} is an {row.kind.replace('_', '-')} "
+                                 f"request, not {kind.value.replace('_', '-')}")
+    return register
+
+
+def _refuse_request(store: Any, token: SubjectToken, actor: str) -> None:
+    try:
+        RightsRequests.of(store).close(
+            str(token.request_id), actor, done=False,
+            reason=f"the person's identity could not be verified with subject token "
+                   f"{token.id} ({token.attempts} attempts)")
+    except RightsRequestError:
+        pass  # closed meanwhile by an admin: their decision stands
+
+
+def close_token_request(store: Any, token: SubjectToken, actor: str,
+                        erase_seq: int | None = None) -> str | None:
+    """Close the request a spent, verified token was issued from, once its action is done;
+    returns the erasure receipt (JSON) for an erasure or opt-out request."""
+    if not token.request_id:
+        return None
+    row = RightsRequests.of(store).close(
+        token.request_id, actor, done=True,
+        reason=f"carried out with subject token {token.id}", erase_seq=erase_seq)
+    return row.receipt
 
 
 def redeem_subject_token(
@@ -345,6 +395,9 @@ def redeem_subject_token(
         check = check_identity(store, attempt.reference, attempt.token.id, selfie)
     finally:  # an attempt that raised (a reference that cannot be opened) still counts
         token = tokens.settle(attempt, verified=check is not None and check.verified)
+        if token.request_id and token.used_at is not None and \
+                token.outcome != Outcome.VERIFIED.value:
+            _refuse_request(store, token, context.actor)
     audit_identity_check(store, context, check, token_id=token.id, kind=token.kind.value,
                          attempt=attempt.number, attempts_left=token.attempts_left)
     if not check.verified:

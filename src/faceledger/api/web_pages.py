@@ -171,3 +171,13 @@ def admin_page(request: Request) -> HTMLResponse:
 @router.get("/rights")
 def rights_page(request: Request) -> HTMLResponse:
     return _page(request, "rights.html")
+
+
+@router.get("/requests")
+def requests_page(request: Request) -> HTMLResponse:
+    """The register of rights requests (admins and the DPO), overdue ones flagged."""
+    from ..privacy.requests import RightsRequests
+
+    views = RightsRequests.of(request.app.state.ctx.store).list()
+    return _page(request, "requests.html", requests=views,
+                 overdue=sum(1 for v in views if v.overdue))

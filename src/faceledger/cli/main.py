@@ -378,3 +378,9 @@ main.add_command(audit)
 main.add_command(rights)
 main.add_command(retention)
 main.add_command(keys)
+
+from .requests_cmds import receipt, report, requests  # noqa: E402
+
+main.add_command(requests)
+main.add_command(receipt)
+main.add_command(report)

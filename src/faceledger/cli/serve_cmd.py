@@ -179,10 +179,13 @@ def apikeys_revoke(ctx, key_id: str) -> None:
               "verification threshold; only its template is kept, encrypted, until the token "
               "is used.")
 @click.option("--ttl-hours", type=float, default=168.0, show_default=True)
+@click.option("--request", "request_id", default=None,
+              help="The register's request this token is for (`faceledger requests open`): "
+              "the identity check is recorded on it, and it closes when the token is spent.")
 @click.pass_context
 @handle_errors
 def apikeys_subject_token(ctx, subject: str, kind: str, reference: Path,
-                          ttl_hours: float) -> None:
+                          ttl_hours: float, request_id: str | None) -> None:
     """Issue a one-time token for a data-subject request (used on /rights), bound to the
     person by a reference photo. The token allows 3 attempts at the identity check; the
     one that passes spends it.
@@ -193,7 +196,7 @@ def apikeys_subject_token(ctx, subject: str, kind: str, reference: Path,
 
     with open_store(settings_from(ctx)) as store, _keys(ctx) as keys:
         issued = issue_subject_token(store, keys.tokens, subject, kind, reference, "cli",
-                                     ttl_hours * 3600)
+                                     ttl_hours * 3600, request_id=request_id)
     click.echo(issued.secret)
     click.echo(f"(one-time {kind} token for {subject}, valid {ttl_hours:g} h, bound to the "
                f"reference photo {issued.token.reference_sha256[:16]}...)", err=True)

@@ -440,11 +440,15 @@ class AuditLog:
             ).fetchall()
         return [PendingIntent(int(s), str(a), lk) for s, a, lk in rows]
 
-    def export_jsonl(self, fh: IO[str], since_seq: int = 0) -> int:
-        """Write every entry after ``since_seq`` (with its hashes) as one JSON object per
-        line, then a trailer line signed with the store key; returns the entry count."""
+    def export_jsonl(self, fh: IO[str], since_seq: int = 0, until_seq: int | None = None) -> int:
+        """Write every entry after ``since_seq`` (up to ``until_seq``, for a period) with its
+        hashes as one JSON object per line, then a trailer line signed with the store key;
+        returns the entry count."""
         start_prev = GENESIS_HASH if since_seq <= 0 else self._hash_of(since_seq)
-        return write_export(fh, self._iter(since_seq), since_seq, start_prev, self._head_keys)
+        entries = self._iter(since_seq)
+        if until_seq is not None:
+            entries = (e for e in entries if e.seq <= until_seq)
+        return write_export(fh, entries, since_seq, start_prev, self._head_keys)
 
     def verify_export(
         self, fh: IO[str], anchor: tuple[int, str] | None = None

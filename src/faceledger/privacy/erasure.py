@@ -373,6 +373,7 @@ def _erase_locked(
         )
     removed = 0
     checkpointed = vacuumed = False
+    sources = erased_sources(store, plan)  # before the rows go: for receipts (issue 15)
     if not plan.empty:
         catalog = store.catalog
         tomb_items = catalog.photo_sources_and_uris(plan.photo_ids)
@@ -387,6 +388,7 @@ def _erase_locked(
         "photos": plan.photo_ids,
         "index_vectors": removed,
         "not_found": missing,
+        "sources": sources,
         "checkpointed": checkpointed,
         "vacuumed": vacuumed,
     }
@@ -403,6 +405,18 @@ def _erase_locked(
     return ErasureReport(
         plan.face_ids, plan.photo_ids, removed, checkpointed, vacuumed, entry.seq, missing
     )
+
+
+def erased_sources(store: Store, plan: ErasurePlan) -> list[dict]:
+    """Per source, how many of the plan's faces and photos it holds (names and counts only:
+    what an erasure receipt tells the person)."""
+    counts: dict[str, dict[str, int]] = {}
+    for what, rows in (("faces", store.catalog.sources_of_faces(plan.face_ids)),
+                       ("photos", store.catalog.sources_of_photos(plan.photo_ids))):
+        for name, n in rows:
+            entry = counts.setdefault(name, {"faces": 0, "photos": 0})
+            entry[what] += n
+    return [{"source": k, **v} for k, v in sorted(counts.items())]
 
 
 def tombstones(store: Store) -> Tombstones:

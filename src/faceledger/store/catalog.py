@@ -448,6 +448,18 @@ class Catalog:
         return {int(r[0]) for r in self._ids_in(
             "SELECT id FROM photos WHERE duplicate_of IN ({})", photo_ids)}
 
+    def sources_of_faces(self, face_ids: list[int]) -> list[tuple[str, int]]:
+        """(source name, how many of these faces it holds)."""
+        return [(str(r[0]), int(r[1])) for r in self._ids_in(
+            "SELECT s.name, COUNT(*) FROM faces f JOIN photos p ON p.id = f.photo_id "
+            "JOIN sources s ON s.id = p.source_id WHERE f.id IN ({}) GROUP BY s.name", face_ids)]
+
+    def sources_of_photos(self, photo_ids: list[int]) -> list[tuple[str, int]]:
+        """(source name, how many of these photos it holds)."""
+        return [(str(r[0]), int(r[1])) for r in self._ids_in(
+            "SELECT s.name, COUNT(*) FROM photos p JOIN sources s ON s.id = p.source_id "
+            "WHERE p.id IN ({}) GROUP BY s.name", photo_ids)]
+
     def photo_sources_and_uris(self, photo_ids: list[int]) -> list[tuple[int, str]]:
         return [(int(r[0]), str(r[1])) for r in self._ids_in(
             "SELECT source_id, uri FROM photos WHERE id IN ({})", photo_ids)]

@@ -110,6 +110,39 @@ MIGRATIONS: list[tuple[str, str]] = [
         "0004_source_root",
         "ALTER TABLE sources ADD COLUMN root TEXT NOT NULL DEFAULT ''",
     ),
+    (
+        # the rights-request register (issue 15): every access, erasure, opt-out and
+        # objection request, its identity check, state and Art. 12(3) deadline; each change
+        # is audited by faceledger.privacy.requests
+        "0005_rights_requests",
+        """
+        CREATE TABLE rights_requests (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('access', 'erasure', 'opt_out', 'objection')),
+            subject TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            extended_due_at TEXT,
+            extension_reason TEXT,
+            state TEXT NOT NULL
+                CHECK (state IN ('received', 'identity_verified', 'done', 'refused')),
+            identity_checked_by TEXT,
+            identity_method TEXT,
+            reference_sha256 TEXT,
+            identity_checked_at TEXT,
+            token_id TEXT,
+            completed_at TEXT,
+            outcome TEXT,
+            erase_seq INTEGER,
+            receipt TEXT,
+            opened_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX rights_requests_open ON rights_requests(state, due_at);
+        CREATE INDEX rights_requests_received ON rights_requests(received_at);
+        """,
+    ),
 ]
 
 

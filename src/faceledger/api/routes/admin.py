@@ -25,6 +25,7 @@ class TokenIn(BaseModel):
     subject: str = Field(description="the person's name or request reference", examples=["REQ-77"])
     kind: RightsKind = RightsKind.ACCESS
     ttl_hours: float = Field(168, gt=0, le=24 * 90)
+    request_id: str | None = Field(None, description="the register's request it is for")
 
 
 _TOKEN_FORM = multipart_openapi(
@@ -32,7 +33,8 @@ _TOKEN_FORM = multipart_openapi(
                   "document, a photo they brought); only its template is kept, encrypted"},
     {"subject": {"type": "string", "description": "the person's name or request reference"},
      "kind": {"type": "string", "enum": [k.value for k in RightsKind], "default": "access"},
-     "ttl_hours": {"type": "number", "default": 168, "maximum": 24 * 90}},
+     "ttl_hours": {"type": "number", "default": 168, "maximum": 24 * 90},
+     "request_id": {"type": "string", "description": "the register's request it is for"}},
     required=("subject",))
 
 
@@ -74,6 +76,6 @@ async def issue_token(request: Request) -> dict:
     photo = form.file("reference", "reference photo")
     issued = await run_in_threadpool(
         issue_subject_token, ctx.store, ctx.keys.tokens, body.subject, body.kind, photo,
-        principal.actor, body.ttl_hours * 3600,
+        principal.actor, body.ttl_hours * 3600, body.request_id or None,
     )
     return {"token": issued.secret, **to_jsonable(issued.token)}

@@ -12,6 +12,7 @@ person's own faces at the strictest calibrated operating point are returned or e
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..context import AppContext
 from ..deps import ctx_of, principal_of, read_photos, to_jsonable
 from ..keys import RightsKind, Role
 from ..policy import POLICY
-from ..subject_tokens import redeem_subject_token
+from ..subject_tokens import close_token_request, redeem_subject_token
 from ..uploads import multipart_openapi
 
 router = APIRouter(tags=["rights"])
@@ -70,7 +71,20 @@ async def _redeem(request: Request, kind: RightsKind) -> tuple[AppContext, Princ
         redeem_subject_token, ctx.store, ctx.keys.tokens, principal.credential, kind, selfie,
         context,
     )
+    request.state.subject_token = token  # for closing its register request afterwards
     return ctx, principal, context, check
+
+
+def _close_request(request: Request, ctx: AppContext, principal: Principal,
+                   erase_seq: int | None = None) -> dict:
+    """Close the register request the token came from; an erasure's receipt with it."""
+    receipt = close_token_request(ctx.store, request.state.subject_token, principal.actor,
+                                  erase_seq)
+    token = request.state.subject_token
+    if not token.request_id:
+        return {}
+    return {"request_id": token.request_id,
+            **({"receipt": json.loads(receipt)} if receipt else {})}
 
 
 @router.get("/api/rights/token")
@@ -99,7 +113,8 @@ async def access(request: Request) -> dict:
                 face["crop_data_url"] = None
         copy["search"] = copy.pop("request")  # selfie hashes, FAR and thresholds used
         return {**copy, "request": "access", "subject": principal.name,
-                "identity_check": check.audit_fields()}
+                "identity_check": check.audit_fields(),
+                **_close_request(request, ctx, principal)}
 
     return await run_in_threadpool(work)
 
@@ -109,7 +124,9 @@ async def erasure(request: Request) -> dict:
     """Erase every face of mine the store holds (catalog rows, templates, index vectors)."""
     ctx, principal, context, check = await _redeem(request, RightsKind.ERASURE)
     report = await run_in_threadpool(erasure_request, ctx.store, check, context)
-    return {"request": "erasure", "subject": principal.name, "result": to_jsonable(report)}
+    closed = await run_in_threadpool(_close_request, request, ctx, principal, report.audit_seq)
+    return {"request": "erasure", "subject": principal.name, "result": to_jsonable(report),
+            **closed}
 
 
 @router.post("/api/rights/opt-out", openapi_extra=_SELFIE)
@@ -118,4 +135,7 @@ async def opt_out(request: Request) -> dict:
     ctx, principal, context, check = await _redeem(request, RightsKind.OPT_OUT)
     result = await run_in_threadpool(opt_out_request, ctx.store, check, context,
                                      f"subject-token:{principal.key_id}")
-    return {"request": "opt_out", "subject": principal.name, "result": to_jsonable(result)}
+    erased = result.erased.audit_seq if result.erased is not None else None
+    closed = await run_in_threadpool(_close_request, request, ctx, principal, erased)
+    return {"request": "opt_out", "subject": principal.name, "result": to_jsonable(result),
+            **closed}

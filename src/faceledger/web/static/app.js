@@ -290,7 +290,27 @@ function initRights() {
   });
 }
 
+// -- rights-request register ---------------------------------------------------------------
+function initRequests() {
+  const form = $("#request-form");
+  if (!form) return;  // auditors read the register; admins record requests
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = $("#request-result");
+    const data = Object.fromEntries(new FormData(form));
+    if (!data.received_at) delete data.received_at;
+    try {
+      const r = await api("/api/requests", {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(data),
+      });
+      out.textContent = `Recorded ${r.id}, due ${r.due.slice(0, 10)}.`;
+      out.className = "status ok";
+      setTimeout(() => window.location.reload(), 300);
+    } catch (err) { showError(out, err); }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
-  ({ search: initSearch, ingest: initIngest, audit: initAudit, admin: initAdmin, rights: initRights }[page] || (() => {}))();
+  ({ search: initSearch, ingest: initIngest, audit: initAudit, admin: initAdmin, rights: initRights, requests: initRequests }[page] || (() => {}))();
 });
