@@ -266,21 +266,12 @@ class IndexFile:
         if len(small) < 2:
             return segments
         out = [s for s in segments if s.n >= small_n]
-        ids_parts, code_parts, held = [], [], 0
-        for segment in small:
-            ids, codes = self.files.read_segment(segment)
-            ids_parts.append(ids)
-            code_parts.append(codes)
-            held += ids.size
-            gone.add(segment.file)
-            if held >= SEGMENT_MAX:
-                out.append(self.files.write_segment(np.concatenate(ids_parts),
-                                                    np.concatenate(code_parts)))
-                ids_parts, code_parts, held = [], [], 0
-        if ids_parts:
-            out.append(self.files.write_segment(np.concatenate(ids_parts),
-                                                np.concatenate(code_parts)))
-        return out
+        def coded():
+            for segment in small:
+                gone.add(segment.file)
+                yield self.files.read_segment(segment)
+
+        return out + self._pack_segments(coded(), SEGMENT_MAX)
 
     def _encoder(self, kind: str, codec: str | None) -> VectorIndex:
         cls = index_class(kind)
@@ -292,20 +283,24 @@ class IndexFile:
         self, encoder: VectorIndex, batches: Iterator[tuple[np.ndarray, np.ndarray]]
     ) -> list[Segment]:
         """Encode the batches into segments of at most ``SEGMENT_BYTES``."""
-        SEGMENT_MAX = segment_faces(encoder)  # noqa: N806
+        coded = ((ids, encoder.encode(vectors)) for ids, vectors in batches)
+        return self._pack_segments(coded, segment_faces(encoder))
+
+    def _pack_segments(self, coded: Iterator[tuple[np.ndarray, np.ndarray]], most: int
+                       ) -> list[Segment]:
+        """Write (ids, codes) batches as segments of ``most`` faces (the last one fewer)."""
         out: list[Segment] = []
         ids_parts: list[np.ndarray] = []
         code_parts: list[np.ndarray] = []
         held = 0
-        for ids, vectors in batches:
-            codes = encoder.encode(vectors)
+        for ids, codes in coded:
             while ids.size:
-                take = SEGMENT_MAX - held
+                take = most - held
                 ids_parts.append(ids[:take])
                 code_parts.append(codes[:take])
                 held += min(take, ids.size)
                 ids, codes = ids[take:], codes[take:]
-                if held >= SEGMENT_MAX:
+                if held >= most:
                     out.append(self.files.write_segment(np.concatenate(ids_parts),
                                                         np.concatenate(code_parts)))
                     ids_parts, code_parts, held = [], [], 0
