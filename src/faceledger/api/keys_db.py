@@ -14,10 +14,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import StoreError
+from ..store.migrations import apply_migrations as run_migrations
 
 KEYS_LOCK = "apikeys"  # held (``store/locks``) around each audited change of keys or tokens
 
@@ -152,27 +152,5 @@ def _create_private(path: Path) -> None:
 
 
 def apply_migrations(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations in order, one transaction each; the names applied now."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    applied = []
-    for name, sql in MIGRATIONS:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                conn.execute("ROLLBACK")
-                continue
-            for statement in (s.strip() for s in sql.split(";")):
-                if statement:
-                    conn.execute(statement)
-            conn.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, datetime.now(UTC).isoformat(timespec="seconds")),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        applied.append(name)
-    return applied
+    """keys.db's migrations, through the store's one migration runner."""
+    return run_migrations(conn, MIGRATIONS)

@@ -146,18 +146,24 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
-def apply_migrations(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations in order; returns the names applied now."""
+def apply_migrations(
+    conn: sqlite3.Connection, migrations: list[tuple[str, str]] | None = None
+) -> list[str]:
+    """Apply pending migrations in order, one transaction each (the catalog's by default;
+    any SQLite file of the store may pass its own list); returns the names applied now.
+
+    Whether a migration is pending is read inside its own write transaction, so two
+    processes opening one file at once never apply a migration twice."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
     )
-    done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
     applied = []
-    for name, sql in MIGRATIONS:
-        if name in done:
-            continue
+    for name, sql in MIGRATIONS if migrations is None else migrations:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                conn.execute("ROLLBACK")
+                continue
             for statement in _statements(sql):
                 conn.execute(statement)
             conn.execute(
