@@ -50,6 +50,7 @@ def run_retention(
 
     now = now or datetime.now(UTC)
     context = context or ActionContext(actor="retention", purpose="retention period expired")
+    store.purge_expired_watches(now, context)  # watches past their expiry, templates too
     expired = expired_photos(store, now)
     counts = {k: len(v) for k, v in expired.items()}
     ids = [pid for v in expired.values() for pid in v]

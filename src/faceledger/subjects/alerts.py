@@ -1,0 +1,59 @@
+"""Alerts: the faces an ingest batch committed, compared with every active watch.
+
+:func:`raise_alerts` is the one call ingest makes (after a batch's transaction commits):
+with no active watch it costs one small query. Each watch decides at its own calibrated
+operating point (``match`` only); each alert is written with its webhook delivery in one
+catalog transaction (the outbox, delivered in the background by
+:class:`~faceledger.subjects.webhooks.WebhookDispatcher`, so ingest never waits on a
+network) and audited as ``watch_alert`` (the watch, the face id, the similarity).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..search.decisions import operating_point
+from ..store.catalog import utc_now
+from ..store.subjects import SubjectTables, watch_aad
+from .registry import unseal
+
+if TYPE_CHECKING:
+    from ..ledger import Store
+
+
+def raise_alerts(store: Store, faces: dict[int, np.ndarray], actor: str = "ingest") -> list[int]:
+    """Alerts for the new ``faces`` (face id -> embedding); the ids of the alerts raised."""
+    if not faces:
+        return []
+    table = SubjectTables(store.catalog)
+    now = utc_now()
+    watches = table.active_templates(store.pack.name, now)
+    if not watches:
+        return []
+    face_ids = list(faces)
+    vectors = np.stack([np.asarray(faces[i], dtype=np.float32) for i in face_ids])
+    found: list[tuple[int, int, float]] = []
+    for watch_id, far, blob in watches:
+        threshold = operating_point(store.pack, far).match_threshold
+        sims = vectors @ unseal(store, blob, watch_aad(watch_id))
+        found += [(watch_id, face_ids[i], round(float(sims[i]), 4))
+                  for i in np.flatnonzero(sims >= threshold)]
+    made = table.add_alerts(found, now, due_at=time.time())
+    if made:
+        by_id = {a.id: a for a in table.alerts(limit=len(made) + 10)}
+        for alert_id in made:
+            a = by_id.get(alert_id)
+            if a is None:
+                continue
+            store.record("watch_alert", actor, purpose="consented watch alert",
+                         case=f"watch:{a.watch_id}",
+                         inputs={"watch_id": a.watch_id},
+                         outputs={"alert_id": a.id, "face_id": a.face_id,
+                                  "photo_id": a.photo_id, "similarity": a.similarity})
+        dispatcher = getattr(store, "webhook_dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.wake()
+    return made
