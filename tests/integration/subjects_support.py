@@ -92,7 +92,7 @@ def copy_photos(root: Path, lfw_dir: Path, picks: dict[str, range]) -> Path:
 def subjects_store(tmp_path: Path, models_dir: Path, lfw_dir: Path, allowed: str = "", **kw):
     """A store with a gallery source, an empty watchlist source and a later source."""
     settings = settings_for(tmp_path, models_dir, webhook_allowed_hosts=allowed,
-                            webhook_retry_base_s=0.2, **kw)
+                            webhook_retry_base_s=1.0, **kw)
     store = init_store(settings)
     gallery = copy_photos(tmp_path / "gallery", lfw_dir,
                           {"Tony_Blair": range(1, 3), "Serena_Williams": range(1, 3)})
