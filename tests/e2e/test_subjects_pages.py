@@ -149,3 +149,35 @@ def test_auditor_reads_without_forms_and_investigator_is_refused(page, subjects_
     sign_in(page, subjects_site, "investigator")
     assert page.goto(subjects_site["url"] + "/subjects").status == 403
     assert page.goto(subjects_site["url"] + "/alerts").status == 403
+
+
+def test_a_data_subject_watches_themselves_and_stops_it_on_the_rights_page(
+        page, subjects_site, lfw_dir, hook):
+    from faceledger.api.subject_tokens import issue_subject_token
+
+    site = subjects_site
+    store = site["store"]
+    issued = issue_subject_token(store, site["app"].state.ctx.keys.tokens, "REQ-e2e-watch",
+                                 "watch", lfw_image(lfw_dir, PERSON, 4), "e2e-admin")
+    page.goto(site["url"] + "/rights")
+    page.get_by_test_id("token").fill(issued.secret)
+    page.get_by_test_id("selfie").set_input_files(str(lfw_image(lfw_dir, PERSON, 8)))
+    page.get_by_test_id("kind-watch").check()
+    page.get_by_test_id("webhook-url").fill(hook.url)
+    page.get_by_test_id("watch-days").fill("14")
+    page.get_by_test_id("rights-submit").click()
+    expect(page.get_by_test_id("rights-status")).to_contain_text("Watching until")
+    secrets_text = page.get_by_test_id("watch-secrets").inner_text()
+    credential = secrets_text.rsplit(" ", 1)[-1]
+    assert credential.startswith("flw_")
+    [watch] = store.watches()
+    assert watch.owner == "subject" and watch.label == "REQ-e2e-watch"
+    shot(page, "rights-watch")
+    page.get_by_test_id("withdraw-credential").fill(credential + "x")
+    page.get_by_test_id("withdraw-submit").click()
+    expect(page.get_by_test_id("withdraw-status")).to_contain_text("unknown watch withdrawal")
+    assert len(store.watches()) == 1
+    page.get_by_test_id("withdraw-credential").fill(credential)
+    page.get_by_test_id("withdraw-submit").click()
+    expect(page.get_by_test_id("withdraw-status")).to_contain_text("stopped")
+    assert store.watches() == []

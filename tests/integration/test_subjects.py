@@ -202,8 +202,11 @@ def test_withdrawal_and_expiry_delete_the_templates_from_disk(store, lfw_dir, ho
     assert set(before) == set(needles) - {f"plain-{k}" for k in sealed}  # ciphertexts found
 
     store.withdraw_watch(gone.watch.id, OP)
-    report = run_retention(store, now=datetime.now(UTC) + timedelta(days=2))
-    assert report is not None
+    later = datetime.now(UTC) + timedelta(days=2)
+    assert run_retention(store, now=later, dry_run=True).expired_watches == []
+    assert len(store.watches()) == 2  # a dry run deletes nothing
+    report = run_retention(store, now=later)
+    assert report.expired_watches == [expiring.watch.id]
     assert [w.id for w in store.watches()] == [kept.watch.id]
     for label in ("open", "closed"):
         left = scan(store.data_dir, needles)

@@ -23,8 +23,8 @@ import pytest
 
 from faceledger.config import Settings
 from faceledger.errors import InvalidRequestError
-from faceledger.subjects.webhooks import check_webhook_url, deliver_due
 from faceledger.subjects.validate import subject_name
+from faceledger.subjects.webhooks import check_webhook_url, deliver_due
 
 from ..integration.subjects_support import start_hook
 from .api_support import Site, upload

@@ -34,7 +34,6 @@ from ..types import Box, Decision
 from .validate import clean_text, positive_id, subject_name
 
 if TYPE_CHECKING:
-    from pathlib import Path
 
     from ..ledger import Store
     from ..types import ActionContext

@@ -93,7 +93,25 @@ function initAlerts() {
   }
 }
 
+// the rights page: a data subject ends their own watch with its withdrawal credential
+function initWithdraw() {
+  const form = $("#withdraw-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const out = $("#withdraw-status");
+    try {
+      const r = await api("/api/watches/withdraw", {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ credential: form.credential.value.trim() }) });
+      form.credential.value = "";
+      out.textContent = `Watch ${r.withdrawn.join(", ")} stopped; its template is deleted.`;
+      out.className = "status ok";
+    } catch (err) { showError(out, err); }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
-  ({ subjects: initSubjects, alerts: initAlerts }[page] || (() => {}))();
+  ({ subjects: initSubjects, alerts: initAlerts, rights: initWithdraw }[page] || (() => {}))();
 });
