@@ -93,6 +93,7 @@ class Store:
         self._analyzer: FaceAnalyzer | None = None
         self._analyzer_lock = threading.Lock()
         self.webhook_dispatcher: Any = None  # a server's WebhookDispatcher, woken by alerts
+        self.template_cache: Any = None  # decrypted subject/watch templates (subjects.cache)
         self._recover()
 
     def _make_cipher(self) -> Cipher:

@@ -172,6 +172,31 @@ class SubjectTables:
             "JOIN subjects s ON s.id = t.subject_id WHERE s.pack = ? ORDER BY t.id", (pack,))
         return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
 
+    def template_ids(self, pack: str) -> list[tuple[int, int]]:
+        """(subject id, template id) of every template of ``pack``, in id order."""
+        rows = self.catalog.query(
+            "SELECT t.subject_id, t.id FROM subject_templates t "
+            "JOIN subjects s ON s.id = t.subject_id WHERE s.pack = ? ORDER BY t.id", (pack,))
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    def sealed(self, kind: str, ids: list[int]) -> dict[int, bytes]:
+        """Sealed templates by id: ``kind`` "subject" (template ids) or "watch" (watch ids)."""
+        table = {"subject": "subject_templates", "watch": "watches"}[kind]
+        out: dict[int, bytes] = {}
+        for start in range(0, len(ids), 500):
+            chunk = [int(i) for i in ids[start:start + 500]]
+            marks = ",".join("?" * len(chunk))
+            out.update((int(r[0]), bytes(r[1])) for r in self.catalog.query(
+                f"SELECT id, template FROM {table} WHERE id IN ({marks})", tuple(chunk)))
+        return out
+
+    def active_watch_ids(self, pack: str, now: str) -> list[tuple[int, float]]:
+        """(watch id, FAR) of the watches of ``pack`` not expired at ``now``."""
+        rows = self.catalog.query(
+            "SELECT id, far FROM watches WHERE pack = ? AND expires_at > ? ORDER BY id",
+            (pack, now))
+        return [(int(r[0]), float(r[1])) for r in rows]
+
     def template_photo_hashes(self, subject_id: int) -> list[str]:
         rows = self.catalog.query(
             "SELECT photo_sha256 FROM subject_templates WHERE subject_id = ? ORDER BY id",

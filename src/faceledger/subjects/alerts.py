@@ -18,7 +18,7 @@ import numpy as np
 from ..search.decisions import operating_point
 from ..store.catalog import utc_now
 from ..store.subjects import SubjectTables, watch_aad
-from .registry import unseal
+from .registry import template_cache, unseal
 
 if TYPE_CHECKING:
     from ..ledger import Store
@@ -30,17 +30,23 @@ def raise_alerts(store: Store, faces: dict[int, np.ndarray], actor: str = "inges
         return []
     table = SubjectTables(store.catalog)
     now = utc_now()
-    watches = table.active_templates(store.pack.name, now)
+    watches = table.active_watch_ids(store.pack.name, now)
     if not watches:
+        return []
+    far_of = dict(watches)
+    kept, templates = template_cache(store).matrix(
+        "watch", [w for w, _far in watches], store.pack.embedding_size,
+        lambda ids: table.sealed("watch", ids),
+        lambda wid, blob: unseal(store, blob, watch_aad(wid)))
+    if not kept:
         return []
     face_ids = list(faces)
     vectors = np.stack([np.asarray(faces[i], dtype=np.float32) for i in face_ids])
-    found: list[tuple[int, int, float]] = []
-    for watch_id, far, blob in watches:
-        threshold = operating_point(store.pack, far).match_threshold
-        sims = vectors @ unseal(store, blob, watch_aad(watch_id))
-        found += [(watch_id, face_ids[i], round(float(sims[i]), 4))
-                  for i in np.flatnonzero(sims >= threshold)]
+    by_far = {far: _threshold(store, far) for far in set(far_of.values())}
+    thresholds = np.array([by_far[far_of[w]] for w in kept], dtype=np.float32)
+    sims = vectors @ templates.T  # faces x watches
+    found = [(kept[int(j)], face_ids[int(i)], round(float(sims[i, j]), 4))
+             for i, j in zip(*np.nonzero(sims >= thresholds[None, :]))]
     made = table.add_alerts(found, now, due_at=time.time())
     if made:
         by_id = {a.id: a for a in table.alerts(limit=len(made) + 10)}
@@ -57,3 +63,7 @@ def raise_alerts(store: Store, faces: dict[int, np.ndarray], actor: str = "inges
         if dispatcher is not None:
             dispatcher.wake()
     return made
+
+
+def _threshold(store: Store, far: float) -> float:
+    return operating_point(store.pack, far).match_threshold

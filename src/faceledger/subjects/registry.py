@@ -31,6 +31,7 @@ from ..search.engine import load_probe
 from ..store.catalog import utc_now
 from ..store.subjects import SubjectRow, SubjectTables, subject_aad
 from ..types import Box, Decision
+from .cache import TemplateCache
 from .validate import clean_text, positive_id, subject_name
 
 if TYPE_CHECKING:
@@ -132,13 +133,25 @@ def delete_subject(store: Store, subject_id: object, context: ActionContext) -> 
     return {"subject_id": sid, **counts}
 
 
+def template_cache(store: Store) -> TemplateCache:
+    """The store's cache of decrypted templates (see :mod:`.cache`)."""
+    cache = getattr(store, "template_cache", None)
+    if cache is None:
+        cache = store.template_cache = TemplateCache()
+    return cache
+
+
 def subject_matrix(store: Store) -> tuple[np.ndarray, np.ndarray]:
     """(subject id of each template, decrypted templates) of the store's pack."""
-    rows = tables(store).templates(store.pack.name)
-    if not rows:
+    pairs = tables(store).template_ids(store.pack.name)
+    if not pairs:
         return np.zeros(0, np.int64), np.zeros((0, store.pack.embedding_size), np.float32)
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    return ids, np.stack([unseal(store, r[2], subject_aad(r[0])) for r in rows])
+    owner = {t: s for s, t in pairs}
+    kept, matrix = template_cache(store).matrix(
+        "subject", [t for _s, t in pairs], store.pack.embedding_size,
+        lambda ids: tables(store).sealed("subject", ids),
+        lambda tid, blob: unseal(store, blob, subject_aad(owner[tid])))
+    return np.array([owner[t] for t in kept], dtype=np.int64), matrix
 
 
 def recognize_probe(
