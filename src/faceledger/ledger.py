@@ -447,6 +447,12 @@ class Store:
 
         return purge_expired(self, context or ActionContext(actor="retention"), now)
 
+    def subject_records_of(self, vectors: np.ndarray) -> list[dict]:
+        """For an access copy: this person's subject enrolments and watches."""
+        from .subjects.forget import records_of_person
+
+        return records_of_person(self, vectors)
+
     def forget_person_templates(self, vectors: np.ndarray,
                                 context: ActionContext | None = None) -> dict:
         """Erasure of a person: their subject enrolments and watches go too."""

@@ -248,6 +248,13 @@ def test_erasure_of_the_person_takes_their_enrolment_and_watch(store, lfw_dir, h
     blair_watch = store.add_watch(blair.id, hook.url, 30, OP)
     needles = {k: v[0] for k, v in _sealed(store).items() if k.startswith("subject")}
     assert len(needles) == 4
+    from faceledger.privacy.access import build_access_data, find_person
+
+    copy = build_access_data(store, find_person(store, [lfw_image(lfw_dir, WATCHED, 4)]))
+    named = copy["named_subjects"]
+    assert [n["subject_id"] for n in named] == [powell.id], "Art. 15: the enrolment is listed"
+    assert named[0]["lawful_basis"] == "legitimate-interests" and named[0]["watches"]
+    assert "template" not in json.dumps(named).replace('"templates"', "")
     erase_person(store, [lfw_image(lfw_dir, WATCHED, 4)], face_ids=[], context=OP)
     assert [s.id for s in store.subjects()] == [blair.id]
     assert [w.id for w in store.watches()] == [blair_watch.watch.id]

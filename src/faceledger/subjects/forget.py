@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from ..types import ActionContext
 
 
-def forget_person(store: Store, vectors: np.ndarray, context: ActionContext) -> dict:
-    """Delete the subjects and watches whose templates are this person's."""
+def matching(store: Store, vectors: np.ndarray) -> dict[str, list[int]]:
+    """The subjects and the watches (not those of a matching subject) whose templates
+    match these faces at the verification point."""
     queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
     out: dict[str, list[int]] = {"subjects": [], "watches": []}
     if not len(queries):
@@ -41,6 +42,40 @@ def forget_person(store: Store, vectors: np.ndarray, context: ActionContext) -> 
             continue  # goes with its subject
         if float((queries @ unseal(store, blob, watch_aad(wid))).max()) >= threshold:
             out["watches"].append(wid)
+    return out
+
+
+def records_of_person(store: Store, vectors: np.ndarray) -> list[dict]:
+    """What an access copy (Art. 15) says of the person's enrolments and watches: names,
+    sources and their lawful basis, consent, expiry, alert counts; never a template."""
+    found = matching(store, vectors)
+    table = SubjectTables(store.catalog)
+    sources = {s.name: s for s in store.sources()}
+    watches = table.watches()
+    out: list[dict] = []
+    for sid in found["subjects"]:
+        row = table.subject(sid)
+        src = sources.get(row.source)
+        out.append({
+            "kind": "named subject", "subject_id": row.id, "name": row.name,
+            "source": row.source, "controller": src.controller if src else "",
+            "lawful_basis": src.lawful_basis if src else "",
+            "purpose": src.purpose if src else "", "consent": row.consent,
+            "enrolled_at": row.created_at, "templates": row.templates,
+            "watches": [{"watch_id": w.id, "expires_at": w.expires_at, "alerts": w.alerts}
+                        for w in watches if w.subject_id == sid]})
+    for w in watches:
+        if w.id in found["watches"]:
+            out.append({"kind": "watch", "watch_id": w.id, "label": w.label,
+                        "registered_by": w.owner, "purpose": w.purpose,
+                        "expires_at": w.expires_at, "alerts": w.alerts})
+    return out
+
+
+def forget_person(store: Store, vectors: np.ndarray, context: ActionContext) -> dict:
+    """Delete the subjects and watches whose templates are this person's."""
+    out = matching(store, vectors)
+    table = SubjectTables(store.catalog)
     if not out["subjects"] and not out["watches"]:
         return out
     with audited_change(store.audit, store.data_dir, "subject_forget", context.actor,
