@@ -28,6 +28,7 @@ class AppContext:
     limiter: AuthRateLimiter = field(default_factory=AuthRateLimiter)
     refusals: RefusalAudit = field(init=False)
     refusal_window_s: float = 60.0
+    webhooks: Any = None  # faceledger.subjects.webhooks.WebhookDispatcher, while serving
 
     def __post_init__(self) -> None:
         self.refusals = RefusalAudit(self._append, window_s=self.refusal_window_s)
@@ -54,7 +55,18 @@ class AppContext:
     def _append(self, action: str, actor: str, inputs: dict, outputs: dict) -> None:
         self.store.audit.append(action=action, actor=actor, inputs=inputs, outputs=outputs)
 
+    def start_webhooks(self) -> None:
+        from ..subjects.webhooks import WebhookDispatcher
+
+        if self.webhooks is None:
+            self.webhooks = WebhookDispatcher(self.store).start()
+            self.store.webhook_dispatcher = self.webhooks
+
     def close(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.stop()
+            self.store.webhook_dispatcher = None
+            self.webhooks = None
         self.runs.shutdown()
         self.refusals.flush_all()
         self.keys.close()

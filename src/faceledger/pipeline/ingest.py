@@ -32,6 +32,7 @@ from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
 from ..store.catalog import utc_now
 from ..store.locks import FileLock
+from ..subjects.alerts import raise_alerts
 from .listing import PhotoRef, list_photos
 from .worker import PhotoResult, analyze_chunk, analyze_photo, init_worker
 
@@ -313,3 +314,4 @@ def _write(
                 known[face_id] = face.embedding
             state.faces += len(faces)
     store.index_file.sync(known)
+    raise_alerts(store, known)  # consented watches: alerts go to the outbox
