@@ -56,7 +56,7 @@ def run(watch_counts: list[int], subject_counts: list[int], reps: int = 50) -> d
                          lawful_basis="legitimate-interests",
                          special_category_condition="archiving-research",
                          purpose="benchmark", retention_days=1, minors_policy="none-expected")
-        source_id = int(store.catalog.source_row("bench")["id"])
+        source_id = store.catalog.source("bench").id
         table = SubjectTables(store.catalog)
         expires = "2999-01-01T00:00:00+00:00"
         faces = {i + 1: v for i, v in enumerate(_unit(rng, BATCH, dim))}

@@ -11,15 +11,15 @@ checkpointed, so no copy of a deleted template stays in ``catalog.db-wal``.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import AlreadyExistsError, NotFoundError
+from ..errors import AlreadyExistsError, ConflictError, NotFoundError
 
 if TYPE_CHECKING:
     from .catalog import Catalog
+    from .sql import Row
 
 # what a template is bound to when sealed (the cipher's associated data)
 SUBJECT_AAD = b"faceledger:subject:"
@@ -117,12 +117,12 @@ _WATCHES = (
 )
 
 
-def _subject(r: sqlite3.Row) -> SubjectRow:
+def _subject(r: Row) -> SubjectRow:
     return SubjectRow(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6], r[7], int(r[8]),
                       int(r[9]))
 
 
-def _watch(r: sqlite3.Row) -> WatchRow:
+def _watch(r: Row) -> WatchRow:
     return WatchRow(int(r[0]), None if r[1] is None else int(r[1]), r[2], r[3], r[4],
                     float(r[5]), r[6], r[7], r[8], r[9], r[10], r[11], int(r[12]))
 
@@ -142,16 +142,15 @@ class SubjectTables:
         returns each template as (photo SHA-256, sealed blob)."""
         try:
             with self.catalog.write() as conn:
-                cur = conn.execute(
+                subject_id = conn.insert(
                     "INSERT INTO subjects (name, source_id, consent, pack, created_by, "
                     "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                     (name, int(source_id), consent, pack, created_by, created_at))
-                subject_id = int(cur.lastrowid or 0)
-                conn.executemany(
-                    "INSERT INTO subject_templates (subject_id, photo_sha256, template) "
-                    "VALUES (?, ?, ?)",
-                    [(subject_id, sha, blob) for sha, blob in seal(subject_id)])
-        except sqlite3.IntegrityError as exc:
+                for sha, blob in seal(subject_id):
+                    conn.execute(
+                        "INSERT INTO subject_templates (subject_id, photo_sha256, template) "
+                        "VALUES (?, ?, ?)", (subject_id, sha, blob))
+        except ConflictError as exc:
             raise AlreadyExistsError(
                 f"a subject named {name!r} exists already in that source") from exc
         return subject_id
@@ -228,13 +227,12 @@ class SubjectTables:
     ) -> int:
         """Insert a watch; ``seal(watch_id)`` returns (sealed template, sealed secret)."""
         with self.catalog.write() as conn:
-            cur = conn.execute(
+            watch_id = conn.insert(
                 "INSERT INTO watches (subject_id, owner, label, pack, template, far, "
                 "webhook_url, webhook_secret, withdraw_sha256, purpose, case_ref, created_by, "
                 "created_at, expires_at) VALUES (?, ?, ?, ?, x'', ?, ?, x'', ?, ?, ?, ?, ?, ?)",
                 (subject_id, owner, label, pack, float(far), webhook_url, withdraw_sha256,
                  purpose, case_ref, created_by, created_at, expires_at))
-            watch_id = int(cur.lastrowid or 0)
             template, secret = seal(watch_id)
             conn.execute("UPDATE watches SET template = ?, webhook_secret = ? WHERE id = ?",
                          (template, secret, watch_id))
@@ -301,13 +299,13 @@ class SubjectTables:
                                    (int(face_id),)).fetchone()
                 if row is None:  # erased before the alert could be written
                     continue
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO alerts (watch_id, face_id, photo_id, similarity, "
+                if conn.execute("SELECT 1 FROM alerts WHERE watch_id = ? AND face_id = ?",
+                                (int(watch_id), int(face_id))).fetchone():
+                    continue  # raised already (one alert per watch and face)
+                alert_id = conn.insert(
+                    "INSERT INTO alerts (watch_id, face_id, photo_id, similarity, "
                     "created_at) VALUES (?, ?, ?, ?, ?)",
                     (int(watch_id), int(face_id), int(row[0]), float(similarity), created_at))
-                if cur.rowcount != 1:
-                    continue
-                alert_id = int(cur.lastrowid or 0)
                 conn.execute("INSERT INTO webhook_outbox (alert_id, state, next_attempt_at) "
                              "VALUES (?, 'pending', ?)", (alert_id, float(due_at)))
                 made.append(alert_id)
@@ -384,5 +382,4 @@ class SubjectTables:
 
     def checkpoint(self) -> None:
         """Move the WAL into the database and truncate it (no old page left in the WAL)."""
-        with self.catalog._lock:
-            self.catalog.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.catalog.scrub()

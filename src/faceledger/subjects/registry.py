@@ -103,7 +103,7 @@ def enrol_subject(
         raise InvalidRequestError(f"at most {MAX_EXAMPLES} example photos per subject")
     info = store.source(source)  # NotFoundError naming it
     validate_source(info)  # a subject is held under the source's lawful basis
-    source_id = int(store.catalog.source_row(source)["id"])
+    source_id = store.catalog.source(source).id
     images = [load_probe(p, store.limits) for p in photos]  # limits before any model runs
     vectors = [_largest_face(store, img, f"example photo {i + 1}")
                for i, img in enumerate(images)]
