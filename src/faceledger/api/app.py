@@ -113,6 +113,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.start_webhooks()  # alerts' deliveries, from the outbox, in a background thread
+        ctx.start_compactor()  # small index segments merged off the request path
         try:
             yield
         finally:

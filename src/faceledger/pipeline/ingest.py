@@ -150,7 +150,9 @@ def _run_locked(
         state.elapsed = time.perf_counter() - started
         if progress:
             progress(state)
-        store.index_file.compact()
+        # persist the run's faces; merge small segments only if enough piled up (a server
+        # does that in the background, see store/compactor.py)
+        store.index_file.save(compact=store.index_file.compaction_due())
         counts = {
             "photos": state.done, "faces": state.faces, "errors": state.errors,
             "duplicates": state.duplicates, "skipped": len(refs) - len(todo),
