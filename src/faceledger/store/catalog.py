@@ -122,13 +122,13 @@ class Catalog:
                 conn.execute(
                     "INSERT INTO sources (name, kind, location, controller, lawful_basis, "
                     "special_category_condition, purpose, retention_days, minors_policy, "
-                    "keep_photos_without_faces, created_at, root) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "keep_photos_without_faces, created_at, root, hosts, endpoint, profile) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         info.name, info.kind, info.location, info.controller, info.lawful_basis,
                         info.special_category_condition, info.purpose, info.retention_days,
                         info.minors_policy, int(keep_photos_without_faces), utc_now(),
-                        info.root,
+                        info.root, " ".join(info.hosts), info.endpoint, info.profile,
                     ),
                 )
         except sqlite3.IntegrityError as exc:
@@ -154,7 +154,8 @@ class Catalog:
             return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, status: str, counts: dict[str, float]) -> None:
-        cols = ("photos", "faces", "errors", "duplicates", "skipped", "blocked", "seconds")
+        cols = ("photos", "faces", "errors", "duplicates", "skipped", "blocked", "unsupported",
+                "seconds")
         with self.write() as conn:
             conn.execute(
                 f"UPDATE ingest_runs SET status = ?, finished_at = ?, "
@@ -563,5 +564,6 @@ def _run(r: sqlite3.Row) -> RunRecord:
         duplicates=int(r["duplicates"]),
         skipped=int(r["skipped"]),
         blocked=int(r["blocked"]),
+        unsupported=int(r["unsupported"]),
         seconds=float(r["seconds"]),
     )
