@@ -232,8 +232,13 @@ def _request(url: str, target: DeclaredHost, path: str, max_bytes: int, limits: 
             raise PhotoRefusedError(
                 f"{label}: the server answered {status} {response.reason}; not retried"
             )
-        _check_headers(response, max_bytes, label)
-        return status, None, _read_capped(response, max_bytes, label)
+        length = _check_headers(response, max_bytes, label)
+        body = _read_capped(response, max_bytes, label)
+        if dog.fired:  # the socket was shut down under the read: whatever came is cut short
+            raise PhotoFetchError(f"{label}: took longer than {limits.total_seconds:g} s; cut off")
+        if length is not None and len(body) != length:
+            raise _Transient(f"the connection closed after {len(body)} of {length} bytes")
+        return status, None, body
     except FaceLedgerError:
         if dog.fired:
             raise PhotoFetchError(
@@ -261,7 +266,9 @@ def _request(url: str, target: DeclaredHost, path: str, max_bytes: int, limits: 
         conn.close()
 
 
-def _check_headers(response: http.client.HTTPResponse, max_bytes: int, label: str) -> None:
+def _check_headers(response: http.client.HTTPResponse, max_bytes: int,
+                   label: str) -> int | None:
+    """Refuse the answer on its headers; the declared length, if any."""
     media = (response.getheader("Content-Type") or "").split(";", 1)[0].strip().lower()
     if media not in MEDIA_TYPES:
         raise PhotoRefusedError(
@@ -287,6 +294,8 @@ def _check_headers(response: http.client.HTTPResponse, max_bytes: int, label: st
                 f"{label}: the server declares {length} bytes, over the limit of {max_bytes} "
                 "bytes; not downloaded"
             )
+        return length
+    return None
 
 
 def _read_capped(response: http.client.HTTPResponse, max_bytes: int, label: str) -> bytes:

@@ -146,12 +146,13 @@ def read_photo(ref: PhotoRef, limits: ImageLimits) -> bytes:
                                      ref.source.profile, limits.max_bytes)
     if ref.source.kind == "urls" and is_web_url(ref.uri):
         return fetch_url(ref.uri, ref.source.hosts, limits.max_bytes, ref.source.http)
+    path = uri_path(ref.uri)  # refuses every other scheme
     if not ref.source.root:
         raise PhotoRefusedError(
             f"{ref.uri}: only http(s) URLs on the declared hosts are read from this URL list "
             "(it declares no root directory for file:// URIs)"
         )
-    return read_inside(Path(ref.source.root), uri_path(ref.uri), limits.max_bytes, ref.uri)
+    return read_inside(Path(ref.source.root), path, limits.max_bytes, ref.uri)
 
 
 def uri_path(uri: str) -> Path:
