@@ -12,3 +12,11 @@ if [ -n "$extras" ]; then
 else
   pip install --quiet -e .
 fi
+# phone formats come from the dependencies (pillow-heif, Pillow's own AVIF plugin): fail here,
+# not in the middle of an ingest, if a wheel without them was installed
+python - <<'PY'
+import pillow_heif
+from PIL import features
+assert features.check("avif"), "this Pillow build has no AVIF support (pillow>=11.3 wheels do)"
+assert pillow_heif.libheif_info()["decoders"], "pillow-heif has no HEIF decoder"
+PY

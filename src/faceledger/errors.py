@@ -11,7 +11,8 @@ at the boundary where they occur, so callers only ever catch these.
     ├── ImageError               a photo cannot be used
     │   ├── ImageDecodeError     unreadable or unsupported bytes
     │   ├── ImageTooLargeError   over the byte or pixel limit (decompression bombs too)
-    │   └── PhotoRefusedError    not a regular file inside its source (links out, FIFOs, ...)
+    │   ├── PhotoRefusedError    not a regular file inside its source (links out, FIFOs, ...)
+    │   └── PhotoFetchError      a remote photo (http(s), S3) could not be fetched (after retries)
     ├── SourceError              a source cannot be read as it was declared
     ├── ModelError               a model pack cannot be used
     │   ├── ModelFileError       a file is missing or its sha256 does not match
@@ -68,6 +69,11 @@ class ImageTooLargeError(ImageError):
 
 class PhotoRefusedError(ImageError):
     code = "photo_refused"
+
+
+class PhotoFetchError(ImageError):
+    code = "photo_fetch_failed"
+    http_status = 502
 
 
 class SourceError(FaceLedgerError):

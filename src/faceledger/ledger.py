@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,11 @@ from .images import DecodedImage, ImageLimits
 from .models.analyzer import FaceAnalyzer
 from .models.registry import PackSpec, get_pack, load_pack
 from .privacy.audit import AuditEntry
+from .privacy.declared_hosts import parse_declared_hosts
 from .privacy.erasure import Tombstones
 from .privacy.keys import open_audit_log, store_cipher
 from .privacy.optout import PRIVACY_FILE, open_optout
+from .privacy.s3_location import check_endpoint
 from .privacy.sources import validate_source
 from .search.decisions import OperatingPoint, operating_point
 from .search.engine import load_probe, probe_faces, search_index
@@ -222,9 +226,14 @@ class Store:
         purpose: str, retention_days: int, special_category_condition: str,
         minors_policy: str, kind: str = "folder", keep_photos_without_faces: bool = False,
         actor: str = "cli", root: str | Path | None = None,
+        hosts: Sequence[str] | None = None, endpoint: str | None = None,
+        profile: str | None = None,
     ) -> SourceInfo:
-        """Register a source. A URL list (``kind="urls"``) needs a ``root`` directory: only
-        ``file://`` URIs inside it are ever read."""
+        """Register a source. A URL list (``kind="urls"``) declares a ``root`` directory
+        (only ``file://`` URIs inside it are read) and/or the web ``hosts`` its http(s) URLs
+        are fetched from (``https://host[:port]``, ``http://host:port``). An S3 source
+        (``kind="s3"``, location ``s3://bucket/prefix``) may name an ``endpoint`` URL and a
+        credentials ``profile``; the credentials themselves are never stored."""
         if kind in ("folder", "archive"):
             location = str(Path(location).resolve())
         info = SourceInfo(
@@ -232,10 +241,20 @@ class Store:
             lawful_basis=lawful_basis, purpose=purpose, retention_days=retention_days,
             special_category_condition=special_category_condition, minors_policy=minors_policy,
             root=str(Path(root).resolve()) if root else "",
+            hosts=tuple(hosts or ()), endpoint=(endpoint or "").strip(),
+            profile=(profile or "").strip(),
         )
         validate_source(info)
+        info = replace(
+            info, hosts=tuple(str(h) for h in parse_declared_hosts(info.hosts)),
+            endpoint=check_endpoint(info.endpoint) if info.endpoint else "",
+        )
         details = {"controller": controller, "lawful_basis": lawful_basis,
                    "art9": special_category_condition, "retention_days": retention_days}
+        if info.hosts:
+            details["hosts"] = list(info.hosts)
+        if info.endpoint:
+            details["endpoint"] = info.endpoint
         with FileLock(self.data_dir, "sources").require("another source change", 30.0) as lock:
             intent = self.audit.begin("source_add", actor, purpose=purpose,
                                       inputs={"source": name, **details}, lock=lock.name)

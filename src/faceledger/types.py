@@ -73,6 +73,11 @@ class SourceInfo:
     special_category_condition: str = ""
     minors_policy: str = ""
     root: str = ""  # a URL list's declared root directory: every photo it names is inside it
+    # a URL list's declared web hosts ("https://host[:port]" or "http://host:port"): the only
+    # servers its http(s) URLs are fetched from
+    hosts: tuple[str, ...] = ()
+    endpoint: str = ""  # an S3 source's endpoint URL ("" for AWS's own)
+    profile: str = ""  # an S3 source's credentials profile name (never the credentials)
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ def test_a_url_list_reads_only_absolute_file_uris_inside_its_root(
     expected = {
         "relative": "only absolute file:// URIs", "plain": "only absolute file:// URIs",
         "passwd": "outside the source's root", "dotdot": "outside the source's root",
-        "http": "only absolute file:// URIs", "host": "another host",
+        "http": "not a host this source declares", "host": "another host",
         "zero": "outside the source's root", "fifo": "FIFO", "dir": "a directory",
         "link": "link that leads outside",
     }

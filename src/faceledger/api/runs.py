@@ -29,6 +29,7 @@ class RunState:
     errors: int = 0
     duplicates: int = 0
     blocked: int = 0
+    unsupported: int = 0  # files the source holds in a format that is not decoded
     elapsed: float = 0.0
     report: dict[str, Any] | None = None
     error: dict[str, str] | None = None
@@ -54,6 +55,7 @@ class RunState:
             "errors": self.errors,
             "duplicates": self.duplicates,
             "blocked": self.blocked,
+            "unsupported": self.unsupported,
             "elapsed": round(self.elapsed, 3),
             "fraction": self.fraction,
             "report": self.report,
@@ -94,6 +96,7 @@ class IngestRuns:
             run.total, run.done, run.faces = p.total, p.done, p.faces
             run.errors, run.duplicates = p.errors, p.duplicates
             run.blocked, run.elapsed = getattr(p, "blocked", 0), p.elapsed
+            run.unsupported = getattr(p, "unsupported", 0)
 
         try:
             report = self._ingest(run.source, progress, run.stop_event, run.actor, workers)

@@ -85,18 +85,34 @@ def source() -> None:
 @click.option(
     "--path",
     "location",
-    required=True,
-    help="Folder; zip file with --kind archive; file listing photo URIs with --kind urls.",
+    default=None,
+    help="Folder; zip file with --kind archive; file listing photo URIs with --kind urls; "
+    "s3://bucket/prefix with --kind s3.",
 )
 @click.option(
-    "--kind", type=click.Choice(["folder", "archive", "urls"]), default="folder", show_default=True
+    "--kind", type=click.Choice(["folder", "archive", "urls", "s3"]), default="folder",
+    show_default=True,
 )
 @click.option(
     "--root",
     type=click.Path(file_okay=False),
     default=None,
-    help="With --kind urls (required there): the directory every listed file:// URI is inside.",
+    help="With --kind urls: the directory every listed file:// URI is inside.",
 )
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="With --kind urls (repeatable): a web host its http(s) URLs are fetched from, "
+    "https://host[:port] or http://host:port; nothing else is fetched.",
+)
+@click.option("--s3", "s3_location", default=None,
+              help="Shorthand for --kind s3 --path s3://bucket/prefix.")
+@click.option("--endpoint", default=None,
+              help="With --kind s3: the S3 endpoint URL (SeaweedFS, MinIO; none for AWS).")
+@click.option("--profile", default=None,
+              help="With --kind s3: the AWS credentials profile to read with (credentials are "
+              "never stored; without it, the AWS_* environment variables are used).")
 @click.option("--controller", required=True, help="Who is the controller of these photos.")
 @click.option(
     "--basis",
@@ -132,6 +148,10 @@ def source_add(
     location,
     kind,
     root,
+    hosts,
+    s3_location,
+    endpoint,
+    profile,
     controller,
     basis,
     art9,
@@ -148,13 +168,24 @@ def source_add(
         --basis consent --art9 explicit-consent --purpose "attendees find their own photos" \\
         --retention 365d --minors-policy none-expected
       faceledger source add press --kind urls --path press.txt --root /photos/press ...
+      faceledger source add web --kind urls --path web.txt --host https://photos.acme.example ...
+      faceledger source add bucket --s3 s3://photos/events --endpoint http://127.0.0.1:8333 ...
     """
+    if s3_location:
+        if location and location != s3_location:
+            raise click.UsageError("give the S3 location once: --s3 or --kind s3 --path")
+        kind, location = "s3", s3_location
+    if not location:
+        raise click.UsageError("give the source's location: --path (or --s3 s3://bucket/prefix)")
     with open_from(ctx) as store:
         info = store.add_source(
             name,
             location=location,
             kind=kind,
             root=root,
+            hosts=hosts,
+            endpoint=endpoint,
+            profile=profile,
             controller=controller,
             lawful_basis=basis,
             special_category_condition=art9,
@@ -184,6 +215,9 @@ def source_list(ctx, as_json) -> None:
     for s in sources:
         click.echo(
             f"{s.name}\t{s.kind}\t{s.location}{'  root: ' + s.root if s.root else ''}"
+            f"{'  hosts: ' + ' '.join(s.hosts) if s.hosts else ''}"
+            f"{'  endpoint: ' + s.endpoint if s.endpoint else ''}"
+            f"{'  profile: ' + s.profile if s.profile else ''}"
             f"\n  controller: {s.controller}; basis: "
             f"{s.lawful_basis}; art9: {s.special_category_condition}; purpose: {s.purpose};"
             f" retention: {s.retention_days}d; minors: {s.minors_policy}"
@@ -230,6 +264,10 @@ def ingest(ctx, name, workers, as_json) -> None:
         f"ingested, {report.blocked} blocked by opt-out, {report.seconds:.1f} s "
         f"({rate:.1f} photos/s)"
     )
+    if report.unsupported:
+        kinds = ", ".join(f"{n} {s}" for s, n in report.unsupported_suffixes.items())
+        click.echo(f"{report.unsupported} files in the source are in a format that is not "
+                   f"decoded and were not read ({kinds})")
 
 
 @main.command()
@@ -362,7 +400,8 @@ def status(ctx, as_json) -> None:
     for r in runs:
         click.echo(
             f"run {r.id} {r.source} {r.status}: {r.photos} photos, {r.faces} faces, "
-            f"{r.errors} errors, {r.duplicates} duplicates, {r.seconds:.1f} s"
+            f"{r.errors} errors, {r.duplicates} duplicates, "
+            f"{r.unsupported} files not decoded, {r.seconds:.1f} s"
         )
 
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,7 +33,7 @@ from ..privacy.sources import validate_source
 from ..store.catalog import utc_now
 from ..store.locks import FileLock
 from ..subjects.alerts import raise_alerts
-from .listing import PhotoRef, list_photos
+from .listing import PhotoRef, list_source
 from .worker import PhotoResult, analyze_chunk, analyze_photo, init_worker
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class IngestProgress:
     duplicates: int = 0
     blocked: int = 0
     elapsed: float = 0.0
+    unsupported: int = 0  # files the source holds that are not decoded (not read)
 
     @property
     def photos_per_second(self) -> float:
@@ -69,6 +70,8 @@ class IngestReport:
     skipped: int  # already in the catalog from an earlier run
     blocked: int  # faces dropped because they match the opt-out list
     seconds: float
+    unsupported: int = 0  # files the source holds in a format that is not decoded
+    unsupported_suffixes: dict[str, int] = field(default_factory=dict)  # those, by suffix
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -110,12 +113,13 @@ def _run_locked(
     workers: int | None, actor: str,
 ) -> IngestReport:
     catalog = store.catalog
-    refs = list_photos(info)
+    listing = list_source(info)
+    refs = listing.refs
     known = catalog.known_uris(source_id)
     todo = [r for r in refs if r.uri not in known]
     erased = tombstones(store).filter(source_id, [r.uri for r in todo])  # never re-collect
     todo = [r for r in todo if r.uri not in erased]
-    state = IngestProgress(total=len(todo))
+    state = IngestProgress(total=len(todo), unsupported=listing.unsupported_count)
     run_id = catalog.start_run(source_id, store.pack.name)
     started = time.perf_counter()
     status = "failed"
@@ -157,9 +161,11 @@ def _run_locked(
             "photos": state.done, "faces": state.faces, "errors": state.errors,
             "duplicates": state.duplicates, "skipped": len(refs) - len(todo),
             "blocked": state.blocked, "seconds": round(state.elapsed, 3),
+            "unsupported": listing.unsupported_count,
         }
         catalog.finish_run(run_id, status, counts)
-        report = IngestReport(run_id=run_id, source=name, status=status, **counts)  # type: ignore[arg-type]
+        report = IngestReport(run_id=run_id, source=name, status=status,  # type: ignore[arg-type]
+                              unsupported_suffixes=listing.unsupported, **counts)
         inputs = {"source": name, "run_id": run_id}
         if intent is not None:
             store.audit.complete(intent, "ingest_run", actor, info.purpose, None,

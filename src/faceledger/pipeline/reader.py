@@ -10,7 +10,12 @@ have been swapped for a link after it was listed or ingested):
   refused rather than followed. The entry must be a regular file (see
   :mod:`faceledger.images.files`: FIFOs and devices are never read), its size is checked on
   the open descriptor before reading, and reading stops past the byte limit.
-- URL-list entries must be absolute ``file://`` URIs; anything else is refused per photo.
+- URL-list entries are absolute ``file://`` URIs inside the declared root, or ``http(s)``
+  URLs on a host the source declares, fetched by :mod:`.http_fetch` (no link followed,
+  redirects kept to the declared hosts, size, time and content-type limits); anything else
+  is refused per photo.
+- S3 objects are read by :mod:`.s3_source`, under the source's bucket prefix, with the
+  same byte limit.
 - archive members are refused when encrypted, compressed with a method this does not
   read, declared larger than the byte limit or with a zip-bomb compression ratio, or when
   the archive holds two members of that name; they are read in chunks and reading stops
@@ -41,8 +46,11 @@ from ..errors import (
 )
 from ..images import DecodedImage, ImageLimits, decode_image, sha256_bytes
 from ..images.files import CHUNK, DIR_FLAGS, open_regular, read_fd
+from ..privacy.declared_hosts import DeclaredHost, is_web_url, parse_declared_hosts
 from ..store.records import PhotoRecord
 from ..types import SourceInfo
+from . import s3_source
+from .http_fetch import HttpLimits, fetch_url
 
 if TYPE_CHECKING:
     from ..ledger import Store
@@ -56,7 +64,8 @@ RATIO_FLOOR = 1 << 20
 MAX_PATH = 4096
 MEDIA_TYPES = {
     "JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
-    "GIF": "image/gif", "BMP": "image/bmp", "TIFF": "image/tiff",
+    "GIF": "image/gif", "BMP": "image/bmp", "TIFF": "image/tiff", "HEIF": "image/heif",
+    "AVIF": "image/avif",
 }
 # what zipfile and its decompressors raise on hostile members (bz2's errors are OSError)
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError,
@@ -68,25 +77,33 @@ class SourceAccess:
     """What the reader must know about a photo's source to keep inside it."""
 
     name: str
-    kind: str  # folder | archive | urls
-    location: str  # the folder, the archive file, or the URL-list file
-    root: str  # the directory every photo must be inside ("" for an archive)
+    kind: str  # folder | archive | urls | s3
+    location: str  # the folder, the archive file, the URL-list file, or s3://bucket/prefix
+    root: str  # the directory every local photo must be inside ("" for an archive, S3)
+    hosts: tuple[DeclaredHost, ...] = ()  # a URL list's declared web hosts
+    endpoint: str = ""  # an S3 source's endpoint URL
+    profile: str = ""  # an S3 source's credentials profile name
+    http: HttpLimits = HttpLimits()
 
     @classmethod
     def of(cls, info: SourceInfo) -> SourceAccess:
+        hosts: tuple[DeclaredHost, ...] = ()
         if info.kind == "folder":
             root = info.location
         elif info.kind == "urls":
             root = info.root
-            if not root:
+            hosts = parse_declared_hosts(info.hosts)
+            if not root and not hosts:
                 raise SourceError(
-                    f"source {info.name!r} is a URL list without a declared root: register it "
-                    "again with a root directory (faceledger source add --kind urls --root DIR)"
-                    "; no photo is read from it until then"
+                    f"source {info.name!r} is a URL list without a declared root or hosts: "
+                    "register it again with a root directory (faceledger source add --kind "
+                    "urls --root DIR) or its web hosts (--host URL); no photo is read from it "
+                    "until then"
                 )
         else:
             root = ""
-        return cls(info.name, info.kind, info.location, root)
+        return cls(info.name, info.kind, info.location, root, hosts, info.endpoint,
+                   info.profile)
 
     @property
     def archive_prefix(self) -> str:
@@ -124,7 +141,18 @@ def read_photo(ref: PhotoRef, limits: ImageLimits) -> bytes:
         if ref.member is None:
             raise PhotoRefusedError(f"{ref.uri}: names no member of the archive")
         return read_member(Path(ref.source.location), ref.member, limits, label=ref.uri)
-    return read_inside(Path(ref.source.root), uri_path(ref.uri), limits.max_bytes, ref.uri)
+    if ref.source.kind == "s3":
+        return s3_source.read_object(ref.uri, ref.source.location, ref.source.endpoint,
+                                     ref.source.profile, limits.max_bytes)
+    if ref.source.kind == "urls" and is_web_url(ref.uri):
+        return fetch_url(ref.uri, ref.source.hosts, limits.max_bytes, ref.source.http)
+    path = uri_path(ref.uri)  # refuses every other scheme
+    if not ref.source.root:
+        raise PhotoRefusedError(
+            f"{ref.uri}: only http(s) URLs on the declared hosts are read from this URL list "
+            "(it declares no root directory for file:// URIs)"
+        )
+    return read_inside(Path(ref.source.root), path, limits.max_bytes, ref.uri)
 
 
 def uri_path(uri: str) -> Path:
@@ -132,8 +160,8 @@ def uri_path(uri: str) -> Path:
     parsed = urllib.parse.urlparse(uri)
     if parsed.scheme != "file":
         raise PhotoRefusedError(
-            f"{uri}: only absolute file:// URIs are read (no plain or relative paths, no "
-            "downloads)"
+            f"{uri}: only absolute file:// URIs inside the declared root and http(s) URLs on "
+            "the declared hosts are read (no plain or relative paths, no other schemes)"
         )
     if parsed.netloc not in ("", "localhost"):
         raise PhotoRefusedError(f"{uri}: names another host; only local files are read")

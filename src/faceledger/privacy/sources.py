@@ -1,6 +1,7 @@
 """Sources and their lawful basis.
 
-A source is a targeted collection (a folder, an archive, an explicit list of URLs) that a
+A source is a targeted collection (a folder, an archive, an explicit list of URLs, the
+objects under one S3 prefix) that a
 controller holds for a stated purpose under a GDPR Art. 6 basis and, because face templates
 are biometric data, an Art. 9(2) condition. faceledger refuses to ingest a photo that does not
 belong to such a source; it never crawls.
@@ -12,6 +13,8 @@ import re
 
 from ..errors import LawfulBasisError
 from ..types import SourceInfo
+from .declared_hosts import parse_declared_hosts
+from .s3_location import check_endpoint, parse_s3_location
 
 LAWFUL_BASES = {
     "consent": "GDPR Art. 6(1)(a) consent",
@@ -40,7 +43,7 @@ MINORS_POLICIES = {
     "excluded-by-review": "the controller reviews photos and removes minors before ingest",
 }
 
-SOURCE_KINDS = ("folder", "archive", "urls")
+SOURCE_KINDS = ("folder", "archive", "urls", "s3")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RETENTION = re.compile(r"^\s*(\d+)\s*([dwmy]?)\s*$")
@@ -75,13 +78,30 @@ def validate_source(info: SourceInfo) -> None:
         problems.append(f"kind must be one of {', '.join(SOURCE_KINDS)}")
     if not (info.location or "").strip():
         problems.append("location is missing")
-    if info.kind == "urls" and not (info.root or "").strip():
+    if info.kind == "urls" and not (info.root or "").strip() and not info.hosts:
         problems.append(
-            "a URL list needs a declared root directory that every photo it names is inside "
-            "(--root DIR)"
+            "a URL list needs a declared root directory that every file:// photo it names is "
+            "inside (--root DIR), or the web hosts its http(s) URLs are on (--host URL), or both"
         )
     if info.kind != "urls" and (info.root or "").strip():
         problems.append("a root is declared only for a URL list (a folder is its own root)")
+    if info.kind != "urls" and info.hosts:
+        problems.append("web hosts are declared only for a URL list")
+    try:
+        parse_declared_hosts(info.hosts)
+    except LawfulBasisError as exc:
+        problems.append(exc.message)
+    if info.kind == "s3":
+        try:
+            parse_s3_location(info.location)
+            if info.endpoint:
+                check_endpoint(info.endpoint)
+        except LawfulBasisError as exc:
+            problems.append(exc.message)
+        if info.profile and not _NAME.match(info.profile):
+            problems.append("a credentials profile is named by letters, digits, '.', '_', '-'")
+    elif info.endpoint or info.profile:
+        problems.append("an endpoint and a credentials profile are declared only for S3")
     if not (info.controller or "").strip():
         problems.append("controller is missing")
     if info.lawful_basis not in LAWFUL_BASES:

@@ -106,13 +106,13 @@ class Catalog:
                 tx.execute(
                     "INSERT INTO sources (name, kind, location, controller, lawful_basis, "
                     "special_category_condition, purpose, retention_days, minors_policy, "
-                    "keep_photos_without_faces, created_at, root) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "keep_photos_without_faces, created_at, root, hosts, endpoint, profile) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         info.name, info.kind, info.location, info.controller, info.lawful_basis,
                         info.special_category_condition, info.purpose, info.retention_days,
                         info.minors_policy, int(keep_photos_without_faces), utc_now(),
-                        info.root,
+                        info.root, " ".join(info.hosts), info.endpoint, info.profile,
                     ),
                 )
         except ConflictError as exc:
@@ -137,7 +137,8 @@ class Catalog:
             )
 
     def finish_run(self, run_id: int, status: str, counts: dict[str, float]) -> None:
-        cols = ("photos", "faces", "errors", "duplicates", "skipped", "blocked", "seconds")
+        cols = ("photos", "faces", "errors", "duplicates", "skipped", "blocked", "unsupported",
+                "seconds")
         with self.write() as tx:
             tx.execute(
                 f"UPDATE ingest_runs SET status = ?, finished_at = ?, "
@@ -519,6 +520,8 @@ def _source(r: Row) -> SourceRecord:
             retention_days=int(r["retention_days"]),
             special_category_condition=r["special_category_condition"] or "",
             minors_policy=r["minors_policy"] or "", root=r["root"] or "",
+            hosts=tuple((r["hosts"] or "").split()), endpoint=r["endpoint"] or "",
+            profile=r["profile"] or "",
         ),
         keep_photos_without_faces=bool(int(r["keep_photos_without_faces"])),
         created_at=r["created_at"],
@@ -539,5 +542,6 @@ def _run(r: Row) -> RunRecord:
         duplicates=int(r["duplicates"]),
         skipped=int(r["skipped"]),
         blocked=int(r["blocked"]),
+        unsupported=int(r["unsupported"]),
         seconds=float(r["seconds"]),
     )

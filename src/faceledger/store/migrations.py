@@ -204,5 +204,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_attempt_at);
         """,
     ),
+    (
+        # issue 12 (URL lists over HTTP(S), phone formats) and issue 11 (S3 sources): the
+        # web hosts a URL list declares, an S3 source's endpoint and credentials profile name
+        # (never the credentials), and each run's count of files it held but did not decode
+        "0010_remote_sources",
+        """
+        ALTER TABLE sources ADD COLUMN hosts TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sources ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sources ADD COLUMN profile TEXT NOT NULL DEFAULT '';
+        ALTER TABLE ingest_runs ADD COLUMN unsupported INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 

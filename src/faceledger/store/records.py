@@ -60,6 +60,7 @@ class RunRecord:
     skipped: int
     blocked: int
     seconds: float
+    unsupported: int = 0  # files the source held in a format that is not decoded
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def list_runs(request: Request) -> dict:
     history = [
         {k: getattr(r, k) for k in ("id", "source", "status", "started_at", "finished_at",
                                     "photos", "faces", "errors", "duplicates", "skipped",
-                                    "blocked", "seconds")}
+                                    "blocked", "unsupported", "seconds")}
         for r in ctx.store.runs(50)
     ]
     return {"live": [r.as_dict() for r in ctx.runs.list()], "history": history}

@@ -20,6 +20,15 @@ class SourceIn(BaseModel):
         default=None,
         description="for kind 'urls': the directory every listed file:// URI must be inside",
     )
+    hosts: list[str] = Field(
+        default_factory=list,
+        description="for kind 'urls': the web hosts its http(s) URLs are fetched from "
+        "(https://host[:port] or http://host:port)",
+    )
+    endpoint: str | None = Field(default=None, description="for kind 's3': the endpoint URL")
+    profile: str | None = Field(
+        default=None, description="for kind 's3': the credentials profile name (never keys)"
+    )
     controller: str = Field(examples=["Acme Photo Ltd"])
     lawful_basis: str = Field(description=", ".join(LAWFUL_BASES), examples=["consent"])
     special_category_condition: str = Field(
@@ -73,5 +82,8 @@ async def add_source(request: Request, body: SourceIn) -> dict:
         minors_policy=body.minors_policy,
         actor=principal.actor,
         root=body.root,
+        hosts=body.hosts,
+        endpoint=body.endpoint,
+        profile=body.profile,
     )
     return _describe(info)
