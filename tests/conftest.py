@@ -45,3 +45,27 @@ def lfw_dir(datasets_dir: Path) -> Path:
 
 def lfw_image(lfw_dir: Path, name: str, number: int) -> Path:
     return lfw_dir / "images" / name / f"{name}_{number:04d}.jpg"
+
+
+# -- the cluster backend's services (tests/cluster_support.py) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_base() -> str:
+    from tests.cluster_support import pg_base_url
+
+    url = pg_base_url()
+    if not url:
+        pytest.skip("no PostgreSQL service (run scripts/services.sh up DIR and set "
+                    "FACELEDGER_SERVICES_DIR=DIR)")
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_base: str):
+    """A PostgreSQL URL whose search_path is a new schema, dropped after the test."""
+    from tests.cluster_support import drop_schema, new_schema_name, with_schema
+
+    schema = new_schema_name()
+    yield with_schema(pg_base, schema)
+    drop_schema(pg_base, schema)

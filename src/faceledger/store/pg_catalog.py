@@ -551,7 +551,7 @@ class PgCatalog:
             conn.execute("UPDATE face_keys SET key = %s WHERE bucket = %s", (new, bucket))
         return xid & 0xFFFFFFFF
 
-    def purge_keys(self, wait: float = HORIZON_WAIT) -> dict[str, Any]:
+    def purge_keys(self, wait: float | None = None) -> dict[str, Any]:
         """Make replaced bucket keys unreadable from the cluster's files: wait until no
         snapshot older than the re-key is open, ``VACUUM FULL face_keys``, switch the WAL
         segment and CHECKPOINT. Returns what was done (``last_purge``); if something could
@@ -564,6 +564,7 @@ class PgCatalog:
             done["pending"] = False
             self.last_purge = done
             return done
+        wait = HORIZON_WAIT if wait is None else wait
         conn = self.db._connect()
         start = time.monotonic()
         try:
