@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from faceledger.errors import IntegrityError
 from faceledger.store.pg_catalog import BUCKET_FACES, PgCatalog, unwrap
 from faceledger.types import SourceInfo
 
@@ -105,7 +106,7 @@ def test_erased_face_leaves_no_key_in_any_file(catalog, pg_url):
     # open it, and the other faces of the bucket still do
     new_key = bucket_key(pg_url, bucket)
     assert new_key != old_key
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         unwrap(new_key, victim, dead)
     left = dict(catalog.embeddings(ids, "pack"))
     assert victim not in left

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from .audit_tables import AuditTx, SqlTx
-from .pg_db import PgDatabase, redact
 from .pg_schema import AUDIT_MIGRATIONS
+from .pg_sql import PostgresDB, redact
 
 APPEND_LOCK = "audit-append"
 
@@ -29,16 +29,16 @@ class _PgTx(SqlTx):
 
 
 class PgAuditStorage:
-    def __init__(self, url: str, db: PgDatabase | None = None) -> None:
-        self.db = db or PgDatabase(url)
+    def __init__(self, url: str, db: PostgresDB | None = None) -> None:
+        self.db = db or PostgresDB(url)
         self._own_db = db is None
         self.where = redact(url)
         self.db.apply_migrations(AUDIT_MIGRATIONS)
 
     @contextmanager
     def _write(self) -> Iterator[AuditTx]:
-        with self.db.write(APPEND_LOCK) as conn:
-            tx = _PgTx(conn, "%s", "audit_")
+        with self.db.write(APPEND_LOCK) as db_tx:
+            tx = _PgTx(db_tx.conn, "%s", "audit_")
             tx.for_update = True
             yield tx
 
@@ -57,12 +57,12 @@ class PgAuditStorage:
         return int(self.db.query("SELECT COUNT(*) FROM audit_entries")[0][0])
 
     def entry(self, seq: int) -> tuple[str, str] | None:
-        rows = self.db.query("SELECT body, hash FROM audit_entries WHERE seq = %s", (int(seq),))
+        rows = self.db.query("SELECT body, hash FROM audit_entries WHERE seq = ?", (int(seq),))
         return (rows[0][0], rows[0][1]) if rows else None
 
     def page(self, after: int, limit: int) -> list[tuple[int, str, str]]:
         return [(int(r[0]), r[1], r[2]) for r in self.db.query(
-            "SELECT seq, body, hash FROM audit_entries WHERE seq > %s ORDER BY seq LIMIT %s",
+            "SELECT seq, body, hash FROM audit_entries WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit))]
 
     def pending(self) -> list[tuple[int, str, str | None]]:

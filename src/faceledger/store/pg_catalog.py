@@ -48,8 +48,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import AlreadyExistsError, IntegrityError, NotFoundError, StoreError
 from ..types import Box, SourceInfo
-from .pg_db import PgDatabase, Row, qmarks, redact
 from .pg_schema import CATALOG_MIGRATIONS
+from .pg_sql import PostgresDB, Row, qmarks, redact, translated
 from .records import FaceRecord, PhotoRecord, RunRecord
 
 log = logging.getLogger("faceledger.store")
@@ -157,9 +157,9 @@ class PgCatalog:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.db = PgDatabase(url)
+        self.db = PostgresDB(url)
         self.path = None  # no file: erasure scrubs through :meth:`scrub`
-        self._query: Callable[[str, tuple], list[Row]] = self.db.query
+        self._query: Callable[[str, tuple], list[Row]] = self._raw_query
         self.db.apply_migrations(CATALOG_MIGRATIONS)
         self.last_purge: dict[str, Any] = {}
 
@@ -172,8 +172,17 @@ class PgCatalog:
     @contextmanager
     def write(self) -> Iterator[PgWriter]:
         """One write transaction under the catalog's advisory write lock."""
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             yield PgWriter(self, conn)
+
+    def _raw_query(self, sql: str, params: tuple) -> list[Row]:
+        with translated(self.db.location):
+            return self.db.conn.execute(sql, params or None).fetchall()
+
+    @contextmanager
+    def _raw_write(self) -> Iterator[Any]:
+        with self.db.write() as tx:
+            yield tx.conn
 
     def query(self, sql: str, params: tuple = ()) -> list[Row]:
         """Run read SQL written for SQLite (``?`` placeholders) or PostgreSQL (``%s``)."""
@@ -188,14 +197,14 @@ class PgCatalog:
         return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             _set_meta(conn, key, value)
 
     def audit_anchor(self) -> str | None:
         return self.meta(AUDIT_ANCHOR_META)
 
     def set_audit_anchor(self, record: str, seq: int) -> None:
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             row = conn.execute("SELECT value FROM store_meta WHERE key = %s FOR UPDATE",
                                (AUDIT_ANCHOR_META,)).fetchone()
             if row is not None:
@@ -217,7 +226,7 @@ class PgCatalog:
     # -- sources ------------------------------------------------------------------------
     def add_source(self, info: SourceInfo, keep_photos_without_faces: bool = False) -> None:
         try:
-            with self.db.write() as conn:
+            with self._raw_write() as conn:
                 conn.execute(
                     "INSERT INTO sources (name, kind, location, controller, lawful_basis, "
                     "special_category_condition, purpose, retention_days, minors_policy, "
@@ -245,7 +254,7 @@ class PgCatalog:
 
     # -- runs ---------------------------------------------------------------------------
     def start_run(self, source_id: int, pack: str) -> int:
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             row = conn.execute(
                 "INSERT INTO ingest_runs (source_id, pack, status, started_at) "
                 "VALUES (%s, %s, 'running', %s) RETURNING id", (source_id, pack, utc_now()),
@@ -254,7 +263,7 @@ class PgCatalog:
 
     def finish_run(self, run_id: int, status: str, counts: dict[str, float]) -> None:
         cols = ("photos", "faces", "errors", "duplicates", "skipped", "blocked", "seconds")
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             conn.execute(
                 f"UPDATE ingest_runs SET status = %s, finished_at = %s, "
                 f"{', '.join(c + ' = %s' for c in cols)} WHERE id = %s",
@@ -267,7 +276,7 @@ class PgCatalog:
         return [(int(r[0]), int(r[1])) for r in rows]
 
     def mark_run_crashed(self, run_id: int) -> dict[str, int] | None:
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             row = conn.execute("SELECT status FROM ingest_runs WHERE id = %s FOR UPDATE",
                                (run_id,)).fetchone()
             if row is None or row[0] != "running":
@@ -408,7 +417,7 @@ class PgCatalog:
                            (after,))[0][0])
 
     def prune_log(self, upto: int) -> int:
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             head = conn.execute("SELECT MAX(seq) FROM vector_log").fetchone()[0]
             pruned = conn.execute("DELETE FROM vector_log WHERE seq <= %s", (upto,)).rowcount
             if head is not None and int(head) <= upto:  # keep the head's position
@@ -418,7 +427,7 @@ class PgCatalog:
     @contextmanager
     def snapshot(self) -> Iterator[PgCatalog]:
         """A read-only view of one moment, on a connection of its own."""
-        conn = self.db._connect()
+        conn = self.db.connect()
         view = PgCatalog.__new__(PgCatalog)
         view.__dict__.update(self.__dict__)
         try:
@@ -503,7 +512,7 @@ class PgCatalog:
         files (:meth:`purge_keys`)."""
         fids = sorted({int(i) for i in face_ids})
         pids = sorted({int(i) for i in photo_ids})
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             if pids:  # their faces go with them (ON DELETE CASCADE): re-key those too
                 fids = sorted(set(fids) | {int(r[0]) for r in conn.execute(
                     "SELECT id FROM faces WHERE photo_id = ANY(%s)", (pids,)).fetchall()})
@@ -565,7 +574,7 @@ class PgCatalog:
             self.last_purge = done
             return done
         wait = HORIZON_WAIT if wait is None else wait
-        conn = self.db._connect()
+        conn = self.db.connect()
         start = time.monotonic()
         try:
             while True:
@@ -621,7 +630,7 @@ class PgCatalog:
                 changed += 1
             return new
 
-        with self.db.write() as conn:
+        with self._raw_write() as conn:
             buckets = {int(r[0]) for r in conn.execute("SELECT bucket FROM face_keys")}
             horizon = self._rekey(conn, buckets, set(), counted)
             for key, value in (meta or {}).items():

@@ -13,16 +13,16 @@ Migrations only PostgreSQL needs are named ``pg_...``:
   ``ANALYZE`` never copies a key into ``pg_statistic``; the embeddings neither.
 
 The vector log's triggers take the catalog's write lock (the advisory lock that
-:meth:`PgDatabase.write` takes) before they number a change, so changes are numbered in
+:meth:`PostgresDB.write` takes) before they number a change, so changes are numbered in
 commit order whichever session makes them, a hand-written ``DELETE`` included: a reader that
 has seen change ``n`` committed can never later find a change below ``n`` appear.
 """
 
 from __future__ import annotations
 
-from .pg_db import Migration
+from .pg_sql import Migration
 
-#: the SQL form of :meth:`PgDatabase.lock_key` for the table's schema
+#: the SQL form of :meth:`PostgresDB.lock_key` for the table's schema
 _WRITE_LOCK_KEY = (
     "('x' || encode(substr(sha256(convert_to('faceledger:' || TG_TABLE_SCHEMA || ':write', "
     "'UTF8')), 1, 8), 'hex'))::bit(64)::bigint"

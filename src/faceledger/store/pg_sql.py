@@ -1,9 +1,10 @@
-"""One helper for every PostgreSQL use of the store: connections, named migrations, the
-write lock, errors translated.
+"""PostgreSQL as a :class:`~faceledger.store.sql.Database`: connections, named migrations,
+the write lock, errors translated. The catalog's SQL (``?`` placeholders) runs on it as it
+runs on SQLite; the audit log's storage (:mod:`.pg_audit`) uses it too.
 
 * **Connections**: one per thread and per process (a forked child never uses its
   parent's), opened lazily, in autocommit mode for reads, so each read sees the latest
-  commits; :meth:`PgDatabase.write` runs one transaction on the calling thread's connection.
+  commits; :meth:`PostgresDB.write` runs one transaction on the calling thread's connection.
 * **The write lock**: every write transaction first takes a transaction-level advisory lock
   (``pg_advisory_xact_lock``), so writes from any number of processes on any number of
   machines are ordered, as SQLite's ``BEGIN IMMEDIATE`` orders them on one machine. The
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +32,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import AlreadyExistsError, ConfigError, StoreError
+from ..errors import BusyError, ConfigError, StoreError
+
+try:
+    from ..errors import ConflictError
+except ImportError:  # until the storage seam's errors are merged
+    from ..errors import AlreadyExistsError as ConflictError  # type: ignore[assignment]
 
 try:  # the ``cluster`` extra; the embedded store never imports this module
     import psycopg
@@ -42,6 +49,7 @@ except ImportError:  # pragma: no cover - reported when a cluster store is opene
     pg_sql = None  # type: ignore[assignment]
 
 Migration = tuple[str, str]
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def redact(url: str) -> str:
@@ -88,47 +96,87 @@ def _row_factory(cursor: Any) -> Any:
 
 def qmarks(sql: str) -> str:
     """SQLite's ``?`` placeholders as psycopg's ``%s`` (the catalog's SQL has no literal
-    question marks or percent signs outside placeholders)."""
+    question marks outside placeholders)."""
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-class PgDatabase:
-    def __init__(self, url: str) -> None:
+def prepared(sql: str, params: Sequence[Any]) -> tuple[str, tuple | None]:
+    """(SQL, params) for psycopg: without parameters the text goes as it is (so a script of
+    several statements runs, and ``%`` is literal)."""
+    if not params:
+        return sql, None
+    return qmarks(sql), tuple(params)
+
+
+class PgTx:
+    """One write transaction (the Database protocol's ``Tx``), SQL with ``?`` placeholders."""
+
+    def __init__(self, db: PostgresDB, conn: Any) -> None:
+        self.db = db
+        self.conn = conn
+        self.cache: dict[Any, Any] = {}  # per-transaction state of callers (bucket keys)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(*prepared(sql, params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        cur = self.conn.cursor()
+        cur.executemany(qmarks(sql), [tuple(r) for r in rows])
+        return cur
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """An INSERT into a table with an ``id`` key; the new id (``RETURNING id``)."""
+        text, args = prepared(sql + " RETURNING id", params)
+        return int(self.conn.execute(text, args).fetchone()[0])
+
+
+class PostgresDB:
+    """A PostgreSQL database (or one schema of it, named by the URL's search_path)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, migrations: Sequence[Migration] = ()) -> None:
         if psycopg is None:
             raise ConfigError(
                 "a PostgreSQL store needs psycopg: pip install 'faceledger[cluster]'"
             )
         self.url = url
+        self.location = redact(url)
+        self.path = None  # no file
         self._local = threading.local()
         self._all: list[Any] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._fixed: Any = None  # a snapshot view's one connection
         self.schema = self._prepare_schema()
+        if migrations:
+            self.apply_migrations(migrations)
 
     # -- connections ----------------------------------------------------------------------
-    def _connect(self) -> Any:
+    def connect(self) -> Any:
+        """A new connection of its own (autocommit), for the caller to close."""
         try:
-            conn = psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,
+            return psycopg.connect(self.url, autocommit=True, row_factory=_row_factory,
                                    connect_timeout=10)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL at {redact(self.url)}: "
+            raise StoreError(f"cannot connect to PostgreSQL at {self.location}: "
                              f"{_first_line(exc)}") from exc
-        return conn
 
     def _prepare_schema(self) -> str:
-        conn = self._connect()
+        conn = self.connect()
         try:
             schema = conn.execute("SELECT current_schema()").fetchone()[0]
             if schema is None:  # the URL's search_path names a schema not made yet
                 wanted = conn.execute("SHOW search_path").fetchone()[0].split(",")[0].strip()
                 wanted = wanted.strip('"')
                 if not wanted or wanted.startswith("$"):
-                    raise StoreError("the URL's search_path names no usable schema")
+                    raise StoreError(f"{self.location}: the search_path names no usable schema")
                 conn.execute(pg_sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                     pg_sql.Identifier(wanted)))
                 schema = wanted
         except psycopg.Error as exc:
-            raise StoreError(f"cannot prepare PostgreSQL schema: {_first_line(exc)}") from exc
+            raise StoreError(f"{self.location}: cannot prepare the schema: "
+                             f"{_first_line(exc)}") from exc
         finally:
             conn.close()
         return str(schema)
@@ -136,12 +184,14 @@ class PgDatabase:
     @property
     def conn(self) -> Any:
         """This thread's connection (a new one after a fork or if it broke)."""
+        if self._fixed is not None:
+            return self._fixed
         if self._closed:
-            raise StoreError("the PostgreSQL catalog is closed")
+            raise StoreError(f"{self.location}: the database is closed")
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is None or getattr(local, "pid", None) != os.getpid() or conn.closed:
-            conn = self._connect()
+            conn = self.connect()
             local.conn, local.pid = conn, os.getpid()
             with self._all_lock:
                 self._all.append(conn)
@@ -159,50 +209,93 @@ class PgDatabase:
 
     # -- locks ------------------------------------------------------------------------------
     def lock_key(self, name: str) -> int:
-        """A 64-bit advisory lock key for ``name`` in this schema."""
+        """A 64-bit advisory lock key for ``name`` in this schema (pg_schema has its SQL
+        form for the triggers)."""
         digest = hashlib.sha256(f"faceledger:{self.schema}:{name}".encode()).digest()
         return int.from_bytes(digest[:8], "big", signed=True)
 
     # -- statements ------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with translated("query the catalog"):
-            return self.conn.execute(sql, tuple(params)).fetchall()
+        with translated(self.location):
+            return self.conn.execute(*prepared(sql, params)).fetchall()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        with translated("write to the catalog"):
-            return self.conn.execute(sql, tuple(params))
+        """One statement in a transaction of its own (autocommit)."""
+        with translated(self.location):
+            return self.conn.execute(*prepared(sql, params))
 
     @contextmanager
-    def write(self, lock: str = "write") -> Iterator[Any]:
-        """One transaction under the advisory lock ``lock``; yields the connection."""
+    def write(self, lock: str = "write") -> Iterator[PgTx]:
+        """One transaction under the advisory lock ``lock`` (the catalog's write lock by
+        default), ordered with every other writer of this schema on any machine."""
+        if self._fixed is not None:
+            raise StoreError(f"{self.location}: a snapshot is read-only")
         conn = self.conn
-        with translated("write to the catalog"):
+        with translated(self.location):
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key(lock),))
-                yield conn
+                yield PgTx(self, conn)
 
     @contextmanager
     def read(self) -> Iterator[Any]:
         """One REPEATABLE READ, read-only transaction: several reads see one moment."""
         conn = self.conn
-        with translated("read the catalog"):
+        with translated(self.location):
             with conn.transaction():
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[PostgresDB]:
+        """A read-only view of one moment on a connection of its own."""
+        conn = self.connect()
+        view = PostgresDB.__new__(PostgresDB)
+        view.__dict__.update(self.__dict__)
+        view._fixed = conn
+        try:
+            with translated(self.location):
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                conn.execute("SELECT 1").fetchall()  # takes the snapshot now
+            yield view
+        finally:
+            try:
+                conn.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the connection broke: closing it is enough
+                pass
+            conn.close()
+
+    def sequence_head(self, table: str) -> int:
+        """The highest id *committed* in ``table`` (``seq`` for the vector log). Not the
+        sequence's own value, which counts ids handed to transactions still running: a
+        reader that took that for the head could skip a change committed after it looked.
+        Writers number rows under the write lock, so ids follow commit order; the catalog
+        keeps the newest log row when it prunes, so the head never goes back."""
+        if not _NAME.match(table):
+            raise StoreError(f"bad table name {table!r}")
+        column = "seq" if table == "vector_log" else "id"
+        return int(self.query(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")[0][0])
+
+    def scrub(self, vacuum: bool = False) -> tuple[bool, bool]:
+        """PostgreSQL keeps deleted rows in its files until VACUUM: the catalog purges what
+        matters (:meth:`PgCatalog.scrub`); the database alone can only checkpoint."""
+        with translated(self.location):
+            self.conn.execute("CHECKPOINT")
+        return True, False
 
     # -- migrations --------------------------------------------------------------------------
     def apply_migrations(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply pending migrations in order, one transaction each; returns those applied."""
         conn = self.conn
         applied: list[str] = []
-        with translated("migrate the catalog"):
+        key = self.lock_key("migrate")
+        with translated(self.location):
             with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key("migrate"),))
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
                 conn.execute("CREATE TABLE IF NOT EXISTS _migrations "
                              "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
             for name, sql in migrations:
                 with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key("migrate"),))
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
                     if conn.execute("SELECT 1 FROM _migrations WHERE name = %s",
                                     (name,)).fetchone():
                         continue
@@ -221,8 +314,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 @contextmanager
-def translated(doing: str) -> Iterator[None]:
-    """psycopg errors as the store's errors."""
+def translated(location: str) -> Iterator[None]:
+    """psycopg errors as the store's: a constraint is a conflict, a lock not granted in
+    time is busy, anything else names the database."""
     try:
         yield
     except StoreError:
@@ -230,6 +324,9 @@ def translated(doing: str) -> Iterator[None]:
     except Exception as exc:
         if psycopg is None or not isinstance(exc, psycopg.Error):
             raise
-        if isinstance(exc, pg_errors.UniqueViolation):
-            raise AlreadyExistsError(f"cannot {doing}: {_first_line(exc)}") from exc
-        raise StoreError(f"cannot {doing}: {_first_line(exc)}") from exc
+        text = _first_line(exc)
+        if isinstance(exc, pg_errors.IntegrityError):
+            raise ConflictError(f"{location}: {text}") from exc
+        if isinstance(exc, (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected)):
+            raise BusyError(f"{location} is locked by another writer: {text}") from exc
+        raise StoreError(f"{location}: {text}") from exc
