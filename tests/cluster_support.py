@@ -63,3 +63,58 @@ def drop_schema(base_url: str, schema: str) -> None:
 
     with psycopg.connect(base_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def without_password(url: str) -> tuple[str, str | None]:
+    """(the URL without its password, the password): a store records no credentials, the
+    driver reads the password from PGPASSWORD."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, None
+    netloc = parts.netloc.replace(f":{parts.password}@", "@")
+    return urlunsplit(parts._replace(netloc=netloc)), parts.password
+
+
+def milvus_base_url() -> str | None:
+    """The Milvus service's URL, when it is up and this checkout has the Milvus store."""
+    url = service_settings().get("FACELEDGER_MILVUS_URL")
+    if not url:
+        return None
+    try:
+        import faceledger.store.milvus_vectors  # noqa: F401
+    except ImportError:
+        return None
+    return url
+
+
+def with_collection(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+class ClusterBackend:
+    """Fresh backends for each store a test makes: a new PostgreSQL schema (and a new
+    Milvus collection when that service is up); the schemas are dropped at the end."""
+
+    def __init__(self, pg_base: str) -> None:
+        self.pg_base = pg_base  # with the password, to drop schemas
+        self.pg_url, password = without_password(pg_base)
+        if password is not None:
+            os.environ["PGPASSWORD"] = password
+        self.milvus = milvus_base_url()
+        self.schemas: list[str] = []
+
+    def settings_kw(self) -> dict[str, str]:
+        schema = new_schema_name("s")
+        self.schemas.append(schema)
+        kw = {"catalog": with_schema(self.pg_url, schema)}
+        if self.milvus:
+            kw["vectors"] = with_collection(self.milvus, schema)
+        return kw
+
+    def cleanup(self) -> None:
+        for schema in self.schemas:
+            try:
+                drop_schema(self.pg_base, schema)
+            except Exception:  # noqa: BLE001 - the server may be gone at the end
+                pass

@@ -69,3 +69,24 @@ def pg_url(pg_base: str):
     schema = new_schema_name()
     yield with_schema(pg_base, schema)
     drop_schema(pg_base, schema)
+
+
+@pytest.fixture(scope="session")
+def _cluster(pg_base: str):
+    from tests.cluster_support import ClusterBackend
+
+    backend = ClusterBackend(pg_base)
+    yield backend
+    backend.cleanup()
+
+
+@pytest.fixture(scope="session", params=["embedded", "cluster"])
+def backend(request):
+    """Which backends a test's stores use: ``embedded`` (SQLite + FAISS in the data dir) or
+    ``cluster`` (PostgreSQL catalog and audit log, and Milvus vectors when that service is
+    up); skipped for ``cluster`` only when no service settings exist. Call it for the
+    ``Settings`` keywords of each new store: ``settings_for(..., **backend())``."""
+    if request.param == "embedded":
+        return dict
+    cluster = request.getfixturevalue("_cluster")
+    return cluster.settings_kw
