@@ -71,7 +71,7 @@ def catalog(pg_url):
 def ingest(catalog: PgCatalog, n: int) -> tuple[list[int], dict[int, bytes]]:
     catalog.add_source(SourceInfo("s", "folder", "/photos", "controller", "consent",
                                   "test", 30))
-    source_id = int(catalog.source_row("s")["id"])
+    source_id = catalog.source("s").id
     run = catalog.start_run(source_id, "pack")
     blobs: dict[int, bytes] = {}
     with catalog.write() as w:

@@ -18,7 +18,7 @@ BATCHES = 15
 
 def _writer(url: str, w: int, start) -> None:
     cat = PgCatalog(url)
-    source_id = cat.source("s").id if hasattr(cat, "source") else int(cat.source_row("s")["id"])
+    source_id = cat.source("s").id
     run = cat.start_run(source_id, "p")
     start.wait()
     mine: list[int] = []

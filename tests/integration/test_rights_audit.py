@@ -27,11 +27,11 @@ PEOPLE = ["Colin_Powell", "Tony_Blair", "Serena_Williams", "Hugo_Chavez"]
 
 
 @pytest.fixture(scope="module")
-def busy_store(tmp_path_factory, lfw_dir, models_dir):
+def busy_store(tmp_path_factory, lfw_dir, models_dir, backend):
     """A store on which every audited action has happened once."""
     root = tmp_path_factory.mktemp("audit")
     gallery = make_gallery(root / "photos", lfw_dir, PEOPLE, range(1, 3))
-    st = new_store(root, models_dir, gallery)
+    st = new_store(root, models_dir, gallery, **backend())
     st.search(lfw_image(lfw_dir, "Tony_Blair", 3), k=3, context=CTX)
     st.verify(lfw_image(lfw_dir, "Hugo_Chavez", 3), lfw_image(lfw_dir, "Hugo_Chavez", 4),
               context=CTX)

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from .audit_tables import AuditTx, SqlTx
+from .pg_db import PostgresDB, redact
 from .pg_schema import AUDIT_MIGRATIONS
-from .pg_sql import PostgresDB, redact
 
 APPEND_LOCK = "audit-append"
 

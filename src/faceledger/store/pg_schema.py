@@ -20,7 +20,7 @@ has seen change ``n`` committed can never later find a change below ``n`` appear
 
 from __future__ import annotations
 
-from .pg_sql import Migration
+from .pg_db import Migration
 
 #: the SQL form of :meth:`PostgresDB.lock_key` for the table's schema
 _WRITE_LOCK_KEY = (
