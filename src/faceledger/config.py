@@ -67,6 +67,13 @@ class Settings:
     refuse_undeclared_purpose: bool = False
     # transfers outside the EEA, for the records of processing (Art. 30(1)(e)); empty: none
     transfers: str = ""
+    # watches' webhooks (faceledger.subjects.webhooks): the only hosts a webhook may name,
+    # comma-separated "host" or "host:port" (empty: no webhook is accepted); attempts per
+    # alert and the first retry's delay (doubling each time); the longest watch allowed
+    webhook_allowed_hosts: str = ""
+    webhook_max_attempts: int = 6
+    webhook_retry_base_s: float = 2.0
+    watch_max_days: int = 365
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -104,6 +104,8 @@ class Store:
         self.index_file.open()
         self._analyzer: FaceAnalyzer | None = None
         self._analyzer_lock = threading.Lock()
+        self.webhook_dispatcher: Any = None  # a server's WebhookDispatcher, woken by alerts
+        self.template_cache: Any = None  # decrypted subject/watch templates (subjects.cache)
         self._recover()
 
     def _make_cipher(self) -> Cipher:
@@ -388,6 +390,87 @@ class Store:
         from .privacy.rights import opt_out_person
 
         return opt_out_person(self, [selfie], context=context, erase_existing=erase_existing)
+
+    # -- named subjects, consented watches, alerts (faceledger.subjects) -------------------
+    def enrol_subject(self, name: str, source: str, photos: list,
+                      context: ActionContext | None = None, consent: str = ""):
+        """Enrol a named person with example photos under ``source``'s lawful basis."""
+        from .subjects.registry import enrol_subject
+
+        return enrol_subject(self, name, source, photos, context or ActionContext(), consent)
+
+    def subjects(self):
+        from .subjects.registry import tables
+
+        return tables(self).subjects()
+
+    def subject(self, subject_id: object):
+        from .subjects.registry import subject
+
+        return subject(self, subject_id)
+
+    def delete_subject(self, subject_id: object, context: ActionContext | None = None) -> dict:
+        from .subjects.registry import delete_subject
+
+        return delete_subject(self, subject_id, context or ActionContext())
+
+    def recognize(self, image: bytes | str | Path | DecodedImage, far: float | None = None,
+                  context: ActionContext | None = None):
+        """Each face of the photo: its enrolled subject with a calibrated decision, or
+        "unknown". Needs a purpose and a case, like a search; audited as one."""
+        from .subjects.registry import recognize_probe
+
+        context = self._require_context(context)
+        probe = load_probe(image, self.limits)
+        return recognize_probe(self, probe, self.operating_point(far, search=True), context)
+
+    def add_watch(self, subject_id: object, webhook_url: str, days: object,
+                  context: ActionContext | None = None):
+        """A consented watch on an enrolled subject; its webhook secret is shown once."""
+        from .subjects.watches import add_watch
+
+        return add_watch(self, subject_id, webhook_url, days, context or ActionContext())
+
+    def watches(self):
+        from .store.subjects import SubjectTables
+
+        return SubjectTables(self.catalog).watches()
+
+    def withdraw_watch(self, watch_id: object, context: ActionContext | None = None):
+        """End a watch: its template, secret and alerts are deleted."""
+        from .subjects.watches import withdraw_watch
+
+        return withdraw_watch(self, watch_id, context or ActionContext())
+
+    def alerts(self, limit: int = 200):
+        from .store.subjects import SubjectTables
+
+        return SubjectTables(self.catalog).alerts(limit)
+
+    def deliver_alerts(self) -> dict[str, int]:
+        """Attempt every webhook delivery that is due now (a server does this by itself)."""
+        from .subjects.webhooks import deliver_due
+
+        return deliver_due(self)
+
+    def purge_expired_watches(self, now=None, context: ActionContext | None = None) -> list[int]:
+        """Delete the watches past their expiry (called by the retention run)."""
+        from .subjects.watches import purge_expired
+
+        return purge_expired(self, context or ActionContext(actor="retention"), now)
+
+    def subject_records_of(self, vectors: np.ndarray) -> list[dict]:
+        """For an access copy: this person's subject enrolments and watches."""
+        from .subjects.forget import records_of_person
+
+        return records_of_person(self, vectors)
+
+    def forget_person_templates(self, vectors: np.ndarray,
+                                context: ActionContext | None = None) -> dict:
+        """Erasure of a person: their subject enrolments and watches go too."""
+        from .subjects.forget import forget_person
+
+        return forget_person(self, vectors, context or ActionContext())
 
     def counts(self) -> dict[str, int]:
         counts = self.catalog.counts()

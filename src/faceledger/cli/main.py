@@ -390,3 +390,10 @@ from .requests_cmds import receipt, report, requests  # noqa: E402
 main.add_command(requests)
 main.add_command(receipt)
 main.add_command(report)
+
+from .subjects_cmds import alerts, recognize, subjects, watches  # noqa: E402
+
+main.add_command(subjects)
+main.add_command(recognize)
+main.add_command(watches)
+main.add_command(alerts)

@@ -32,6 +32,7 @@ from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
 from ..store.catalog import utc_now
 from ..store.locks import FileLock
+from ..subjects.alerts import raise_alerts
 from .listing import PhotoRef, list_photos
 from .worker import PhotoResult, analyze_chunk, analyze_photo, init_worker
 
@@ -149,7 +150,9 @@ def _run_locked(
         state.elapsed = time.perf_counter() - started
         if progress:
             progress(state)
-        store.index_file.compact()
+        # persist the run's faces; merge small segments only if enough piled up (a server
+        # does that in the background, see store/compactor.py)
+        store.index_file.save(compact=store.index_file.compaction_due())
         counts = {
             "photos": state.done, "faces": state.faces, "errors": state.errors,
             "duplicates": state.duplicates, "skipped": len(refs) - len(todo),
@@ -313,3 +316,4 @@ def _write(
                 known[face_id] = face.embedding
             state.faces += len(faces)
     store.index_file.sync(known)
+    raise_alerts(store, known)  # consented watches: alerts go to the outbox

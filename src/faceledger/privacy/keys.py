@@ -223,7 +223,8 @@ def _rotate(
 
     faces = _reencrypt_catalog(store, new)
     optout = store.optout.reencrypt(new) if store.optout is not None else 0
-    others = {part.rotation_name: part.reencrypt(new) for part in also}
+    others = {"subject_templates": _reencrypt_subjects(store, new),
+              **{part.rotation_name: part.reencrypt(new) for part in also}}
     store.tombstones.rewrap(new)
     store.cipher = new
     store.index_file.reencrypt(new)
@@ -249,3 +250,12 @@ def _reencrypt_catalog(store: Store, new: TemplateCipher) -> int:
         lambda blob: None if new.is_current(blob)
         else new.encrypt_vector(new.decrypt_vector(blob)),
         meta={KEY_META: new.key_id_hex})
+
+
+def _reencrypt_subjects(store: Store, new: TemplateCipher) -> int:
+    """Named subjects' and watches' templates and webhook secrets (catalog tables)."""
+    from ..store.subjects import SubjectTables
+
+    return SubjectTables(store.catalog).rewrite_sealed(
+        lambda blob, aad: None if new.is_current(blob)
+        else new.encrypt_blob(new.decrypt_blob(blob, aad), aad))

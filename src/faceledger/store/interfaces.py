@@ -66,6 +66,10 @@ class VectorStore(Protocol):
 
     def compact(self) -> None: ...
 
+    def compaction_due(self) -> bool:
+        """Is a :meth:`compact` worth doing now (the background compactor asks)?"""
+        ...
+
     def rebuild(self, kind: str | None = None) -> None:
         """Build again from the catalog (every process reloads at its next sync)."""
         ...

@@ -141,5 +141,68 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX rights_requests_received ON rights_requests(received_at);
         """,
     ),
+    (
+        # named subjects, consented watches and their alerts (issue 14, req. 5 and 6):
+        # templates and webhook secrets are the store cipher's blobs; an alert dies with
+        # its face (erasure, retention) and its watch (withdrawal, expiry), its webhook
+        # delivery with its alert. See faceledger.store.subjects and faceledger.subjects.
+        "0008_subjects_watches",
+        """
+        CREATE TABLE subjects (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            consent TEXT NOT NULL DEFAULT '',
+            pack TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (source_id, name)
+        );
+        CREATE TABLE subject_templates (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subject_id INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+            photo_sha256 TEXT NOT NULL,
+            template BLOB NOT NULL
+        );
+        CREATE INDEX subject_templates_subject ON subject_templates(subject_id);
+        CREATE TABLE watches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subject_id INTEGER REFERENCES subjects(id) ON DELETE CASCADE,
+            owner TEXT NOT NULL CHECK (owner IN ('operator', 'subject')),
+            label TEXT NOT NULL,
+            pack TEXT NOT NULL,
+            template BLOB NOT NULL,
+            far REAL NOT NULL,
+            webhook_url TEXT NOT NULL,
+            webhook_secret BLOB NOT NULL,
+            withdraw_sha256 TEXT,
+            purpose TEXT NOT NULL,
+            case_ref TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX watches_expiry ON watches(expires_at);
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+            face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+            photo_id INTEGER NOT NULL,
+            similarity REAL NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (watch_id, face_id)
+        );
+        CREATE INDEX alerts_face ON alerts(face_id);
+        CREATE TABLE webhook_outbox (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id) ON DELETE CASCADE,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            delivered_at TEXT
+        );
+        CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_attempt_at);
+        """,
+    ),
 ]
 
