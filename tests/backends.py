@@ -19,5 +19,30 @@ def sqlite_catalog(tmp_path: Path) -> Catalog:
     return Catalog(tmp_path / "catalog.db")
 
 
+def postgresql_catalog(tmp_path: Path) -> Catalog:
+    """A catalog in a new schema of the PostgreSQL service (dropped when it closes)."""
+    from faceledger.store.pg_catalog import PgCatalog
+    from tests.cluster_support import drop_schema, new_schema_name, pg_base_url, with_schema
+
+    base = pg_base_url()
+    assert base
+    schema = new_schema_name("c")
+    catalog = PgCatalog(with_schema(base, schema))
+    close = catalog.close
+
+    def close_and_drop() -> None:
+        close()
+        drop_schema(base, schema)
+
+    catalog.close = close_and_drop  # type: ignore[method-assign]
+    return catalog
+
+
 def catalog_factories() -> dict[str, CatalogFactory]:
-    return {"sqlite": sqlite_catalog}
+    """``sqlite`` always; ``postgresql`` when the service's settings are there."""
+    from tests.cluster_support import pg_base_url
+
+    found: dict[str, CatalogFactory] = {"sqlite": sqlite_catalog}
+    if pg_base_url():
+        found["postgresql"] = postgresql_catalog
+    return found

@@ -45,3 +45,48 @@ def lfw_dir(datasets_dir: Path) -> Path:
 
 def lfw_image(lfw_dir: Path, name: str, number: int) -> Path:
     return lfw_dir / "images" / name / f"{name}_{number:04d}.jpg"
+
+
+# -- the cluster backend's services (tests/cluster_support.py) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_base() -> str:
+    from tests.cluster_support import pg_base_url
+
+    url = pg_base_url()
+    if not url:
+        pytest.skip("no PostgreSQL service (run scripts/services.sh up DIR and set "
+                    "FACELEDGER_SERVICES_DIR=DIR)")
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_base: str):
+    """A PostgreSQL URL whose search_path is a new schema, dropped after the test."""
+    from tests.cluster_support import drop_schema, new_schema_name, with_schema
+
+    schema = new_schema_name()
+    yield with_schema(pg_base, schema)
+    drop_schema(pg_base, schema)
+
+
+@pytest.fixture(scope="session")
+def _cluster(pg_base: str):
+    from tests.cluster_support import ClusterBackend
+
+    backend = ClusterBackend(pg_base)
+    yield backend
+    backend.cleanup()
+
+
+@pytest.fixture(scope="session", params=["embedded", "cluster"])
+def backend(request):
+    """Which backends a test's stores use: ``embedded`` (SQLite + FAISS in the data dir) or
+    ``cluster`` (PostgreSQL catalog and audit log, and Milvus vectors when that service is
+    up); skipped for ``cluster`` only when no service settings exist. Call it for the
+    ``Settings`` keywords of each new store: ``settings_for(..., **backend())``."""
+    if request.param == "embedded":
+        return dict
+    cluster = request.getfixturevalue("_cluster")
+    return cluster.settings_kw

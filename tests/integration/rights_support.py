@@ -40,6 +40,8 @@ def make_gallery(root: Path, lfw_dir: Path, people: list[str], numbers: range) -
 
 
 def new_store(root: Path, models_dir: Path, gallery: Path, name: str = "events", **kw):
+    """A store with one source, ingested. ``kw``: Settings (``**backend()`` for a test
+    parametrised over the backends)."""
     st = init_store(settings_for(root, models_dir, **kw))
     st.add_source(name, **source_kwargs(gallery))
     st.ingest(name, workers=1)
@@ -57,3 +59,25 @@ def scan(directory: Path, needles: dict[str, bytes]) -> dict[str, list[str]]:
                 if needle and needle in data:
                     found[key].append(str(path.relative_to(directory)))
     return {k: v for k, v in found.items() if v}
+
+
+def catalog_files(store) -> list[Path]:
+    """The directories whose files hold the store's catalog: the data dir, and for a
+    PostgreSQL catalog the server's data directory (the service runs on this machine)."""
+    dirs = [Path(store.data_dir)]
+    db = store.catalog.db
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        dirs.append(Path(store.catalog.query("SHOW data_directory")[0][0]))
+    return dirs
+
+
+def bucket_keys(store, face_ids) -> dict[str, bytes]:
+    """A PostgreSQL catalog's keys of the buckets holding these faces (empty on SQLite)."""
+    if getattr(store.catalog.db, "dialect", "sqlite") != "postgresql":
+        return {}
+    from faceledger.store.pg_catalog import BUCKET_FACES
+
+    buckets = sorted({int(f) // BUCKET_FACES for f in face_ids})
+    rows = store.catalog.query("SELECT bucket, key FROM face_keys WHERE bucket = ANY(?)",
+                               (buckets,))
+    return {f"bucket-key-{int(r[0])}": bytes(r[1]) for r in rows}

@@ -49,9 +49,9 @@ SOURCE = {
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, lfw_dir, models_dir):
+def world(tmp_path_factory, lfw_dir, models_dir, backend):
     data = tmp_path_factory.mktemp("api-store")
-    settings = Settings(data_dir=data, models_dir=models_dir, workers=1)
+    settings = Settings(data_dir=data, models_dir=models_dir, workers=1, **backend())
     store = init_store(settings)
     app = create_app(settings, store=store)
     keys = {r.value: app.state.ctx.keys.create(f"it-{r.value}", r).secret for r in KEY_ROLES}

@@ -44,9 +44,9 @@ def gallery(tmp_path_factory, lfw_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, gallery: Path, models_dir: Path):
+def store(tmp_path_factory, gallery: Path, models_dir: Path, backend):
     data = tmp_path_factory.mktemp("data")
-    st = init_store(Settings(data_dir=data, models_dir=models_dir))
+    st = init_store(Settings(data_dir=data, models_dir=models_dir, **backend()))
     st.add_source("lfw-sample", **source_kwargs(gallery))
     st.first_report = st.ingest("lfw-sample", workers=2)
     yield st

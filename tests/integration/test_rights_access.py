@@ -21,10 +21,10 @@ PERSON = "Gerhard_Schroeder"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, lfw_dir, models_dir):
+def store(tmp_path_factory, lfw_dir, models_dir, backend):
     root = tmp_path_factory.mktemp("access")
     gallery = make_gallery(root / "photos", lfw_dir, PEOPLE, range(1, 4))
-    st = new_store(root, models_dir, gallery)
+    st = new_store(root, models_dir, gallery, **backend())
     yield st
     st.close()
 

@@ -48,8 +48,8 @@ def test_optout_blocks_the_person_and_almost_nobody_else(tmp_path, lfw_dir, mode
 
 
 @pytest.fixture()
-def store(tmp_path, lfw_dir, models_dir):
-    st = init_store(settings_for(tmp_path, models_dir))
+def store(tmp_path, lfw_dir, models_dir, backend):
+    st = init_store(settings_for(tmp_path, models_dir, **backend()))
     yield st
     st.close()
 

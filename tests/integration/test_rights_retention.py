@@ -18,8 +18,8 @@ LONG = ["Serena_Williams", "Hugo_Chavez"]
 
 
 @pytest.fixture()
-def store(tmp_path, lfw_dir, models_dir):
-    st = init_store(settings_for(tmp_path, models_dir))
+def store(tmp_path, lfw_dir, models_dir, backend):
+    st = init_store(settings_for(tmp_path, models_dir, **backend()))
     st.add_source("short", **source_kwargs(make_gallery(tmp_path / "a", lfw_dir, SHORT,
                                                         range(1, 3)), retention_days=30))
     st.add_source("long", **source_kwargs(make_gallery(tmp_path / "b", lfw_dir, LONG,

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import IO, Any, Self
 
 from ..errors import FaceLedgerError, IntegrityError, StoreError
-from ..store.files import private_file
+from ..store.audit_tables import AuditStorage, SqliteAuditStorage
 from .audit_anchor import (
     Anchor,
     AnchorState,
@@ -91,35 +91,6 @@ __all__ = [
     "verify_rows",
 ]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    seq INTEGER PRIMARY KEY,
-    body TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS head (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    seq INTEGER NOT NULL,
-    hash TEXT NOT NULL,
-    mac TEXT
-);
-CREATE TABLE IF NOT EXISTS catalog_anchor (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    seq INTEGER NOT NULL,
-    hash TEXT NOT NULL,
-    mac TEXT
-);
-CREATE TABLE IF NOT EXISTS pending (
-    seq INTEGER PRIMARY KEY,
-    action TEXT NOT NULL,
-    lock TEXT
-);
-CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
 
 
 @dataclass(frozen=True)
@@ -131,42 +102,42 @@ class PendingIntent:
     lock: str | None
 
 
+def _head_of(tx) -> tuple[int, str, str | None]:
+    return tx.head() or (0, GENESIS_HASH, None)
+
+
 def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class AuditLog:
-    """Append-only hash-chained log. One writer connection, ``BEGIN IMMEDIATE`` per append.
+    """Append-only hash-chained log over an :class:`~faceledger.store.audit_tables.AuditStorage`
+    (``audit.db`` in SQLite by default; PostgreSQL in a cluster store).
 
-    Thread-safe within a process (a lock serialises appends); across processes SQLite's
-    write lock orders them, and each append reads the head inside its own transaction.
+    Each append reads the head inside its own exclusive write transaction, so appends from
+    many threads, processes (and, on PostgreSQL, machines) are ordered.
     """
 
     def __init__(
         self,
-        path: Path | str,
+        path: Path | str | AuditStorage,
         head_key: bytes | Sequence[bytes] | None = None,
         anchors: AnchorStore | None = None,
     ) -> None:
-        """``head_key``: one key, or several (the first signs new records; any of them is
-        accepted when verifying, so an interrupted key rotation does not break the log).
-        ``anchors``: the catalog, to anchor the log in (see the module docstring)."""
-        self.path = Path(path)
+        """``path``: the SQLite file, or a storage. ``head_key``: one key, or several (the
+        first signs new records; any of them is accepted when verifying, so an interrupted
+        key rotation does not break the log). ``anchors``: the catalog, to anchor the log
+        in (see the module docstring)."""
+        if isinstance(path, (str, Path)):
+            self.storage: AuditStorage = SqliteAuditStorage(path)
+            self.path: Path | None = Path(path)
+        else:
+            self.storage = path
+            self.path = None
         self._head_keys = keys_tuple(head_key)
         self._anchors = anchors
         self._refusal: str | None = None
         self._lock = threading.RLock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            private_file(self.path)
-            self._conn = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the audit log {self.path}: {exc}") from exc
         if anchors is not None:
             self._open_anchors()
 
@@ -199,32 +170,16 @@ class AuditLog:
     def snapshot(self) -> tuple[tuple[int, str, str | None], tuple[int, str], AuditCopy | None]:
         """(head seq, hash, mac), (last entry's seq, hash) and the audit copy of the
         catalog anchor, from one read transaction."""
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                head = self._head_row()
-                last = self._conn.execute(
-                    "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1"
-                ).fetchone()
-                copy = read_copy(self._conn)
-            finally:
-                self._conn.execute("COMMIT")
-        return head, ((int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)), copy
-
-    def _head_row(self) -> tuple[int, str, str | None]:
-        row = self._conn.execute("SELECT seq, hash, mac FROM head WHERE id = 1").fetchone()
-        return (int(row[0]), str(row[1]), row[2]) if row else (0, GENESIS_HASH, None)
+        with self._lock, self.storage.read() as tx:
+            head = _head_of(tx)
+            last = tx.last()
+            copy = read_copy(tx)
+        return head, (last if last else (0, GENESIS_HASH)), copy
 
     def write_copy(self, seq: int, digest: str) -> None:
         """Set the audit copy of the catalog anchor (anchoring only; appends advance it)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                store_copy(self._conn, AuditCopy.signed(seq, digest, self._head_keys))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, self.storage.write() as tx:
+            store_copy(tx, AuditCopy.signed(seq, digest, self._head_keys))
 
     def write_catalog_anchor(self, seq: int, digest: str, strict: bool = False) -> None:
         """The second write of an append. If it fails the anchor lags one entry behind,
@@ -234,7 +189,7 @@ class AuditLog:
         record = Anchor.signed(seq, digest, self._head_keys).to_json()
         try:
             self._anchors.set_audit_anchor(record, seq)
-        except (sqlite3.Error, StoreError):
+        except (sqlite3.Error, StoreError):  # the catalog's errors (sqlite3's untranslated)
             if strict:
                 raise
 
@@ -304,16 +259,15 @@ class AuditLog:
         outputs_c = json.loads(canonical_json(outputs or {}))
         copy = catalog_copy(self._anchors, self._head_keys)
         with self._lock:
-            conn = self._conn
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    prev_seq, prev_hash, _mac = self._head_row()
-                    last = conn.execute("SELECT MAX(seq) FROM entries").fetchone()[0] or 0
-                    if last != prev_seq:
+                with self.storage.write() as tx:
+                    prev_seq, prev_hash, _mac = _head_of(tx)
+                    last = tx.last()
+                    last_seq = last[0] if last else 0
+                    if last_seq != prev_seq:
                         raise IntegrityError(
                             f"audit log head names entry {prev_seq} but the last entry is "
-                            f"{last}; run `faceledger audit verify`"
+                            f"{last_seq}; run `faceledger audit verify`"
                         )
                     entry = AuditEntry(
                         seq=prev_seq + 1,
@@ -328,29 +282,18 @@ class AuditLog:
                     )
                     digest = entry_hash(entry.body())
                     entry = AuditEntry(**{**entry.body(), "hash": digest})
-                    conn.execute(
-                        "INSERT INTO entries (seq, body, prev_hash, hash) VALUES (?, ?, ?, ?)",
-                        (entry.seq, canonical_json(entry.body()), prev_hash, digest),
-                    )
-                    conn.execute(
-                        "INSERT OR REPLACE INTO head (id, seq, hash, mac) VALUES (1, ?, ?, ?)",
-                        (entry.seq, digest, self._mac(entry.seq, digest)),
-                    )
+                    tx.insert_entry(entry.seq, canonical_json(entry.body()), prev_hash, digest)
+                    tx.set_head(entry.seq, digest, self._mac(entry.seq, digest))
                     if copy is not None:
-                        advance_copy(conn, copy, entry.seq)
+                        advance_copy(tx, copy, entry.seq)
                     if pending_lock is not None:
-                        conn.execute(
-                            "INSERT INTO pending (seq, action, lock) VALUES (?, ?, ?)",
-                            (entry.seq, action, pending_lock or None),
-                        )
+                        tx.add_pending(entry.seq, action, pending_lock or None)
                     if completes is not None:
-                        conn.execute("DELETE FROM pending WHERE seq = ?", (completes,))
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot append to the audit log: {exc}") from exc
+                        tx.drop_pending(completes)
+            except IntegrityError:
+                raise
+            except StoreError as exc:
+                raise StoreError(f"cannot append to the audit log: {exc.message}") from exc
         self.write_catalog_anchor(entry.seq, entry.hash)
         return entry
 
@@ -362,20 +305,12 @@ class AuditLog:
             raise IntegrityError(f"will not reseal a broken audit log: {result.reason}")
         with self._lock:
             self._head_keys = keys_tuple(head_key)
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self.storage.write() as tx:
                 if result.entries:
-                    self._conn.execute(
-                        "UPDATE head SET mac = ? WHERE id = 1",
-                        (self._mac(result.head_seq, result.head_hash),),
-                    )
-                copy = read_copy(self._conn)
+                    tx.set_head_mac(self._mac(result.head_seq, result.head_hash))
+                copy = read_copy(tx)
                 if copy is not None:
-                    store_copy(self._conn, AuditCopy.signed(copy.seq, copy.hash, self._head_keys))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+                    store_copy(tx, AuditCopy.signed(copy.seq, copy.hash, self._head_keys))
         if self._anchors is not None and result.anchored_seq is not None:
             seq = result.anchored_seq
             digest = GENESIS_HASH if seq == 0 else self._hash_of(seq)
@@ -394,19 +329,15 @@ class AuditLog:
 
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the last entry; copy it elsewhere to anchor the log."""
-        with self._lock:
-            seq, digest, _mac = self._head_row()
+        with self._lock, self.storage.read() as tx:
+            seq, digest, _mac = _head_of(tx)
         return seq, digest
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        return self.storage.count()
 
     def entry(self, seq: int) -> AuditEntry | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT body, hash FROM entries WHERE seq = ?", (int(seq),)
-            ).fetchone()
+        row = self.storage.entry(int(seq))
         return entry_from(row[0], row[1]) if row else None
 
     def entries(self, since_seq: int = 0, limit: int | None = None) -> list[AuditEntry]:
@@ -418,11 +349,7 @@ class AuditLog:
         last, left = since_seq, limit
         while left is None or left > 0:
             page = 5000 if left is None else min(5000, left)
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT seq, body, hash FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (last, page),
-                ).fetchall()
+            rows = self.storage.page(last, page)
             if not rows:
                 return
             for _seq, body, digest in rows:
@@ -434,11 +361,7 @@ class AuditLog:
     def pending(self) -> list[PendingIntent]:
         """Intents not yet completed, as this log's own bookkeeping lists them (fast; the
         chain itself is what :meth:`verify` reads)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, action, lock FROM pending ORDER BY seq"
-            ).fetchall()
-        return [PendingIntent(int(s), str(a), lk) for s, a, lk in rows]
+        return [PendingIntent(s, a, lk) for s, a, lk in self.storage.pending()]
 
     def export_jsonl(self, fh: IO[str], since_seq: int = 0, until_seq: int | None = None) -> int:
         """Write every entry after ``since_seq`` (up to ``until_seq``, for a period) with its
@@ -460,16 +383,10 @@ class AuditLog:
         """Walk the whole chain and check the head and the anchors; the first failure is
         reported, nothing is repaired. ``anchor``: a ``(seq, hash)`` kept elsewhere."""
         before = self._anchors.audit_anchor() if self._anchors is not None else None
-        with self._lock:  # entries, head and copy from one read transaction
-            self._conn.execute("BEGIN")
-            try:
-                rows = self._conn.execute(
-                    "SELECT seq, body, prev_hash, hash FROM entries ORDER BY seq"
-                ).fetchall()
-                head = self._head_row()
-                copy = read_copy(self._conn)
-            finally:
-                self._conn.execute("COMMIT")
+        with self._lock, self.storage.read() as tx:  # entries, head, copy: one moment
+            rows = tx.rows()
+            head = _head_of(tx)
+            copy = read_copy(tx)
         head_info = {"head_seq": head[0], "head_hash": head[1]}
         intents: list[int] = []
         result = verify_rows(((int(r[0]), r[1], r[2], r[3]) for r in rows), anchor=anchor,
@@ -511,10 +428,7 @@ class AuditLog:
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
+            self.storage.close()
 
     def __enter__(self) -> Self:
         return self

@@ -43,6 +43,7 @@ from ..errors import StoreError
 from .audit_chain import GENESIS_HASH, head_message, mac, mac_ok
 
 if TYPE_CHECKING:
+    from ..store.audit_tables import AuditTx
     from .audit import AuditLog
 
 
@@ -248,31 +249,27 @@ def judge(state: AnchorState, keys: Sequence[bytes]) -> Judgement:
 # -- the audit copy in audit.db (table ``catalog_anchor``) -------------------------------
 
 
-def read_copy(conn: sqlite3.Connection) -> AuditCopy | None:
-    row = conn.execute("SELECT seq, hash, mac FROM catalog_anchor WHERE id = 1").fetchone()
-    return AuditCopy(int(row[0]), str(row[1]), row[2]) if row else None
+def read_copy(tx: AuditTx) -> AuditCopy | None:
+    row = tx.copy()
+    return AuditCopy(*row) if row else None
 
 
-def store_copy(conn: sqlite3.Connection, copy: AuditCopy) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO catalog_anchor (id, seq, hash, mac) VALUES (1, ?, ?, ?)",
-        (copy.seq, copy.hash, copy.mac),
-    )
+def store_copy(tx: AuditTx, copy: AuditCopy) -> None:
+    tx.set_copy(copy.seq, copy.hash, copy.mac)
 
 
-def advance_copy(conn: sqlite3.Connection, copy: AuditCopy, new_seq: int) -> None:
+def advance_copy(tx: AuditTx, copy: AuditCopy, new_seq: int) -> None:
     """Inside an append's transaction: advance the copy (never backwards, and only to an
     entry that is there with that hash)."""
     if copy.seq >= new_seq:
         return
-    current = read_copy(conn)
+    current = read_copy(tx)
     if current is not None and current.seq >= copy.seq:
         return
     if copy.seq > 0:
-        found = conn.execute("SELECT hash FROM entries WHERE seq = ?", (copy.seq,)).fetchone()
-        if found is None or found[0] != copy.hash:
+        if tx.hash_of(copy.seq) != copy.hash:
             return
-    store_copy(conn, copy)
+    store_copy(tx, copy)
 
 
 def catalog_copy(anchors: AnchorStore | None, keys: Sequence[bytes]) -> AuditCopy | None:

@@ -31,7 +31,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -87,7 +87,8 @@ def store_cipher(
             from .audit import AuditLog
 
             keys = cipher.derive_all(AUDIT_HEAD_LABEL)
-            with AuditLog(audit_path, keys if key_existed else None, anchors=catalog) as log:
+            with AuditLog(audit_location(audit_path, catalog), keys if key_existed else None,
+                          anchors=catalog) as log:
                 log.reseal(keys)
                 log.append(
                     "key_create", "system", purpose="template encryption at rest",
@@ -108,7 +109,19 @@ def open_audit_log(path: Path, cipher: object, catalog: Catalog) -> AuditLog:
     catalog (see :mod:`faceledger.privacy.audit_anchor`)."""
     from .audit import AuditLog
 
-    return AuditLog(path, head_key=audit_head_keys(cipher), anchors=catalog)
+    return AuditLog(audit_location(path, catalog), head_key=audit_head_keys(cipher),
+                    anchors=catalog)
+
+
+def audit_location(path: Path, catalog: Catalog) -> Any:
+    """Where the audit log is kept: ``audit.db`` beside a SQLite catalog; in the catalog's
+    PostgreSQL database (tables ``audit_*``, connections of its own) for a cluster store."""
+    db = getattr(catalog, "db", None)
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        from ..store.pg_audit import PgAuditStorage
+
+        return PgAuditStorage(db.url)
+    return path
 
 
 def audit_head_keys(cipher: object) -> tuple[bytes, ...] | None:
