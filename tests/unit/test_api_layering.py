@@ -9,7 +9,8 @@ from pathlib import Path
 import faceledger
 
 PACKAGE = Path(faceledger.__file__).resolve().parent
-HTTP_ONLY = re.compile(r"\b((?<!client\.)HTTPException|fastapi|starlette|uvicorn)\b")  # an HTTP client (http.client) may fetch a URL list
+# an HTTP client (http.client, fetching a URL list) is no web framework
+HTTP_ONLY = re.compile(r"\b((?<!client\.)HTTPException|fastapi|starlette|uvicorn)\b")
 
 
 def test_http_types_only_in_api():

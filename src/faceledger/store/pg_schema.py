@@ -232,6 +232,15 @@ CATALOG_MIGRATIONS: list[Migration] = [
         """,
     ),
     (
+        "0010_remote_sources",
+        """
+        ALTER TABLE sources ADD COLUMN hosts TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sources ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+        ALTER TABLE sources ADD COLUMN profile TEXT NOT NULL DEFAULT '';
+        ALTER TABLE ingest_runs ADD COLUMN unsupported INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
+    (
         # one key per bucket of face ids; an erasure replaces its bucket's key (see
         # pg_catalog, "Erasure"). Small on purpose: VACUUM FULL of it costs little.
         "pg_0001_face_keys",
@@ -248,7 +257,8 @@ CATALOG_MIGRATIONS: list[Migration] = [
 
 #: the same names as the SQLite catalog's migrations, in the same order (a test pins it)
 SHARED_NAMES = ("0001_initial", "0002_vector_log", "0003_indexes_for_scale",
-                "0004_source_root", "0005_rights_requests", "0008_subjects_watches")
+                "0004_source_root", "0005_rights_requests", "0008_subjects_watches",
+                "0010_remote_sources")
 
 AUDIT_MIGRATIONS: list[Migration] = [
     (
