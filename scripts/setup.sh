@@ -12,3 +12,6 @@ if [ -n "$extras" ]; then
 else
   pip install --quiet -e .
 fi
+case ",$extras," in
+  *,peers,*) pip install --quiet --no-deps "face_recognition==1.3.0" ;;
+esac
