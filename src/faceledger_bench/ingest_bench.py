@@ -237,7 +237,7 @@ def run_ingest_bench(
             if mode == "ray" and not ray.is_initialized():
                 ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
                          configure_logging=False, object_store_memory=256 * 1024 * 1024,
-                         runtime_env=_ray_env())
+                         runtime_env=_ray_env(), _node_ip_address="127.0.0.1")
             ours0, busy0 = _cpu_times()
             report = st.ingest("lfw-bench", workers=w, actor="bench",
                                ray="auto" if mode == "ray" else None)

@@ -69,6 +69,9 @@ class LocalCluster:
             p for p in (str(SRC), os.environ.get("PYTHONPATH", "")) if p)
         self.env.update({
             "RAY_USAGE_STATS_ENABLED": "0",
+            # a cluster on loopback for one test: no token (a token file left in ~/.ray by
+            # an earlier local ray.init would otherwise switch the head to token mode)
+            "RAY_AUTH_MODE": "disabled",
             # a dead node is noticed in seconds, not the default half minute
             "RAY_health_check_initial_delay_ms": "1000",
             "RAY_health_check_period_ms": "1000",

@@ -15,9 +15,12 @@ from .ray_cluster import LocalCluster  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cluster():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_AUTH_MODE", "disabled")  # as the cluster (see ray_cluster.py)
     c = LocalCluster()
     try:
-        ray.init(address=c.address, configure_logging=False, log_to_driver=False)
+        ray.init(address=c.address, configure_logging=False, log_to_driver=False,
+                 _node_ip_address="127.0.0.1")
         try:
             c.wait_for_cpus(ray, 2)
         finally:
@@ -25,6 +28,7 @@ def cluster():
         yield c
     finally:
         c.stop()
+        mp.undo()
 
 
 @pytest.fixture(scope="module")

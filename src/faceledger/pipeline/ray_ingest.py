@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 BATCH = 16  # photos per batch handed to an actor
 IN_FLIGHT = 2  # batches queued per actor, so that it never waits for the coordinator
 MAX_TRIES = 3  # actor deaths a batch may see before its photos are recorded as errors
+LOOPBACK = "127.0.0.1"
 READY_TIMEOUT = 300.0  # seconds to wait for the first actor to load its models
 
 
@@ -85,12 +86,15 @@ def connect(ray: Any, address: str) -> bool:
     if address == "auto":
         try:
             ray.init(address="auto", **common)
-        except ConnectionError:
+        except ConnectionError:  # a Ray of our own, on loopback only
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
-                     object_store_memory=256 * 1024 * 1024, **common)
+                     object_store_memory=256 * 1024 * 1024, _node_ip_address=LOOPBACK,
+                     **common)
         return True
     if not address or any(c.isspace() for c in address):
         raise ConfigError(f"--ray {address!r}: give auto or a cluster address (HOST:PORT)")
+    if address.split(":")[0] in (LOOPBACK, "localhost"):
+        common["_node_ip_address"] = LOOPBACK  # a cluster on this machine's loopback
     try:
         ray.init(address=address, **common)
     except ConnectionError as exc:
