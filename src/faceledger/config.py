@@ -55,6 +55,10 @@ class Settings:
     operating_far: float = 1e-4  # verify (1:1): false-accept rate of the "match" threshold
     search_far: float = 1e-5  # search (1:N): stricter, since a probe meets every gallery face
     index_kind: str = "auto"  # for a new store; then `faceledger index retrain --kind`
+    # for a new store: where the catalog and the vectors live ("": SQLite and FAISS in the
+    # data dir; else a postgresql:// and a milvus:// URL, see faceledger.store.backends)
+    catalog: str = ""
+    vectors: str = ""
     key_file: Path | None = None
     require_purpose: bool = True
     # refuse a search or verification whose purpose is no source's declared purpose
@@ -63,6 +67,13 @@ class Settings:
     refuse_undeclared_purpose: bool = False
     # transfers outside the EEA, for the records of processing (Art. 30(1)(e)); empty: none
     transfers: str = ""
+    # watches' webhooks (faceledger.subjects.webhooks): the only hosts a webhook may name,
+    # comma-separated "host" or "host:port" (empty: no webhook is accepted); attempts per
+    # alert and the first retry's delay (doubling each time); the longest watch allowed
+    webhook_allowed_hosts: str = ""
+    webhook_max_attempts: int = 6
+    webhook_retry_base_s: float = 2.0
+    watch_max_days: int = 365
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

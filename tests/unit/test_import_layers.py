@@ -6,7 +6,7 @@ layer, never a higher one):
 0. ``errors``, ``config``, ``types``: plain definitions;
 1. ``images``, ``models``, ``store``: decoding, models, the catalog and the vector index
    (``store`` is a leaf: it knows nothing of pipeline, search or privacy);
-2. ``search``, ``pipeline``, ``privacy``: what the engine does with them;
+2. ``search``, ``pipeline``, ``privacy``, ``subjects``: what the engine does with them;
 3. ``ledger``: the composition root that opens the parts and offers the verbs;
 4. ``api``, ``web``, ``cli``, ``demo``, the package's ``__init__``: thin layers on top.
 
@@ -25,7 +25,7 @@ PACKAGE = Path(faceledger.__file__).resolve().parent
 LAYERS = {
     "errors": 0, "config": 0, "types": 0,
     "images": 1, "models": 1, "store": 1,
-    "search": 2, "pipeline": 2, "privacy": 2,
+    "search": 2, "pipeline": 2, "privacy": 2, "subjects": 2,
     "ledger": 3,
     "api": 4, "web": 4, "cli": 4, "demo": 4, "__init__": 4, "__main__": 4,
 }

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -61,7 +63,7 @@ class Gallery:
                           special_category_condition="explicit-consent",
                           minors_policy="none-expected")
         self.catalog.add_source(info)
-        self.source_id = int(self.catalog.source_row("s")["id"])
+        self.source_id = self.catalog.source("s").id
         self.run_id = self.catalog.start_run(self.source_id, PACK)
         self.vectors: dict[int, np.ndarray] = {}
         self.count = 0
@@ -211,3 +213,28 @@ def test_auto_chooses_the_kind_by_the_size_the_gallery_has_grown_to(setup, monke
     writer.add(unit_vectors(800))  # committed, not yet in any index file
     grown = index("auto")
     assert grown.kind == "ivfpq" and len(grown) == 800 and grown.check().ok
+
+
+def test_the_background_compactor_merges_small_segments_when_due(setup):
+    from faceledger.store.compactor import BackgroundCompactor
+
+    writer, index, directory = setup
+    writer.add(unit_vectors(2000, seed=3))
+    f = index("flat")
+    compactor = BackgroundCompactor(f, interval_s=0.05)
+    assert not compactor.run_once()  # one segment: nothing to merge
+    for seed in range(10):  # ten small ingest batches, each saved as its own segment
+        writer.add(unit_vectors(20, seed=100 + seed))
+        f.save()
+    before = len(segment_files(directory))
+    assert before >= 10 and f.compaction_due()
+    compactor.start()
+    try:
+        deadline = time.monotonic() + 30
+        while compactor.compactions == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        compactor.stop()
+    assert compactor.compactions >= 1
+    assert len(segment_files(directory)) < before and not f.compaction_due()
+    assert f.check().ok and len(f) == 2200

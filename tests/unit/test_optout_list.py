@@ -50,7 +50,7 @@ def test_blocks_only_what_matches(optout):
 def test_templates_are_stored_encrypted_and_removed(optout, tmp_path):
     v = _unit(np.arange(1, DIM + 1))
     entry = optout.add(v[None], "REQ-2")
-    blob = optout._conn.execute("SELECT template FROM optout_templates").fetchone()[0]
+    blob = optout._db.execute("SELECT template FROM optout_templates").fetchone()[0]
     assert is_encrypted(bytes(blob)) and v.tobytes() not in bytes(blob)
     optout.remove(entry.id)
     assert optout.entries() == [] and not optout.blocked_mask(v[None]).any()
@@ -101,3 +101,21 @@ def test_tuned_threshold_for_the_default_pack():
     from faceledger.privacy.optout import OPTOUT_THRESHOLDS
 
     assert optout_threshold(get_pack("yunet-omz0095")) == OPTOUT_THRESHOLDS["yunet-omz0095"]
+
+
+def test_an_entry_added_by_another_process_blocks_at_once(tmp_path):
+    """A server caches the decrypted list; an entry the CLI adds (another connection to
+    the same file) must block the server's next ingest, and a removal must unblock it."""
+    cipher = TemplateCipher.generate()
+    server = OptOutList(tmp_path / "privacy.db", cipher, 0.45, DIM)
+    cli = OptOutList(tmp_path / "privacy.db", cipher, 0.45, DIM)
+    try:
+        person = _unit(np.eye(DIM)[0])
+        assert not server.blocked_mask(person[None]).any()  # cached: empty
+        entry = cli.add(person[None], "REQ-9")
+        assert server.blocked_mask(person[None]).tolist() == [True]
+        cli.remove(entry.id)
+        assert not server.blocked_mask(person[None]).any()
+    finally:
+        server.close()
+        cli.close()

@@ -112,6 +112,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.start_webhooks()  # alerts' deliveries, from the outbox, in a background thread
+        ctx.start_compactor()  # small index segments merged off the request path
         try:
             yield
         finally:
@@ -138,6 +140,11 @@ def create_app(
     from .routes import requests as requests_routes
 
     app.include_router(requests_routes.router)
+    from .routes import alerts as alerts_routes
+    from .routes import subjects as subjects_routes
+
+    app.include_router(subjects_routes.router)
+    app.include_router(alerts_routes.router)
     app.include_router(web_pages.router)
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     app.add_middleware(_MetricsMiddleware, ctx_getter=lambda: app.state.ctx)

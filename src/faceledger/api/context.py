@@ -28,6 +28,8 @@ class AppContext:
     limiter: AuthRateLimiter = field(default_factory=AuthRateLimiter)
     refusals: RefusalAudit = field(init=False)
     refusal_window_s: float = 60.0
+    webhooks: Any = None  # faceledger.subjects.webhooks.WebhookDispatcher, while serving
+    compactor: Any = None  # faceledger.store.compactor.BackgroundCompactor, while serving
 
     def __post_init__(self) -> None:
         self.refusals = RefusalAudit(self._append, window_s=self.refusal_window_s)
@@ -54,7 +56,28 @@ class AppContext:
     def _append(self, action: str, actor: str, inputs: dict, outputs: dict) -> None:
         self.store.audit.append(action=action, actor=actor, inputs=inputs, outputs=outputs)
 
+    def start_webhooks(self) -> None:
+        from ..subjects.webhooks import WebhookDispatcher
+
+        if self.webhooks is None:
+            self.webhooks = WebhookDispatcher(self.store).start()
+            self.store.webhook_dispatcher = self.webhooks
+
+    def start_compactor(self, interval_s: float | None = None) -> None:
+        from ..store.compactor import DEFAULT_INTERVAL_S, BackgroundCompactor
+
+        if self.compactor is None:
+            self.compactor = BackgroundCompactor(
+                self.store.index_file, interval_s or DEFAULT_INTERVAL_S).start()
+
     def close(self) -> None:
+        if self.compactor is not None:
+            self.compactor.stop()
+            self.compactor = None
+        if self.webhooks is not None:
+            self.webhooks.stop()
+            self.store.webhook_dispatcher = None
+            self.webhooks = None
         self.runs.shutdown()
         self.refusals.flush_all()
         self.keys.close()

@@ -62,6 +62,20 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/rights/erasure"): _subject(RightsKind.ERASURE),
     ("POST", "/api/rights/opt-out"): _subject(RightsKind.OPT_OUT),
     ("GET", "/api/rights/token"): Rule(frozenset({Role.SUBJECT})),
+    ("POST", "/api/rights/watch"): _subject(RightsKind.WATCH),
+    # named subjects (operators enrol, auditors read) and recognition (like a search)
+    ("GET", "/api/subjects"): _r(A, OP, AUD),
+    ("GET", "/api/subjects/{subject_id}"): _r(A, OP, AUD),
+    ("POST", "/api/subjects"): _r(A, OP),
+    ("DELETE", "/api/subjects/{subject_id}"): _r(A, OP),
+    ("POST", "/api/recognize"): _r(INV, OP),
+    # consented watches and their alerts; a data subject withdraws their own watch with
+    # the credential they were given (the route checks it and rate-limits refusals)
+    ("POST", "/api/subjects/{subject_id}/watches"): _r(A, OP),
+    ("GET", "/api/watches"): _r(A, OP, AUD),
+    ("DELETE", "/api/watches/{watch_id}"): _r(A, OP),
+    ("POST", "/api/watches/withdraw"): PUBLIC,
+    ("GET", "/api/alerts"): _r(A, OP, AUD),
     # admin: keys and subject tokens
     ("GET", "/api/keys"): _r(A),
     ("POST", "/api/keys"): _r(A),
@@ -90,6 +104,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/audit"): _r(AUD),
     ("GET", "/admin"): _r(A),
     ("GET", "/requests"): _r(A, AUD),
+    ("GET", "/subjects"): _r(A, OP, AUD),
+    ("GET", "/alerts"): _r(A, OP, AUD),
 }
 
 

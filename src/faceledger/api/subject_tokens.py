@@ -56,6 +56,7 @@ class RightsKind(str, Enum):
     ACCESS = "access"
     ERASURE = "erasure"
     OPT_OUT = "opt_out"
+    WATCH = "watch"  # a consented watch on oneself (faceledger.subjects.watches)
 
 
 class Outcome(str, Enum):

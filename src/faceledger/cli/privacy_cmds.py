@@ -337,7 +337,8 @@ def retention_run(ctx, dry_run, now, as_json) -> None:
         report = run_retention(store, now=when, dry_run=dry_run)
     if as_json:
         echo_json({"now": report.now, "expired_photos": report.expired_photos,
-                   "photos_erased": report.photos, "faces_erased": report.faces})
+                   "photos_erased": report.photos, "faces_erased": report.faces,
+                   "watches_expired": report.expired_watches})
         return
     per = ", ".join(f"{k}: {v}" for k, v in report.expired_photos.items()) or "none"
     if dry_run:
@@ -345,7 +346,8 @@ def retention_run(ctx, dry_run, now, as_json) -> None:
                    f"{sum(report.expired_photos.values())} photo(s) and their faces")
         return
     click.echo(f"expired photos per source: {per}; erased {report.photos} photo(s), "
-               f"{report.faces} face(s)")
+               f"{report.faces} face(s); {len(report.expired_watches)} expired watch(es) "
+               "deleted")
 
 
 # -- keys --------------------------------------------------------------------------------

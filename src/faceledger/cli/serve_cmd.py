@@ -170,7 +170,8 @@ def apikeys_revoke(ctx, key_id: str) -> None:
 
 @apikeys.command("subject-token")
 @click.option("--subject", required=True, help="The person's name or request reference.")
-@click.option("--kind", type=click.Choice(["access", "erasure", "opt_out"]), default="access",
+@click.option("--kind", type=click.Choice(["access", "erasure", "opt_out", "watch"]),
+              default="access",
               show_default=True)
 @click.option("--reference", "reference", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -113,7 +113,7 @@ def ingest_source(
     catalog = store.catalog
     info = store.source(name)
     validate_source(info)  # refuses a source that lacks any part of its lawful basis
-    source_id = int(catalog.source_row(name)["id"])
+    source_id = catalog.source(name).id
     store.audit.require_writable()  # a log that cannot record the run: nothing starts
     lock = FileLock(store.data_dir, run_lock_name(source_id))
     lock.require(f"an ingest of source {name!r}")  # one run per source, across processes
@@ -187,7 +187,9 @@ def _run_locked(
         state.elapsed = time.perf_counter() - started
         if progress:
             progress(state)
-        store.index_file.compact()
+        # persist the run's faces; merge small segments only if enough piled up (a server
+        # does that in the background, see store/compactor.py)
+        store.index_file.save(compact=store.index_file.compaction_due())
         counts = {
             "photos": state.done, "faces": state.faces, "errors": state.errors,
             "duplicates": state.duplicates, "skipped": len(refs) - len(todo),

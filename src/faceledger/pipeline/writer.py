@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from ..store.catalog import utc_now
+from ..subjects.alerts import raise_alerts
 from .worker import PhotoResult
 
 if TYPE_CHECKING:
@@ -136,3 +137,4 @@ def write_batch(
     counts.duplicates += duplicates
     counts.blocked += blocked_total
     store.index_file.sync(known)
+    raise_alerts(store, known)  # consented watches: alerts go to the outbox

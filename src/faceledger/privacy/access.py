@@ -61,6 +61,7 @@ class PersonSearch:
     threshold: float
     match_threshold: float
     matches: list[PersonMatch] = field(default_factory=list)
+    queries: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def face_ids(self) -> list[int]:
@@ -117,7 +118,7 @@ def person_from_vectors(
     # drop ids the catalog no longer holds (erased since the index was read)
     held = store.catalog.faces([m.face_id for m in matches])
     matches = [m for m in matches if m.face_id in held]
-    return PersonSearch(hashes, far, threshold, strict, matches)
+    return PersonSearch(hashes, far, threshold, strict, matches, queries)
 
 
 def _range_search(
@@ -252,6 +253,9 @@ def build_access_data(
             "match_threshold": person.match_threshold,
         },
         "faces": faces,
+        # named-subject enrolments and watches of this person (faceledger.subjects)
+        "named_subjects": ([] if person.queries is None
+                           else store.subject_records_of(person.queries)),
         "processing": _processing([sources[n] for n in held],
                                   list(RECIPIENTS if recipients is None else recipients)),
         "your_rights": RIGHTS_TEXT,

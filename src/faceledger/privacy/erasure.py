@@ -30,8 +30,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,8 +39,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import IntegrityError, StoreError
-from ..store.files import private_file
 from ..store.locks import FileLock
+from ..store.sql import SQLiteDB
 from .crypto import TemplateCipher
 
 if TYPE_CHECKING:
@@ -60,6 +58,8 @@ CREATE TABLE IF NOT EXISTS erased_photos (
 );
 CREATE TABLE IF NOT EXISTS privacy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA secure_delete=ON")
+MIGRATIONS = [("tombstones_0001_erased_photos", _TOMBSTONE_SCHEMA)]  # privacy.db
 _TOMBSTONE_KEY_AAD = b"faceledger:tombstone-key"
 ERASURE_LOCK = "erasure"
 ERASURE_WAIT = 300.0  # seconds to wait for another erasure to finish
@@ -102,27 +102,19 @@ class Tombstones:
     def __init__(self, path: Path, cipher: object | None = None) -> None:
         self.path = Path(path)
         self.cipher = cipher
-        self._lock = threading.RLock()
         try:
-            private_file(self.path)
-            self._conn = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA secure_delete=ON")
-            self._conn.executescript(_TOMBSTONE_SCHEMA)
-            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(erased_photos)")}
+            self._db = SQLiteDB(self.path, migrations=MIGRATIONS, pragmas=PRAGMAS)
+            self._lock = self._db.lock
+            columns = {r[1] for r in self._db.query("PRAGMA table_info(erased_photos)")}
             if "scheme" not in columns:  # rows from before keyed tombstones are salted
-                self._conn.execute(
+                self._db.execute(
                     "ALTER TABLE erased_photos ADD COLUMN scheme TEXT NOT NULL DEFAULT 'salt'"
                 )
             self._key = self._load_key()
-            row = self._conn.execute(
-                "SELECT value FROM privacy_meta WHERE key = 'tombstone_salt'"
-            ).fetchone()
-            self._salt = bytes.fromhex(row[0]) if row else None
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+            rows = self._db.query("SELECT value FROM privacy_meta WHERE key = 'tombstone_salt'")
+            self._salt = bytes.fromhex(rows[0][0]) if rows else None
+        except StoreError as exc:
+            raise StoreError(f"cannot open {self.path}: {exc.message}") from exc
 
     # -- the key -------------------------------------------------------------------------
     def _wrap(self, key: bytes, cipher: object | None) -> str:
@@ -131,16 +123,16 @@ class Tombstones:
         return "plain:" + key.hex()  # no store key: nothing to hide it with
 
     def _load_key(self) -> bytes:
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT value FROM privacy_meta WHERE key = 'tombstone_key'"
         ).fetchone()
         if row is None:
             key = secrets.token_bytes(32)
-            self._conn.execute(
+            self._db.execute(
                 "INSERT OR IGNORE INTO privacy_meta (key, value) VALUES ('tombstone_key', ?)",
                 (self._wrap(key, self.cipher),),
             )
-            row = self._conn.execute(
+            row = self._db.execute(
                 "SELECT value FROM privacy_meta WHERE key = 'tombstone_key'"
             ).fetchone()
         kind, _, value = str(row[0]).partition(":")
@@ -150,7 +142,7 @@ class Tombstones:
                     raise IntegrityError("no template key is loaded")
                 return self.cipher.decrypt_blob(bytes.fromhex(value), _TOMBSTONE_KEY_AAD)
             except (IntegrityError, ValueError) as exc:
-                keyed = self._conn.execute(
+                keyed = self._db.execute(
                     "SELECT COUNT(*) FROM erased_photos WHERE scheme = 'hmac'"
                 ).fetchone()[0]
                 if keyed:  # without the key, erased photos would be collected again
@@ -160,7 +152,7 @@ class Tombstones:
                         "key this store was made with"
                     ) from None
                 key = secrets.token_bytes(32)  # it protected nothing yet: a new one
-                self._conn.execute(
+                self._db.execute(
                     "UPDATE privacy_meta SET value = ? WHERE key = 'tombstone_key'",
                     (self._wrap(key, self.cipher),),
                 )
@@ -168,7 +160,7 @@ class Tombstones:
         if kind == "plain":
             key = bytes.fromhex(value)
             if isinstance(self.cipher, TemplateCipher):  # the store has a key now: hide it
-                self._conn.execute(
+                self._db.execute(
                     "UPDATE privacy_meta SET value = ? WHERE key = 'tombstone_key'",
                     (self._wrap(key, self.cipher),),
                 )
@@ -178,7 +170,7 @@ class Tombstones:
     def rewrap(self, cipher: object) -> None:
         """Encrypt the tombstone key with another template key (key rotation)."""
         with self._lock:
-            self._conn.execute(
+            self._db.execute(
                 "UPDATE privacy_meta SET value = ? WHERE key = 'tombstone_key'",
                 (self._wrap(self._key, cipher),),
             )
@@ -198,18 +190,13 @@ class Tombstones:
     def add(self, items: Iterable[tuple[int, str]], reason: str) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._db.write() as tx:
                 for source_id, uri in items:
-                    self._conn.execute(
+                    tx.execute(
                         "INSERT OR IGNORE INTO erased_photos (source_id, uri_hash, erased_at, "
                         "reason, scheme) VALUES (?, ?, ?, ?, 'hmac')",
                         (int(source_id), self._hash(source_id, uri), now, reason),
                     )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
 
     def is_erased(self, source_id: int, uri: str) -> bool:
         return bool(self.filter(source_id, [uri]))
@@ -218,7 +205,7 @@ class Tombstones:
         """The subset of ``uris`` that were erased from this source (one query). Salted
         tombstones found on the way are re-keyed."""
         with self._lock:
-            rows = self._conn.execute(
+            rows = self._db.execute(
                 "SELECT uri_hash, scheme FROM erased_photos WHERE source_id = ?",
                 (int(source_id),),
             ).fetchall()
@@ -242,42 +229,34 @@ class Tombstones:
 
     def _rekey(self, source_id: int, items: list[tuple[str, str]]) -> None:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._db.write() as tx:
                 for uri, old in items:
-                    self._conn.execute(
+                    tx.execute(
                         "UPDATE OR IGNORE erased_photos SET uri_hash = ?, scheme = 'hmac' "
                         "WHERE source_id = ? AND uri_hash = ? AND scheme = 'salt'",
                         (self._hash(source_id, uri), source_id, old),
                     )
-                left = self._conn.execute(
+                left = tx.execute(
                     "SELECT COUNT(*) FROM erased_photos WHERE scheme = 'salt'"
                 ).fetchone()[0]
                 if not left:
-                    self._conn.execute("DELETE FROM privacy_meta WHERE key = 'tombstone_salt'")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+                    tx.execute("DELETE FROM privacy_meta WHERE key = 'tombstone_salt'")
             if not left:
                 self._salt = None
 
     def salted_count(self) -> int:
         """Tombstones still hashed with the old salt (see the class docstring)."""
         with self._lock:
-            return int(self._conn.execute(
+            return int(self._db.execute(
                 "SELECT COUNT(*) FROM erased_photos WHERE scheme = 'salt'").fetchone()[0])
 
     def count(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM erased_photos").fetchone()[0])
+            return int(self._db.execute("SELECT COUNT(*) FROM erased_photos").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
+            self._db.close()
 
 
 def plan_erasure(
@@ -382,7 +361,7 @@ def _erase_locked(
         catalog.delete_faces_and_photos(plan.face_ids, plan.photo_ids)
         removed = store.index_file.remove(np.asarray(plan.face_ids, dtype=np.int64))
         store.index_file.save()
-        checkpointed, vacuumed = scrub_sqlite(catalog.path, vacuum=vacuum)
+        checkpointed, vacuumed = catalog.scrub(vacuum=vacuum)
     outputs = {
         "faces": plan.face_ids,
         "photos": plan.photo_ids,
@@ -401,7 +380,7 @@ def _erase_locked(
         entry = store.audit.complete(intent, "erase", context.actor, purpose, context.case,
                                      inputs=request, outputs=outputs)
         if checkpointed:  # the entry moved the catalog's audit anchor: leave the WAL empty
-            scrub_sqlite(store.catalog.path)
+            store.catalog.scrub()
     return ErasureReport(
         plan.face_ids, plan.photo_ids, removed, checkpointed, vacuumed, entry.seq, missing
     )
@@ -422,22 +401,3 @@ def erased_sources(store: Store, plan: ErasurePlan) -> list[dict]:
 def tombstones(store: Store) -> Tombstones:
     """The store's tombstone list (``privacy.db``)."""
     return store.tombstones
-
-
-def scrub_sqlite(path: Path, vacuum: bool = False) -> tuple[bool, bool]:
-    """Checkpoint the WAL into the database and truncate it (and VACUUM if asked), from a
-    short-lived connection. Returns (checkpoint completed, vacuumed)."""
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    try:
-        conn.execute("PRAGMA secure_delete=ON")
-        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        done = False
-        if vacuum:
-            conn.execute("VACUUM")
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            done = True
-        return busy == 0, done
-    except sqlite3.Error as exc:
-        raise StoreError(f"could not scrub {path}: {exc}") from exc
-    finally:
-        conn.close()

@@ -47,7 +47,6 @@ from .crypto import (
     pending_key_file,
     write_key_file,
 )
-from .erasure import scrub_sqlite
 
 if TYPE_CHECKING:
     from ..ledger import Store
@@ -83,7 +82,7 @@ def store_cipher(
     if recorded is None:
         upgraded = encrypt_plaintext_templates(catalog, cipher)
         if upgraded:
-            scrub_sqlite(catalog.path, vacuum=True)  # no plaintext page left behind
+            catalog.scrub(vacuum=True)  # no plaintext page left behind
         if audit_path is not None:
             from .audit import AuditLog
 
@@ -211,7 +210,8 @@ def _rotate(
 
     faces = _reencrypt_catalog(store, new)
     optout = store.optout.reencrypt(new) if store.optout is not None else 0
-    others = {part.rotation_name: part.reencrypt(new) for part in also}
+    others = {"subject_templates": _reencrypt_subjects(store, new),
+              **{part.rotation_name: part.reencrypt(new) for part in also}}
     store.tombstones.rewrap(new)
     store.cipher = new
     store.index_file.reencrypt(new)
@@ -228,7 +228,7 @@ def _rotate(
         store.optout.cipher = final
     store.tombstones.rewrap(final)
     store.audit.reseal(final.derive_all(AUDIT_HEAD_LABEL))
-    scrub_sqlite(store.catalog.path)
+    store.catalog.scrub()
     return old_id, final, faces, optout, others
 
 
@@ -237,3 +237,12 @@ def _reencrypt_catalog(store: Store, new: TemplateCipher) -> int:
         lambda blob: None if new.is_current(blob)
         else new.encrypt_vector(new.decrypt_vector(blob)),
         meta={KEY_META: new.key_id_hex})
+
+
+def _reencrypt_subjects(store: Store, new: TemplateCipher) -> int:
+    """Named subjects' and watches' templates and webhook secrets (catalog tables)."""
+    from ..store.subjects import SubjectTables
+
+    return SubjectTables(store.catalog).rewrite_sealed(
+        lambda blob, aad: None if new.is_current(blob)
+        else new.encrypt_blob(new.decrypt_blob(blob, aad), aad))

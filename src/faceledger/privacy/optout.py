@@ -21,8 +21,6 @@ stranger grows with the number of people on the list.
 from __future__ import annotations
 
 import math
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,11 +29,14 @@ import numpy as np
 
 from ..errors import NotFoundError, StoreError
 from ..models.registry import PackSpec
+from ..store.sql import SQLiteDB
 
 OPTOUT_FAR = 2e-3
 OPTOUT_THRESHOLDS = {"yunet-omz0095": 0.47}  # tuned on LFW peopleDevTrain, see above
 PRIVACY_FILE = "privacy.db"
 _AAD = b"faceledger:optout"
+
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS optout_entries (
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS optout_templates (
 );
 CREATE INDEX IF NOT EXISTS optout_templates_entry ON optout_templates(entry_id);
 """
+MIGRATIONS = [("optout_0001_entries_and_templates", _SCHEMA)]  # privacy.db, beside tombstones
 
 
 def optout_threshold(pack: PackSpec, far: float | None = None) -> float:
@@ -93,21 +95,12 @@ class OptOutList:
         self.cipher = cipher
         self.threshold = float(threshold)
         self.dim = int(dim)
-        self._lock = threading.RLock()
-        self._matrix: np.ndarray | None = None  # decrypted templates, built on first use
-        try:
-            self._conn = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
-            )
-            for pragma in (
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA foreign_keys=ON",
-                "PRAGMA secure_delete=ON",
-            ):
-                self._conn.execute(pragma)
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the opt-out list {self.path}: {exc}") from exc
+        self._db = SQLiteDB(self.path, migrations=MIGRATIONS, pragmas=PRAGMAS)
+        self._lock = self._db.lock
+        # decrypted templates, built on first use, with the state of the table they were
+        # read at: another process (the CLI beside a server) may add or remove an entry
+        self._matrix: np.ndarray | None = None
+        self._matrix_state: tuple[int, int] | None = None
 
     # -- writing -------------------------------------------------------------------------
     def add(self, vectors: np.ndarray, reference: str, actor: str = "cli") -> OptOutEntry:
@@ -117,39 +110,27 @@ class OptOutList:
         if not reference.strip():
             raise StoreError("an opt-out entry needs a reference (the request it answers)")
         now = datetime.now(UTC).isoformat(timespec="seconds")
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._conn.execute(
-                    "INSERT INTO optout_entries (reference, selfies, created_at, created_by) "
-                    "VALUES (?, ?, ?, ?)",
-                    (reference, len(vectors), now, actor),
-                )
-                entry_id = int(cur.lastrowid or 0)
-                template = _unit(np.mean([_unit(v) for v in vectors], axis=0))
-                self._conn.execute(
-                    "INSERT INTO optout_templates (entry_id, template) VALUES (?, ?)",
-                    (entry_id, self.cipher.encrypt_vector(template, _AAD)),
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        template = _unit(np.mean([_unit(v) for v in vectors], axis=0))
+        with self._db.write() as tx:
+            entry_id = tx.insert(
+                "INSERT INTO optout_entries (reference, selfies, created_at, created_by) "
+                "VALUES (?, ?, ?, ?)",
+                (reference, len(vectors), now, actor),
+            )
+            tx.execute(
+                "INSERT INTO optout_templates (entry_id, template) VALUES (?, ?)",
+                (entry_id, self.cipher.encrypt_vector(template, _AAD)),
+            )
             self._matrix = None
         return OptOutEntry(entry_id, reference, 1, now, actor, len(vectors))
 
     def remove(self, entry_id: int) -> OptOutEntry:
         entry = self.entry(entry_id)
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute("DELETE FROM optout_templates WHERE entry_id = ?", (entry_id,))
-                self._conn.execute("DELETE FROM optout_entries WHERE id = ?", (entry_id,))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            with self._db.write() as tx:
+                tx.execute("DELETE FROM optout_templates WHERE entry_id = ?", (entry_id,))
+                tx.execute("DELETE FROM optout_entries WHERE id = ?", (entry_id,))
+            self._db.checkpoint()
             self._matrix = None
         return entry
 
@@ -157,23 +138,19 @@ class OptOutList:
         """Re-encrypt every template with ``new_cipher`` (which can still read the old key)."""
         changed = 0
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = self._conn.execute("SELECT id, template FROM optout_templates").fetchall()
+            with self._db.write() as tx:
+                rows = tx.execute("SELECT id, template FROM optout_templates").fetchall()
                 for tid, blob in rows:
                     if new_cipher.is_current(bytes(blob)):
                         continue
                     vec = new_cipher.decrypt_vector(bytes(blob), _AAD)
-                    self._conn.execute(
+                    tx.execute(
                         "UPDATE optout_templates SET template = ? WHERE id = ?",
                         (new_cipher.encrypt_vector(vec, _AAD), int(tid)),
                     )
                     changed += 1
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.checkpoint()
+            self._matrix = None
         return changed
 
     # -- reading -------------------------------------------------------------------------
@@ -184,22 +161,22 @@ class OptOutList:
         return found[0]
 
     def entries(self) -> list[OptOutEntry]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT e.id, e.reference, COUNT(t.id), e.created_at, e.created_by, e.selfies "
-                "FROM optout_entries e LEFT JOIN optout_templates t ON t.entry_id = e.id "
-                "GROUP BY e.id ORDER BY e.id"
-            ).fetchall()
+        rows = self._db.query(
+            "SELECT e.id, e.reference, COUNT(t.id), e.created_at, e.created_by, e.selfies "
+            "FROM optout_entries e LEFT JOIN optout_templates t ON t.entry_id = e.id "
+            "GROUP BY e.id ORDER BY e.id"
+        )
         return [OptOutEntry(int(r[0]), r[1], int(r[2]), r[3], r[4], int(r[5])) for r in rows]
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM optout_entries").fetchone()[0])
+        return int(self._db.query("SELECT COUNT(*) FROM optout_entries")[0][0])
 
     def _templates(self) -> np.ndarray:
         with self._lock:
-            if self._matrix is None:
-                rows = self._conn.execute("SELECT template FROM optout_templates").fetchall()
+            state = self._state()
+            if self._matrix is None or state != self._matrix_state:
+                rows = self._db.query("SELECT template FROM optout_templates")
+                self._matrix_state = state
                 if rows:
                     self._matrix = np.stack(
                         [self.cipher.decrypt_vector(bytes(r[0]), _AAD) for r in rows]
@@ -223,10 +200,13 @@ class OptOutList:
     def close(self) -> None:
         with self._lock:
             self._matrix = None
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
+            self._db.close()
+
+    def _state(self) -> tuple[int, int]:
+        """(templates ever added, templates held): changes when any process adds or removes
+        an entry, so every ingest checks the list as it is now."""
+        rows = self._db.query("SELECT COUNT(*) FROM optout_templates")
+        return self._db.sequence_head("optout_templates"), int(rows[0][0])
 
 
 def _unit(vec: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ class RetentionReport:
     now: str
     expired_photos: dict[str, int] = field(default_factory=dict)  # per source
     erasure: ErasureReport | None = None
+    expired_watches: list[int] = field(default_factory=list)  # deleted, templates too
 
     @property
     def photos(self) -> int:
@@ -50,6 +51,8 @@ def run_retention(
 
     now = now or datetime.now(UTC)
     context = context or ActionContext(actor="retention", purpose="retention period expired")
+    # watches past their expiry go, with their templates (faceledger.subjects.watches)
+    watches = [] if dry_run else store.purge_expired_watches(now, context)
     expired = expired_photos(store, now)
     counts = {k: len(v) for k, v in expired.items()}
     ids = [pid for v in expired.values() for pid in v]
@@ -59,9 +62,9 @@ def run_retention(
             "retention_run", context.actor, context.purpose, context.case,
             inputs={"now": stamp, "dry_run": dry_run}, outputs={"expired_photos": counts},
         )
-        return RetentionReport(stamp, counts, None)
+        return RetentionReport(stamp, counts, None, watches)
     report = erase(
         store, photo_ids=ids, context=context, reason="retention-expired",
         inputs={"now": stamp, "expired_photos": counts},
     )
-    return RetentionReport(stamp, counts, report)
+    return RetentionReport(stamp, counts, report, watches)

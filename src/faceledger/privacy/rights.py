@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .access import Selfie, find_person, person_from_vectors, selfie_embeddings
+from .access import Selfie, person_from_vectors, selfie_embeddings
 from .audited import audited_change
 from .erasure import ErasureReport, erase
 from .optout import OptOutEntry
@@ -43,13 +43,15 @@ def erase_person(
 ) -> ErasureReport:
     """Erase the faces found for these selfies: those decided "match" (and "possible" ones
     with ``include_possible``), or, if given, the reviewed ``face_ids`` among those found."""
-    person = find_person(store, selfies, far)
+    vectors, hashes = selfie_embeddings(store, selfies)
+    person = person_from_vectors(store, vectors, hashes, far)
     found = set(person.face_ids)
     if face_ids is not None:
         chosen = {int(i) for i in face_ids} & found
     else:
         chosen = {m.face_id for m in person.matches
                   if m.decision == "match" or include_possible}
+    store.forget_person_templates(vectors, context)  # their enrolments and watches too
     return erase(
         store,
         face_ids=sorted(chosen),
@@ -95,6 +97,7 @@ def opt_out_vectors(
     if erase_existing:
         person = person_from_vectors(store, vectors, hashes, far=store.settings.operating_far)
         strict = [m.face_id for m in person.matches if m.decision == "match"]
+        store.forget_person_templates(vectors, context)  # their enrolments and watches too
         erased = erase(
             store, face_ids=strict, context=context, reason="art21-objection",
             inputs={"selfies_sha256": hashes, "optout_entry": entry.id},

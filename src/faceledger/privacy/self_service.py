@@ -68,6 +68,7 @@ def access_request(
 def erasure_request(store: Store, check: IdentityCheck, context: ActionContext) -> ErasureReport:
     """Erase the person's own faces (Art. 17)."""
     person = own_faces(store, check)
+    store.forget_person_templates(check.embedding, context)  # enrolments and watches too
     return erase(
         store, face_ids=person.face_ids, context=context, reason="art17-request",
         inputs={"selfies_sha256": person.selfies_sha256, "self_service": True,

@@ -46,6 +46,7 @@ SEGMENT_BYTES = 4 << 20
 SMALL_BYTES = 1 << 20
 #: log entries kept behind the files' position, so a process that lags replays the log
 #: instead of reloading the segments
+COMPACT_AFTER = 8  # small segments that make a compaction due (see compaction_due)
 LOG_KEEP = 200_000
 TRAIN_SAMPLE = 65_536
 GENERATION_META = "index_generation"
@@ -240,6 +241,17 @@ class IndexFile:
     def compact(self) -> None:
         """Save, merging small segments into larger ones."""
         self.save(compact=True)
+
+    def compaction_due(self) -> bool:
+        """Are there enough small segments (each ingest batch and each erasure leaves
+        some) that merging them is worth a rewrite? Read from the manifest alone."""
+        with self.files.locked(exclusive=False):
+            manifest = self.files.read_manifest()
+        if manifest is None or len(manifest.segments) < COMPACT_AFTER:
+            return False
+        largest = max(s.n for s in manifest.segments)
+        small = [s for s in manifest.segments if s.n * 4 < largest or s.n < 1024]
+        return len(small) >= COMPACT_AFTER
 
     def _without(self, segments: list[Segment], dels: np.ndarray, gone: set[str]
                  ) -> list[Segment]:

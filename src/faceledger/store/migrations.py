@@ -1,9 +1,7 @@
-"""Schema migrations, recorded in a table, one transaction each."""
+"""The catalog's schema as named SQLite migrations (applied by :func:`store.sql.apply_migrations`,
+recorded in a table, one transaction each)."""
 
 from __future__ import annotations
-
-import sqlite3
-from datetime import UTC, datetime
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -143,51 +141,68 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX rights_requests_received ON rights_requests(received_at);
         """,
     ),
+    (
+        # named subjects, consented watches and their alerts (issue 14, req. 5 and 6):
+        # templates and webhook secrets are the store cipher's blobs; an alert dies with
+        # its face (erasure, retention) and its watch (withdrawal, expiry), its webhook
+        # delivery with its alert. See faceledger.store.subjects and faceledger.subjects.
+        "0008_subjects_watches",
+        """
+        CREATE TABLE subjects (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            source_id INTEGER NOT NULL REFERENCES sources(id),
+            consent TEXT NOT NULL DEFAULT '',
+            pack TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (source_id, name)
+        );
+        CREATE TABLE subject_templates (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subject_id INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+            photo_sha256 TEXT NOT NULL,
+            template BLOB NOT NULL
+        );
+        CREATE INDEX subject_templates_subject ON subject_templates(subject_id);
+        CREATE TABLE watches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subject_id INTEGER REFERENCES subjects(id) ON DELETE CASCADE,
+            owner TEXT NOT NULL CHECK (owner IN ('operator', 'subject')),
+            label TEXT NOT NULL,
+            pack TEXT NOT NULL,
+            template BLOB NOT NULL,
+            far REAL NOT NULL,
+            webhook_url TEXT NOT NULL,
+            webhook_secret BLOB NOT NULL,
+            withdraw_sha256 TEXT,
+            purpose TEXT NOT NULL,
+            case_ref TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX watches_expiry ON watches(expires_at);
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+            face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+            photo_id INTEGER NOT NULL,
+            similarity REAL NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (watch_id, face_id)
+        );
+        CREATE INDEX alerts_face ON alerts(face_id);
+        CREATE TABLE webhook_outbox (
+            alert_id INTEGER PRIMARY KEY REFERENCES alerts(id) ON DELETE CASCADE,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            delivered_at TEXT
+        );
+        CREATE INDEX webhook_outbox_due ON webhook_outbox(state, next_attempt_at);
+        """,
+    ),
 ]
 
-
-def apply_migrations(
-    conn: sqlite3.Connection, migrations: list[tuple[str, str]] | None = None
-) -> list[str]:
-    """Apply pending migrations in order, one transaction each (the catalog's by default;
-    any SQLite file of the store may pass its own list); returns the names applied now.
-
-    Whether a migration is pending is read inside its own write transaction, so two
-    processes opening one file at once never apply a migration twice."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    applied = []
-    for name, sql in MIGRATIONS if migrations is None else migrations:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                conn.execute("ROLLBACK")
-                continue
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, datetime.now(UTC).isoformat(timespec="seconds")),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        applied.append(name)
-    return applied
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements; a trigger's body (BEGIN ... END) stays whole."""
-    out: list[str] = []
-    pending = ""
-    for part in sql.split(";"):
-        pending = f"{pending};{part}" if pending else part
-        if sqlite3.complete_statement(pending + ";"):
-            if pending.strip():
-                out.append(pending.strip())
-            pending = ""
-    if pending.strip():
-        out.append(pending.strip())
-    return out

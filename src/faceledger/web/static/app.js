@@ -247,6 +247,10 @@ function initRights() {
     if (!$("#selfie").files.length) { status.textContent = "Choose a selfie first."; return; }
     const body = new FormData();
     body.append("selfie", $("#selfie").files[0]);
+    if (form.kind.value === "watch") {
+      body.append("webhook_url", form.webhook_url.value);
+      body.append("days", form.days.value || "30");
+    }
     status.className = "status";
     status.textContent = "Sending…";
     try {
@@ -278,6 +282,10 @@ function initRights() {
           el("h3", { text: "Who can see it" }), list(p.recipients.map((r) => `${r.role}: ${r.receives}`)),
           el("h3", { text: "Retention" }), list(p.retention.map((r) => `${r.source}: ${r.retention_days} days`)));
         out.append(grid, how, el("p", { class: "card", text: data.your_rights }));
+      } else if (data.watch) {  // a watch on oneself (subjects.js's pages show it to operators)
+        status.textContent = `Watching until ${data.watch.expires_at.slice(0, 10)}. Your token is now used.`;
+        out.append(el("p", { class: "secret", "data-testid": "watch-secrets",
+          text: `Webhook signing secret: ${data.webhook_secret} — to stop, withdraw with: ${data.withdraw_credential}` }));
       } else {
         const r = data.result || {};
         const erased = r.faces || (r.erased && r.erased.faces) || [];
