@@ -20,3 +20,6 @@ from PIL import features
 assert features.check("avif"), "this Pillow build has no AVIF support (pillow>=11.3 wheels do)"
 assert pillow_heif.libheif_info()["decoders"], "pillow-heif has no HEIF decoder"
 PY
+case ",$extras," in
+  *,peers,*) pip install --quiet --no-deps "face_recognition==1.3.0" ;;
+esac

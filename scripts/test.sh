@@ -4,7 +4,7 @@
 # tests; the services are stopped however the tests end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh test,dlib,cluster
+scripts/setup.sh test,dlib,cluster,ray
 if [ -x scripts/install-browser.sh ]; then scripts/install-browser.sh; fi
 . .venv/bin/activate
 ruff check src tests benchmarks

@@ -1,14 +1,30 @@
-"""Ingest throughput and search latency on real LFW photos, in a throw-away store.
+"""Ingest throughput against its limits, on real LFW photos, in throw-away stores.
 
-The same photos are ingested with one worker and with all workers in the same run, so the
-speed-up is a ratio measured on the same machine at the same time.
+In one run, on the same photos:
+
+* **the model-bound limit**: the pack's detector and recognizer alone (the photos decoded
+  and the faces aligned beforehand, untimed), their CPU time measured on one thread and
+  divided over the cores: ``photos / (model CPU seconds / cores)``. No ingest of these
+  photos on this machine can be faster while it runs these models.
+* **ingests** with 1 and 2 worker processes (and, with Ray installed, on a local Ray
+  instance with 1 and 2 actors): photos/s and faces/s in wall time, the CPU the run used
+  (this process and its workers), its peak RSS, and how busy the machine was meanwhile.
+* **face_recognition** (the ``peers`` extra), photo by photo: ``load_image_file``,
+  ``face_locations`` (HOG), ``face_encodings``, as its README shows.
+
+``photos_per_second`` is the ingest with one worker per core. On a shared machine the wall
+figures move with the other jobs; ``cpu_efficiency`` (the models' CPU time over all the CPU
+the ingest used) does not, and is the ratio an idle machine would reach with every core
+busy (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import os
+import resource
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +36,15 @@ from faceledger.types import ActionContext
 
 @dataclass(frozen=True)
 class IngestRun:
+    mode: str  # "local" | "ray"
     workers: int
     photos: int
     faces: int
     errors: int
     seconds: float
+    cpu_seconds: float  # this process and its worker processes (Ray actors not counted)
+    others_cpu_seconds: float  # CPU used by everything else on the machine meanwhile
+    peak_rss_mb: float  # the ingesting process plus its workers' peaks (upper bound)
 
     @property
     def photos_per_second(self) -> float:
@@ -35,85 +55,255 @@ class IngestRun:
         return self.faces / self.seconds if self.seconds else 0.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class IngestBenchResult:
     photos: int
+    cores: int
+    load_before: list[float]
+    load_after: list[float]
+    model_cpu_seconds: float
+    model_bound_photos_per_second: float
     runs: list[IngestRun]
-    gallery_faces: int
-    search_queries: int
-    search_p50_ms: float
-    search_p99_ms: float
-    index_p50_ms: float  # the vector search alone, without decoding/detecting/embedding the probe
+    face_recognition_photos_per_second: float | None = None
+    face_recognition_cpu_ms_per_photo: float | None = None
+    face_recognition_faces: int | None = None
+    gallery_faces: int = 0
+    search_queries: int = 0
+    search_p50_ms: float = 0.0
+    search_p99_ms: float = 0.0
+    index_p50_ms: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def run(self, mode: str, workers: int) -> IngestRun | None:
+        return next((r for r in self.runs if r.mode == mode and r.workers == workers), None)
+
+    @property
+    def main_run(self) -> IngestRun:
+        return self.run("local", self.cores) or self.runs[-1]
+
+    @property
+    def photos_per_second(self) -> float:
+        return self.main_run.photos_per_second
+
+    @property
+    def model_bound_ratio(self) -> float:
+        return self.photos_per_second / self.model_bound_photos_per_second
+
+    @property
+    def cpu_efficiency(self) -> float:
+        return self.model_cpu_seconds / self.main_run.cpu_seconds
+
+    @property
+    def vs_face_recognition(self) -> float | None:
+        peer = self.face_recognition_photos_per_second
+        return self.photos_per_second / peer if peer else None
+
+    @property
+    def two_vs_one(self) -> float | None:
+        one, two = self.run("local", 1), self.run("local", 2)
+        return two.photos_per_second / one.photos_per_second if one and two else None
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["runs"] = [dict(asdict(r), photos_per_second=round(r.photos_per_second, 2),
                           faces_per_second=round(r.faces_per_second, 2)) for r in self.runs]
+        main = self.main_run
+        d.update(
+            photos_per_second=round(self.photos_per_second, 2),
+            faces_per_second=round(main.faces_per_second, 2),
+            model_bound_photos_per_second=round(self.model_bound_photos_per_second, 2),
+            model_bound_ratio=round(self.model_bound_ratio, 3),
+            cpu_efficiency=round(self.cpu_efficiency, 3),
+            vs_face_recognition=(round(self.vs_face_recognition, 2)
+                                 if self.vs_face_recognition is not None else None),
+            two_workers_vs_one=round(self.two_vs_one, 3) if self.two_vs_one else None,
+        )
         return d
 
 
 def lfw_photos(lfw_dir: Path, n: int) -> list[Path]:
-    return sorted((Path(lfw_dir) / "images").glob("*/*.jpg"))[:n]
+    """``n`` photos spread evenly over LFW (so, mostly different people)."""
+    every = sorted((Path(lfw_dir) / "images").glob("*/*.jpg"))
+    step = max(1, len(every) // max(1, n))
+    return every[::step][:n]
+
+
+def _cpu_times() -> tuple[float, float]:
+    """(this process and its reaped children's CPU seconds, the machine's busy seconds)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ours = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    return ours, busy
+
+
+def model_cpu_seconds(photos: list[Path], analyzer, limits) -> tuple[float, int]:
+    """CPU seconds of the detector and the recognizer alone over ``photos`` (decoding and
+    alignment done first and not counted), called as the ingest lanes call them."""
+    from faceledger.images import decode_image
+    from faceledger.pipeline.worker import FACES_PER_CALL
+
+    images = [decode_image(p.read_bytes(), limits, name=str(p)).bgr for p in photos]
+    analyzer.analyze(images[0])  # warm up
+    detect = embed = 0.0
+    faces = 0
+    for bgr in images:
+        start = time.thread_time()
+        found = analyzer.detect(bgr)
+        detect += time.thread_time() - start
+        crops = [analyzer.recognizer.align(bgr, f) for f in found]
+        start = time.thread_time()
+        analyzer.recognizer.embed_crops(crops, flip=analyzer.spec.flip,
+                                        faces_per_call=FACES_PER_CALL)
+        embed += time.thread_time() - start
+        faces += len(found)
+    return detect + embed, faces
+
+
+def face_recognition_run(photos: list[Path]) -> tuple[float, float, int] | None:
+    """(photos/s wall, CPU ms per photo, faces) for face_recognition, or None if absent."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import face_recognition
+    except ImportError:
+        return None
+    face_recognition.face_encodings(face_recognition.load_image_file(str(photos[0])))  # warm
+    faces = 0
+    cpu = time.process_time()
+    start = time.perf_counter()
+    for path in photos:
+        image = face_recognition.load_image_file(str(path))
+        boxes = face_recognition.face_locations(image)
+        faces += len(face_recognition.face_encodings(image, boxes))
+    wall = time.perf_counter() - start
+    return len(photos) / wall, (time.process_time() - cpu) / len(photos) * 1000, faces
+
+
+def _peak_rss_mb(workers: int, before_children: int) -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    extra = kids * workers if kids > before_children else 0
+    return round((me + extra) / 1024, 1)
+
+
+def _add_source(store, listing: Path, lfw_dir: Path) -> None:
+    store.add_source(
+        "lfw-bench", location=listing, kind="urls", root=Path(lfw_dir) / "images",
+        controller="benchmark", lawful_basis="legitimate-interests",
+        special_category_condition="archiving-research", purpose="benchmark",
+        retention_days=1, minors_policy="none-expected",
+    )
 
 
 def run_ingest_bench(
-    lfw_dir: Path, models_dir: Path, n: int = 1000, workers: tuple[int, ...] = (1, 2),
-    queries: int = 100,
+    lfw_dir: Path, models_dir: Path, n: int = 400, workers: tuple[int, ...] = (1, 2),
+    queries: int = 20, ray_workers: tuple[int, ...] = (1, 2), peers: bool = True,
 ) -> IngestBenchResult:
     photos = lfw_photos(lfw_dir, n)
-    runs = []
+    cores = os.cpu_count() or 1
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    runs: list[IngestRun] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="faceledger-bench-") as tmp:
         listing = Path(tmp) / "photos.txt"
         listing.write_text("".join(p.resolve().as_uri() + "\n" for p in photos))
         store = None
-        for w in workers:
+
+        def fresh(name: str):
+            nonlocal store
             if store is not None:
                 store.close()
-            store = init_store(Settings(data_dir=Path(tmp) / f"w{w}", models_dir=models_dir))
-            store.add_source(
-                "lfw-bench",
-                location=listing,
-                kind="urls",
-                root=Path(lfw_dir) / "images",
-                controller="benchmark",
-                lawful_basis="legitimate-interests",
-                special_category_condition="archiving-research",
-                purpose="benchmark",
-                retention_days=1,
-                minors_policy="none-expected",
-            )
-            report = store.ingest("lfw-bench", workers=w, actor="bench")
-            runs.append(IngestRun(w, report.photos, report.faces, report.errors, report.seconds))
+            store = init_store(Settings(data_dir=Path(tmp) / name, models_dir=models_dir))
+            _add_source(store, listing, lfw_dir)
+            return store
+
+        st = fresh("models")
+        model_cpu, _ = model_cpu_seconds(photos, st.analyzer, st.limits)
+        plan = [("local", w) for w in workers]
+        ray = _ray_or_none() if ray_workers else None
+        if ray_workers and ray is None:
+            notes.append("ray is not installed: no Ray runs (pip install 'faceledger[ray]')")
+        if ray is not None:
+            plan += [("ray", w) for w in ray_workers]
+        for mode, w in plan:
+            st = fresh(f"{mode}{w}")
+            kids_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            if mode == "ray" and not ray.is_initialized():
+                ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False, object_store_memory=256 * 1024 * 1024,
+                         runtime_env=_ray_env(), _node_ip_address="127.0.0.1")
+            ours0, busy0 = _cpu_times()
+            report = st.ingest("lfw-bench", workers=w, actor="bench",
+                               ray="auto" if mode == "ray" else None)
+            ours1, busy1 = _cpu_times()
+            runs.append(IngestRun(
+                mode, w, report.photos, report.faces, report.errors, report.seconds,
+                round(ours1 - ours0, 3), round(max(0.0, (busy1 - busy0) - (ours1 - ours0)), 3),
+                _peak_rss_mb(w if mode == "local" and w > 1 else 0, kids_before)))
+        if ray is not None and ray.is_initialized():
+            ray.shutdown()
+        peer = face_recognition_run(photos) if peers else None
+        if peers and peer is None:
+            notes.append("face_recognition is not installed (the peers extra): no comparison")
         assert store is not None
-        probes = _probes(lfw_dir, photos, queries)
-        context = ActionContext("bench", "benchmark", "BENCH")
-        store.search(probes[0], k=10, context=context)  # load the models before timing
-        totals, index_times = [], []
-        for probe in probes:
-            start = time.perf_counter()
-            results = store.search(probe, k=10, largest_only=True, context=context)
-            totals.append(time.perf_counter() - start)
-            query = np.zeros((1, store.pack.embedding_size), np.float32)
-            query[0, 0] = 1.0
-            start = time.perf_counter()
-            store.index_file.search(query, 10)
-            index_times.append(time.perf_counter() - start)
-            assert results
+        search = _search(store, lfw_dir, photos, queries) if queries else (0, 0.0, 0.0, 0.0)
         gallery = len(store.index_file)
         store.close()
     return IngestBenchResult(
-        photos=len(photos),
+        photos=len(photos), cores=cores, load_before=load_before,
+        load_after=[round(x, 2) for x in os.getloadavg()],
+        model_cpu_seconds=round(model_cpu, 3),
+        model_bound_photos_per_second=round(len(photos) / (model_cpu / cores), 2),
         runs=runs,
-        gallery_faces=gallery,
-        search_queries=len(probes),
-        search_p50_ms=round(float(np.percentile(totals, 50)) * 1000, 2),
-        search_p99_ms=round(float(np.percentile(totals, 99)) * 1000, 2),
-        index_p50_ms=round(float(np.percentile(index_times, 50)) * 1000, 3),
+        face_recognition_photos_per_second=round(peer[0], 2) if peer else None,
+        face_recognition_cpu_ms_per_photo=round(peer[1], 1) if peer else None,
+        face_recognition_faces=peer[2] if peer else None,
+        gallery_faces=gallery, search_queries=search[0], search_p50_ms=search[1],
+        search_p99_ms=search[2], index_p50_ms=search[3], notes=notes,
     )
 
 
+def _ray_or_none():
+    try:
+        import ray
+    except ImportError:
+        return None
+    return ray
+
+
+def _ray_env() -> dict:
+    path = os.environ.get("PYTHONPATH")
+    return {"env_vars": {"PYTHONPATH": path}} if path else {}
+
+
+def _search(store, lfw_dir: Path, photos: list[Path], count: int):
+    probes = _probes(lfw_dir, photos, count)
+    context = ActionContext("bench", "benchmark", "BENCH")
+    store.search(probes[0], k=10, context=context)  # load the models before timing
+    totals, index_times = [], []
+    for probe in probes:
+        start = time.perf_counter()
+        results = store.search(probe, k=10, largest_only=True, context=context)
+        totals.append(time.perf_counter() - start)
+        query = np.zeros((1, store.pack.embedding_size), np.float32)
+        query[0, 0] = 1.0
+        start = time.perf_counter()
+        store.index_file.search(query, 10)
+        index_times.append(time.perf_counter() - start)
+        assert results
+    return (len(probes), round(float(np.percentile(totals, 50)) * 1000, 2),
+            round(float(np.percentile(totals, 99)) * 1000, 2),
+            round(float(np.percentile(index_times, 50)) * 1000, 3))
+
+
 def _probes(lfw_dir: Path, ingested: list[Path], count: int) -> list[Path]:
-    """Photos not in the gallery: the ones after the ingested slice."""
+    """Photos not in the gallery."""
     taken = set(ingested)
     rest = [p for p in sorted((Path(lfw_dir) / "images").glob("*/*.jpg")) if p not in taken]
     step = max(1, len(rest) // count)

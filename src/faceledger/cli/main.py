@@ -226,14 +226,20 @@ def source_list(ctx, as_json) -> None:
 
 @main.command()
 @click.argument("name")
-@click.option("--workers", type=int, default=None, help="Worker processes (default: 2 cores).")
+@click.option("--workers", type=int, default=None,
+              help="Worker processes (default: the free cores, at most FACELEDGER_WORKERS); "
+              "with --ray, Ray actors (default: one per CPU of the cluster).")
+@click.option("--ray", "ray_address", default=None, metavar="auto|ADDRESS",
+              help="Analyse on a Ray cluster (pip install 'faceledger[ray]'): auto, or the "
+              "cluster's HOST:PORT. Every node must see the source and the models directory.")
 @json_option
 @click.pass_context
 @handle_errors
-def ingest(ctx, name, workers, as_json) -> None:
+def ingest(ctx, name, workers, ray_address, as_json) -> None:
     """Ingest a registered source.  Example: faceledger ingest events-2026
 
-    Resumable: photos already ingested are skipped; Ctrl-C keeps what was committed."""
+    Resumable: photos already ingested are skipped; Ctrl-C keeps what was committed.
+    On a Ray cluster: faceledger ingest events-2026 --ray head-node:6379"""
     from tqdm import tqdm
 
     with open_from(ctx) as store:
@@ -251,7 +257,7 @@ def ingest(ctx, name, workers, as_json) -> None:
             )
             bar.refresh()
 
-        report = store.ingest(name, progress=progress, workers=workers)
+        report = store.ingest(name, progress=progress, workers=workers, ray=ray_address)
         if bar is not None:
             bar.close()
     if as_json:

@@ -1,8 +1,16 @@
-"""Detector -> alignment -> recognizer, for one decoded photo."""
+"""Detector -> alignment -> recognizer, for one decoded photo or for many.
+
+For many photos (ingest), :meth:`FaceAnalyzer.prepare` detects and aligns one photo's faces
+(after which its pixels are no longer needed) and :meth:`FaceAnalyzer.embed_prepared` embeds
+the crops of several prepared photos together: the recognizer sees the faces of many photos
+in its batches, and how it batches them is the recognizer's business.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,6 +23,14 @@ def face_quality(face: DetectedFace) -> float:
     64 pixels on their short side (small faces carry less identity information)."""
     short = min(face.box.width, face.box.height)
     return float(max(0.0, min(1.0, face.score)) * min(1.0, max(short, 0.0) / 64.0))
+
+
+@dataclass
+class PreparedPhoto:
+    """One photo's detected faces and their aligned crops, ready to be embedded."""
+
+    faces: list[DetectedFace]
+    crops: list[np.ndarray] = field(repr=False)
 
 
 class FaceAnalyzer:
@@ -56,3 +72,30 @@ class FaceAnalyzer:
             FaceEmbedding(face=f, embedding=v, quality=face_quality(f))
             for f, v in zip(faces, vectors)
         ]
+
+    def prepare(self, bgr: np.ndarray) -> PreparedPhoto:
+        """Detect the photo's faces and align their crops (the recognizer's input)."""
+        faces = self.detect(bgr)
+        return PreparedPhoto(faces, [self.recognizer.align(bgr, f) for f in faces])
+
+    def embed_prepared(self, photos: Sequence[PreparedPhoto],
+                       faces_per_call: int | None = None) -> list[list[FaceEmbedding]]:
+        """Embed the faces of several prepared photos in shared batches; one list of faces
+        per photo, as :meth:`analyze` would give it."""
+        crops = [c for p in photos for c in p.crops]
+        with self._embed_lock:
+            vectors = self.recognizer.embed_crops(crops, flip=self.spec.flip,
+                                                  faces_per_call=faces_per_call)
+        out: list[list[FaceEmbedding]] = []
+        start = 0
+        for p in photos:
+            part = vectors[start : start + len(p.faces)]
+            start += len(p.faces)
+            out.append([FaceEmbedding(face=f, embedding=v, quality=face_quality(f))
+                        for f, v in zip(p.faces, part)])
+        return out
+
+    def analyze_many(self, images: Sequence[np.ndarray],
+                     faces_per_call: int | None = None) -> list[list[FaceEmbedding]]:
+        """:meth:`analyze` for several photos, their faces embedded in shared batches."""
+        return self.embed_prepared([self.prepare(bgr) for bgr in images], faces_per_call)

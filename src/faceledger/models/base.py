@@ -58,7 +58,17 @@ class Recognizer(Model):
         self.load()
         if not faces:
             return np.zeros((0, self.embedding_size), dtype=np.float32)
-        crops = [self.align(bgr, face) for face in faces]
+        return self.embed_crops([self.align(bgr, face) for face in faces], flip=flip)
+
+    def embed_crops(self, crops: list[np.ndarray], flip: bool = False,
+                    faces_per_call: int | None = None) -> np.ndarray:
+        """Embeddings of aligned crops, which may come from many photos (ingest aligns each
+        photo's faces as soon as it is detected and embeds the crops of several photos in
+        one go, so that a photo's pixels need not be kept until its faces are embedded).
+        ``faces_per_call`` is a hint for recognizers that batch; others ignore it."""
+        self.load()
+        if not crops:
+            return np.zeros((0, self.embedding_size), dtype=np.float32)
         vectors = self._embed(crops)
         if flip:
             vectors = vectors + self._embed([np.ascontiguousarray(c[:, ::-1]) for c in crops])

@@ -107,16 +107,18 @@ class OpenVinoRecognizer(Recognizer):
         size = (self.input_size, self.input_size)
         return align_face(bgr, face.landmarks.as_array(), self.reference, size)
 
-    def embed(self, bgr: np.ndarray, faces: list[DetectedFace], flip: bool = False) -> np.ndarray:
-        """As :meth:`Recognizer.embed`, with each face and its mirror image in one batch."""
+    def embed_crops(self, crops: list[np.ndarray], flip: bool = False,
+                    faces_per_call: int | None = None) -> np.ndarray:
+        """As :meth:`Recognizer.embed_crops`, with each face and its mirror image in one
+        batch. ``faces_per_call`` (default ``batch // 2``) sets how many faces share a
+        network call when crops of many photos are embedded together."""
         self.load()
-        if not faces:
+        if not crops:
             return np.zeros((0, self.embedding_size), dtype=np.float32)
-        crops = [self.align(bgr, face) for face in faces]
         if not flip:
             return l2_normalise(self._embed(crops))
         vectors = []
-        per_call = max(1, self.batch // 2)
+        per_call = max(1, faces_per_call or self.batch // 2)
         for start in range(0, len(crops), per_call):
             chunk = crops[start : start + per_call]
             both = self._infer(chunk + [c[:, ::-1] for c in chunk])

@@ -1,4 +1,11 @@
-"""Ingest one source: list its photos, analyse them on every core, write them in batches.
+"""Ingest one source: list its photos, analyse them on every free core, write them in batches.
+
+The run is a pipeline: analysis lanes (:class:`~.worker.AnalysisLane`: reading and
+decoding in threads ahead of the models, crops of many photos embedded together) run in
+worker processes started once per run (or in this process for one worker, or as Ray actors
+with ``ray=``), and the catalog writer (:mod:`.writer`) runs in its own thread, so that
+neither the models nor the writer waits for the other. With ``workers=None`` the number of
+worker processes follows the cores that are free when the run starts (:func:`auto_workers`).
 
 One run per source at a time: a run holds an OS lock (``locks/ingest-<source id>.lock``)
 for its whole life, and a second one is refused with :class:`~faceledger.errors.BusyError`.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 import threading
 import time
 from collections import deque
@@ -24,22 +32,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ..errors import ModelError
-from ..images import ImageLimits
 from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
-from ..store.catalog import utc_now
 from ..store.locks import FileLock
-from ..subjects.alerts import raise_alerts
 from .listing import PhotoRef, list_source
-from .worker import PhotoResult, analyze_chunk, analyze_photo, init_worker
+from .worker import AnalysisLane, PhotoResult, analyze_chunk, init_worker
+from .writer import CatalogWriter
 
 if TYPE_CHECKING:
     from ..ledger import Store
 
-CHUNK = 8  # photos per task handed to a worker
+CHUNK = 16  # photos per task handed to a worker
+IN_FLIGHT = 2  # tasks queued per worker (bounds the results waiting in memory)
 
 
 @dataclass
@@ -85,6 +90,20 @@ def run_lock_name(source_id: int) -> str:
     return f"ingest-{int(source_id)}"
 
 
+def auto_workers(limit: int, cores: int | None = None,
+                 load: float | None = None) -> int:
+    """Worker processes for a run: the cores nobody else is using (cores minus the
+    one-minute load average, rounded), at least one and at most ``limit``. On a busy
+    machine a second worker only contends with the other jobs, so it is not started."""
+    cores = cores or os.cpu_count() or 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (OSError, AttributeError):
+            load = 0.0
+    return max(1, min(limit, cores, round(cores - load)))
+
+
 def ingest_source(
     store: Store,
     name: str,
@@ -92,6 +111,7 @@ def ingest_source(
     stop_event: threading.Event | None = None,
     workers: int | None = None,
     actor: str = "cli",
+    ray: str | None = None,
 ) -> IngestReport:
     catalog = store.catalog
     info = store.source(name)
@@ -102,7 +122,7 @@ def ingest_source(
     lock.require(f"an ingest of source {name!r}")  # one run per source, across processes
     try:
         return _run_locked(store, name, info, source_id, lock.name, progress, stop_event,
-                           workers, actor)
+                           workers, actor, ray)
     finally:
         lock.release()
 
@@ -110,7 +130,7 @@ def ingest_source(
 def _run_locked(
     store: Store, name: str, info, source_id: int, lock_name: str,
     progress: ProgressCallback | None, stop_event: threading.Event | None,
-    workers: int | None, actor: str,
+    workers: int | None, actor: str, ray: str | None = None,
 ) -> IngestReport:
     catalog = store.catalog
     listing = list_source(info)
@@ -123,8 +143,11 @@ def _run_locked(
     run_id = catalog.start_run(source_id, store.pack.name)
     started = time.perf_counter()
     status = "failed"
-    workers = store.settings.workers if workers is None else workers
+    if workers is None and ray is None:
+        workers = auto_workers(store.settings.workers)
     intent = None
+    writer: CatalogWriter | None = None
+    writer_error: Exception | None = None
     try:
         # the run is "running" from here; a process killed now leaves its lock free and
         # the next open of the store marks the run crashed (see recover_crashed_runs)
@@ -135,22 +158,36 @@ def _run_locked(
         )
         if progress:
             progress(state)
+        writer = CatalogWriter(store, source_id, run_id, state)
+        if ray is not None:
+            from .ray_ingest import analyse_on_ray
+
+            results = analyse_on_ray(store, todo, ray, stop_event, workers=workers)
+        else:
+            assert workers is not None
+            results = _analyse(store, todo, workers, stop_event)
         batch: list[PhotoResult] = []
-        for result in _analyse(store, todo, workers, stop_event):
+        for result in results:
             batch.append(result)
             if len(batch) >= store.settings.batch_size:
-                _write(store, source_id, run_id, batch, state)
+                writer.put(batch)
                 batch = []
                 state.elapsed = time.perf_counter() - started
                 if progress:
                     progress(state)
         if batch:
-            _write(store, source_id, run_id, batch, state)
+            writer.put(batch)
+        writer.close()  # every batch committed (or its error raised here)
         stopped = stop_event is not None and stop_event.is_set()
         status = "interrupted" if stopped else "completed"
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
+        if writer is not None:
+            try:  # what was analysed and handed over is kept, even on Ctrl-C
+                writer.close()
+            except Exception as exc:  # recorded as failed below, then raised
+                status, writer_error = "failed", exc
         state.elapsed = time.perf_counter() - started
         if progress:
             progress(state)
@@ -173,6 +210,8 @@ def _run_locked(
         else:
             store.record("ingest_run", actor=actor, purpose=info.purpose, inputs=inputs,
                          outputs=report.as_dict())
+    if writer_error is not None:
+        raise writer_error
     return report
 
 
@@ -232,15 +271,18 @@ def _record_end(store: Store, run_id: int, intent, status: str, counts: dict) ->
 def _analyse(
     store: Store, todo: list[PhotoRef], workers: int, stop_event: threading.Event | None
 ) -> Iterator[PhotoResult]:
-    limits = ImageLimits(store.settings.max_image_bytes, store.settings.max_image_pixels)
+    limits = store.limits
+    chunks = (todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK))
     if workers <= 1 or len(todo) <= CHUNK:
-        analyzer = store.analyzer
-        for ref in todo:
-            if stop_event is not None and stop_event.is_set():
-                return
-            yield analyze_photo(ref, analyzer, limits)
+        lane = AnalysisLane(store.analyzer, limits)
+        try:
+            for chunk in chunks:
+                if stop_event is not None and stop_event.is_set():
+                    return
+                yield from lane.analyze(chunk)
+        finally:
+            lane.close()
         return
-    chunks = [todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK)]
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
         max_workers=workers,
@@ -253,10 +295,9 @@ def _analyse(
     )
     pending: deque[cf.Future] = deque()
     try:
-        it = iter(chunks)
-        for chunk in it:
+        for chunk in chunks:
             pending.append(pool.submit(analyze_chunk, chunk))
-            if len(pending) >= workers * 4:
+            if len(pending) >= workers * IN_FLIGHT:
                 break
         while pending:
             if stop_event is not None and stop_event.is_set():
@@ -268,7 +309,7 @@ def _analyse(
                     "an ingest worker process died; if you call ingest from a script with "
                     "workers > 1, guard it with `if __name__ == '__main__':`"
                 ) from exc
-            nxt = next(it, None)
+            nxt = next(chunks, None)
             if nxt is not None:
                 pending.append(pool.submit(analyze_chunk, nxt))
             yield from results
@@ -276,50 +317,3 @@ def _analyse(
         for fut in pending:
             fut.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _write(
-    store: Store, source_id: int, run_id: int, batch: list[PhotoResult], state: IngestProgress
-) -> None:
-    """One transaction for a batch of photos and their faces; the index catches up after.
-
-    The catalog's triggers log every face added, so the vector index (this process's and
-    every other one's) learns of them from the log; the vectors computed here are handed
-    over only to save decrypting them again."""
-    catalog, cipher, pack = store.catalog, store.cipher, store.pack.name
-    now = utc_now()
-    known: dict[int, np.ndarray] = {}
-    seen_in_batch: dict[str, int] = {}
-    with catalog.write() as conn:
-        for res in batch:
-            state.done += 1
-            common = dict(sha256=res.sha256, size_bytes=res.size_bytes, width=res.width,
-                          height=res.height, now=now)
-            if res.error is not None:
-                state.errors += 1
-                catalog.insert_photo(conn, source_id, run_id, res.uri, "error",
-                                     error=res.error, **common)
-                continue
-            assert res.sha256 is not None
-            original = seen_in_batch.get(res.sha256) or catalog.photo_by_sha(conn, res.sha256)
-            if original is not None:
-                state.duplicates += 1
-                catalog.insert_photo(conn, source_id, run_id, res.uri, "duplicate",
-                                     duplicate_of=original, **common)
-                continue
-            photo_id = catalog.insert_photo(conn, source_id, run_id, res.uri, "ok", **common)
-            seen_in_batch[res.sha256] = photo_id
-            faces = res.faces
-            if faces and store.optout is not None:
-                blocked = store.optout.blocked_mask(np.stack([f.embedding for f in faces]))
-                state.blocked += int(np.count_nonzero(blocked))
-                faces = [f for f, b in zip(faces, blocked) if not b]
-            for face in faces:
-                face_id = catalog.insert_face(
-                    conn, photo_id, run_id, face.box, face.landmarks, face.score, face.quality,
-                    pack, cipher.encrypt_vector(face.embedding), now,
-                )
-                known[face_id] = face.embedding
-            state.faces += len(faces)
-    store.index_file.sync(known)
-    raise_alerts(store, known)  # consented watches: alerts go to the outbox

@@ -1,13 +1,19 @@
 """The per-photo work of ingest: read (through :mod:`.reader`), hash, decode, detect, align,
 embed. One photo's failure of any kind is that photo's recorded error.
 
-``analyze_photo`` is a pure function of a file and an analyzer. For the process pool,
-each worker process builds one analyzer in its initializer and keeps it in ``_WORKER``:
-process-local state that exists only inside pool workers.
+``analyze_photo`` is a pure function of a file and an analyzer. :class:`AnalysisLane` is
+one core's worth of the same work for a batch of photos, pipelined: reading and decoding
+run in threads a few photos ahead of the models, each photo's faces are aligned as soon as
+it is detected (its pixels are then dropped), and the crops of the whole batch are embedded
+together. A lane is what a pool worker process, a Ray actor, or the ingesting process
+itself (one worker) runs. For the process pool, each worker process builds one lane in its
+initializer and keeps it in ``_WORKER``: process-local state that exists only inside pool
+workers.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import ctypes
 import ctypes.util
 import multiprocessing
@@ -16,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +30,8 @@ import numpy as np
 
 from ..errors import FaceLedgerError
 from ..images import DecodedImage, ImageLimits, decode_image
-from ..models.analyzer import FaceAnalyzer
+from ..models.analyzer import FaceAnalyzer, PreparedPhoto
+from ..types import FaceEmbedding
 from .reader import PhotoRef, read_photo
 
 
@@ -57,38 +65,119 @@ def unexpected(exc: BaseException, stage: str) -> str:
     return f"unexpected error while {stage}: {type(exc).__name__}: {exc}"
 
 
-def analyze_photo(ref: PhotoRef, analyzer: FaceAnalyzer, limits: ImageLimits) -> PhotoResult:
-    """One photo's result, never an exception: whatever goes wrong with this photo (a
-    refused or unreadable file, a hostile archive member, a bug in a decoder or a model)
-    becomes its recorded error, and the run goes on with the next photo."""
+def read_result(ref: PhotoRef, limits: ImageLimits) -> DecodedImage | PhotoResult:
+    """The decoded photo, or its error result: never an exception."""
     try:
-        image = read_ref(ref, limits)
+        return read_ref(ref, limits)
     except FaceLedgerError as exc:
         return PhotoResult(uri=ref.uri, error=exc.message)
     except Exception as exc:  # a poison pill in one photo must not stop the run
         return PhotoResult(uri=ref.uri, error=unexpected(exc, "reading and decoding"))
-    try:
-        found = analyzer.analyze(image.bgr)
-        faces = [
-            FaceRow(
-                box=[f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height],
-                landmarks=f.face.landmarks.as_list(),
-                score=f.face.score,
-                quality=f.quality,
-                embedding=np.asarray(f.embedding, dtype=np.float32),
-            )
-            for f in found
-        ]
-    except Exception as exc:  # a model failure on one photo must not stop the run
-        return PhotoResult(
-            uri=ref.uri, sha256=image.sha256, size_bytes=image.size_bytes,
-            width=image.width, height=image.height,
-            error=f"analysis failed: {type(exc).__name__}: {exc}",
+
+
+def _rows(found: list[FaceEmbedding]) -> list[FaceRow]:
+    return [
+        FaceRow(
+            box=[f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height],
+            landmarks=f.face.landmarks.as_list(),
+            score=f.face.score,
+            quality=f.quality,
+            embedding=np.asarray(f.embedding, dtype=np.float32),
         )
-    return PhotoResult(
-        uri=ref.uri, sha256=image.sha256, size_bytes=image.size_bytes,
-        width=image.width, height=image.height, faces=faces,
-    )
+        for f in found
+    ]
+
+
+def _image_result(ref: PhotoRef, image: DecodedImage, **rest) -> PhotoResult:
+    return PhotoResult(uri=ref.uri, sha256=image.sha256, size_bytes=image.size_bytes,
+                       width=image.width, height=image.height, **rest)
+
+
+def _failed(exc: BaseException) -> str:
+    return f"analysis failed: {type(exc).__name__}: {exc}"
+
+
+def analyze_photo(ref: PhotoRef, analyzer: FaceAnalyzer, limits: ImageLimits) -> PhotoResult:
+    """One photo's result, never an exception: whatever goes wrong with this photo (a
+    refused or unreadable file, a hostile archive member, a bug in a decoder or a model)
+    becomes its recorded error, and the run goes on with the next photo."""
+    image = read_result(ref, limits)
+    if isinstance(image, PhotoResult):
+        return image
+    try:
+        faces = _rows(analyzer.analyze(image.bgr))
+    except Exception as exc:  # a model failure on one photo must not stop the run
+        return _image_result(ref, image, error=_failed(exc))
+    return _image_result(ref, image, faces=faces)
+
+
+READ_AHEAD = 3  # photos read and decoded ahead of the models, per lane
+FACES_PER_CALL = 1  # faces (each with its mirror image) per recognizer call; see below
+
+
+class AnalysisLane:
+    """One core's worth of analysis for batches of photos (see the module docstring).
+
+    Memory: at most ``read_ahead`` decoded photos wait for the models, and a batch keeps
+    only its crops (128 x 128 each) until they are embedded. ``faces_per_call``: on the
+    2-core AMD EPYC (AVX2, f32) the 0095 network costs 12-14 ms of CPU per crop in batches
+    of 2 (one face and its mirror image, a network compiled for that size) and 15-16 ms in
+    batches of 4 to 16 (docs/benchmarks.md), so by default crops of many photos reach the
+    recognizer together but go through the network a face at a time."""
+
+    def __init__(self, analyzer: FaceAnalyzer, limits: ImageLimits,
+                 read_ahead: int = READ_AHEAD, faces_per_call: int | None = FACES_PER_CALL,
+                 readers: int = 2) -> None:
+        self.analyzer = analyzer
+        self.limits = limits
+        self.read_ahead = max(1, read_ahead)
+        self.faces_per_call = faces_per_call
+        self._readers = cf.ThreadPoolExecutor(max(1, readers), thread_name_prefix="read")
+
+    def close(self) -> None:
+        self._readers.shutdown(wait=True, cancel_futures=True)
+
+    def analyze(self, refs: list[PhotoRef]) -> list[PhotoResult]:
+        """Results in the order of ``refs``; one photo's failure is that photo's error."""
+        results: list[PhotoResult | None] = [None] * len(refs)
+        prepared: list[tuple[PhotoResult, PreparedPhoto]] = []  # crops, not pixels, are kept
+        ahead: deque[cf.Future] = deque()
+        pending = iter(refs)
+        for ref in pending:
+            ahead.append(self._readers.submit(read_result, ref, self.limits))
+            if len(ahead) >= self.read_ahead:
+                break
+        for i, ref in enumerate(refs):
+            image = ahead.popleft().result()
+            nxt = next(pending, None)
+            if nxt is not None:
+                ahead.append(self._readers.submit(read_result, nxt, self.limits))
+            if isinstance(image, PhotoResult):
+                results[i] = image
+                continue
+            results[i] = result = _image_result(ref, image)
+            try:
+                prepared.append((result, self.analyzer.prepare(image.bgr)))
+            except Exception as exc:  # a model failure on one photo must not stop the run
+                result.error = _failed(exc)
+        self._embed(prepared)
+        return [r for r in results if r is not None]
+
+    def _embed(self, prepared: list[tuple[PhotoResult, PreparedPhoto]]) -> None:
+        if not prepared:
+            return
+        try:
+            found = self.analyzer.embed_prepared([p for _, p in prepared], self.faces_per_call)
+        except Exception:  # one bad photo must not fail its batch: embed them one by one
+            for result, photo in prepared:
+                try:
+                    result.faces = _rows(
+                        self.analyzer.embed_prepared([photo], self.faces_per_call)[0])
+                except Exception as exc:
+                    result.error = _failed(exc)
+            return
+        for (result, _), faces in zip(prepared, found):
+            result.faces = _rows(faces)
 
 
 _WORKER: dict[str, object] = {}
@@ -97,12 +186,17 @@ _WORKER: dict[str, object] = {}
 def init_worker(pack: str, models_dir: str, accept_research: bool, limits: ImageLimits) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
     _exit_with_parent()
+    _WORKER["lane"] = load_lane(pack, models_dir, accept_research, limits)
+
+
+def load_lane(pack: str, models_dir: str, accept_research: bool,
+              limits: ImageLimits) -> AnalysisLane:
+    """A lane with its own copy of the pack's models, loaded now (once per worker)."""
     from ..models.registry import load_pack
 
     analyzer = load_pack(pack, Path(models_dir), accept_research, threads=1)
     analyzer.load()
-    _WORKER["analyzer"] = analyzer
-    _WORKER["limits"] = limits
+    return AnalysisLane(analyzer, limits)
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -140,7 +234,6 @@ def _watch_parent(parent: int) -> None:
 
 
 def analyze_chunk(refs: list[PhotoRef]) -> list[PhotoResult]:
-    analyzer = _WORKER["analyzer"]
-    limits = _WORKER["limits"]
-    assert isinstance(analyzer, FaceAnalyzer) and isinstance(limits, ImageLimits)
-    return [analyze_photo(ref, analyzer, limits) for ref in refs]
+    lane = _WORKER["lane"]
+    assert isinstance(lane, AnalysisLane)
+    return lane.analyze(refs)

@@ -1,4 +1,4 @@
-"""``faceledger bench ingest``: ingest throughput and search latency on LFW."""
+"""``faceledger bench ingest``: ingest throughput against the model-bound limit and peers."""
 
 from __future__ import annotations
 
@@ -11,33 +11,63 @@ from faceledger.cli.common import echo_json, handle_errors, json_option, setting
 from .group import bench
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
 @bench.command("ingest")
 @click.option("--lfw", "lfw_dir", type=click.Path(path_type=Path), default=None,
               help="LFW folder (default ../shared/datasets/lfw).")
-@click.option("--n", "n", type=int, default=1000, show_default=True, help="Photos to ingest.")
-@click.option("--queries", type=int, default=100, show_default=True)
+@click.option("--n", "n", type=int, default=400, show_default=True,
+              help="Photos to ingest, spread over LFW.")
+@click.option("--workers", "workers", default="1,2", show_default=True,
+              help="Worker-process counts to run, comma-separated.")
+@click.option("--ray-workers", "ray_workers", default="1,2", show_default=True,
+              help="Ray actor counts to run on a local Ray instance ('' for none).")
+@click.option("--peers/--no-peers", default=True, show_default=True,
+              help="Also time face_recognition on the same photos (the peers extra).")
+@click.option("--queries", type=int, default=20, show_default=True,
+              help="Search probes afterwards (0: no search timing).")
 @json_option
 @click.pass_context
 @handle_errors
-def bench_ingest(ctx, lfw_dir, n, queries, as_json) -> None:
-    """Photos/s and faces/s with 1 and 2 workers, then search latency at that gallery size.
+def bench_ingest(ctx, lfw_dir, n, workers, ray_workers, peers, queries, as_json) -> None:
+    """Photos/s and faces/s against the models' own limit and face_recognition, one run.
 
-    Example: faceledger bench ingest --n 1000"""
+    Example: faceledger bench ingest --n 400 --json"""
     from faceledger.config import default_datasets_dir
     from faceledger_bench.ingest_bench import run_ingest_bench
 
     settings = settings_from(ctx)
     lfw = lfw_dir or default_datasets_dir() / "lfw"
-    result = run_ingest_bench(lfw, settings.models_dir, n=n, queries=queries)
+    result = run_ingest_bench(lfw, settings.models_dir, n=n, workers=_ints(workers),
+                              queries=queries, ray_workers=_ints(ray_workers), peers=peers)
     if as_json:
         echo_json(result.as_dict())
         return
+    d = result.as_dict()
+    click.echo(f"{result.photos} LFW photos, {result.cores} cores, load average "
+               f"{result.load_before} before, {result.load_after} after")
+    click.echo(f"model-bound limit: models alone {result.model_cpu_seconds:.1f} s CPU "
+               f"= {d['model_bound_photos_per_second']} photos/s over {result.cores} cores")
     for r in result.runs:
-        click.echo(f"ingest, {r.workers} worker(s): {r.photos} photos, {r.faces} faces in "
-                   f"{r.seconds:.1f} s = {r.photos_per_second:.1f} photos/s, "
-                   f"{r.faces_per_second:.1f} faces/s")
-    if len(result.runs) == 2:
-        click.echo(f"speed-up {result.runs[0].seconds / result.runs[1].seconds:.2f}x")
-    click.echo(f"search over {result.gallery_faces} faces, {result.search_queries} probes: "
-               f"p50 {result.search_p50_ms} ms, p99 {result.search_p99_ms} ms end to end "
-               f"(vector search alone p50 {result.index_p50_ms} ms)")
+        click.echo(f"ingest, {r.mode} {r.workers} worker(s): {r.photos} photos, {r.faces} faces"
+                   f" in {r.seconds:.1f} s = {r.photos_per_second:.1f} photos/s, "
+                   f"{r.faces_per_second:.1f} faces/s; CPU {r.cpu_seconds:.1f} s, others' CPU"
+                   f" meanwhile {r.others_cpu_seconds:.1f} s, peak RSS {r.peak_rss_mb} MB")
+    click.echo(f"photos/s {d['photos_per_second']} = {d['model_bound_ratio']:.2f} of the "
+               f"model-bound limit; CPU efficiency (models' CPU / ingest CPU) "
+               f"{d['cpu_efficiency']:.2f}")
+    if d["two_workers_vs_one"]:
+        click.echo(f"two workers vs one: {d['two_workers_vs_one']:.2f}x")
+    if result.face_recognition_photos_per_second:
+        click.echo(f"face_recognition: {result.face_recognition_photos_per_second} photos/s "
+                   f"({result.face_recognition_cpu_ms_per_photo} ms CPU per photo, "
+                   f"{result.face_recognition_faces} faces); faceledger "
+                   f"{d['vs_face_recognition']}x")
+    if result.search_queries:
+        click.echo(f"search over {result.gallery_faces} faces, {result.search_queries} probes: "
+                   f"p50 {result.search_p50_ms} ms, p99 {result.search_p99_ms} ms end to end "
+                   f"(vector search alone p50 {result.index_p50_ms} ms)")
+    for note in result.notes:
+        click.echo(f"note: {note}")
