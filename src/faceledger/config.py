@@ -55,6 +55,10 @@ class Settings:
     operating_far: float = 1e-4  # verify (1:1): false-accept rate of the "match" threshold
     search_far: float = 1e-5  # search (1:N): stricter, since a probe meets every gallery face
     index_kind: str = "auto"  # for a new store; then `faceledger index retrain --kind`
+    # for a new store: where the catalog and the vectors live ("": SQLite and FAISS in the
+    # data dir; else a postgresql:// and a milvus:// URL, see faceledger.store.backends)
+    catalog: str = ""
+    vectors: str = ""
     key_file: Path | None = None
     require_purpose: bool = True
     # refuse a search or verification whose purpose is no source's declared purpose

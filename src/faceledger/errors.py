@@ -19,6 +19,7 @@ at the boundary where they occur, so callers only ever catch these.
     ├── StoreError               the catalog or index cannot be used
     │   ├── NotFoundError        a named thing does not exist
     │   ├── AlreadyExistsError   a named thing exists already
+    │   ├── ConflictError        a write breaks a constraint of the database
     │   ├── BusyError            another process or thread is doing this right now
     │   └── IndexMismatchError   catalog and vector index disagree
     ├── LawfulBasisError         a source lacks what the law requires, or an action its purpose
@@ -100,6 +101,11 @@ class NotFoundError(StoreError):
 
 class AlreadyExistsError(StoreError):
     code = "already_exists"
+    http_status = 409
+
+
+class ConflictError(StoreError):
+    code = "conflict"
     http_status = 409
 
 

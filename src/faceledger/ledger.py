@@ -27,9 +27,17 @@ from .privacy.optout import PRIVACY_FILE, open_optout
 from .privacy.sources import validate_source
 from .search.decisions import OperatingPoint, operating_point
 from .search.engine import load_probe, probe_faces, search_index
-from .store.catalog import Catalog
+from .store.backends import (
+    BACKENDS_FILE,
+    CATALOG_FILE,
+    open_catalog,
+    open_vectors,
+    parse_backends,
+    read_backends,
+    write_backends,
+)
 from .store.files import private_dir, private_file, secure_tree
-from .store.index_file import IndexFile
+from .store.interfaces import VectorStore
 from .store.locks import FileLock
 from .store.records import CheckReport, FaceRecord, PhotoRecord, RunRecord
 from .store.templates import Cipher
@@ -37,9 +45,7 @@ from .types import ActionContext, ProbeResult, SourceInfo, Verification
 
 log = logging.getLogger("faceledger.store")
 
-CATALOG_FILE = "catalog.db"
 AUDIT_FILE = "audit.db"
-INDEX_DIR = "index"
 
 
 
@@ -47,7 +53,13 @@ INDEX_DIR = "index"
 def init_store(settings: Settings) -> Store:
     """Create a store in ``settings.data_dir`` (or open the one that is there)."""
     data_dir = private_dir(settings.data_dir)
-    catalog = Catalog(data_dir / CATALOG_FILE)
+    backends = parse_backends(settings.catalog or None, settings.vectors or None)
+    recorded = (data_dir / BACKENDS_FILE).exists() or (data_dir / CATALOG_FILE).exists()
+    if recorded and read_backends(data_dir) != backends and (settings.catalog or settings.vectors):
+        raise ConfigError(f"{data_dir} holds a store on {read_backends(data_dir)} already")
+    if not recorded:
+        write_backends(data_dir, backends)
+    catalog = open_catalog(data_dir, read_backends(data_dir))
     try:
         if catalog.meta("store_id") is None:
             get_pack(settings.pack)  # refuse an unknown pack before writing anything
@@ -60,8 +72,8 @@ def init_store(settings: Settings) -> Store:
 
 
 def open_store(settings: Settings) -> Store:
-    path = Path(settings.data_dir) / CATALOG_FILE
-    if not path.exists():
+    data_dir = Path(settings.data_dir)
+    if not (data_dir / CATALOG_FILE).exists() and not (data_dir / BACKENDS_FILE).exists():
         raise NotFoundError(
             f"no faceledger store in {settings.data_dir} (create one with 'faceledger init')"
         )
@@ -73,7 +85,8 @@ class Store:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         secure_tree(self.data_dir)  # 0700 / 0600, also for stores made by older versions
-        self.catalog = Catalog(self.data_dir / CATALOG_FILE)
+        self.backends = read_backends(self.data_dir)
+        self.catalog = open_catalog(self.data_dir, self.backends)
         self.store_id = self.catalog.meta("store_id") or ""
         pack_name = self.catalog.meta("pack") or settings.pack
         self.pack: PackSpec = get_pack(pack_name)
@@ -84,9 +97,8 @@ class Store:
         self.optout: Any = open_optout(self)  # ``blocked_mask(vectors)``, used by ingest
         # erased photos' URIs as keyed hashes (the key is encrypted with the template key)
         self.tombstones = Tombstones(self.data_dir / PRIVACY_FILE, self.cipher)
-        private_dir(self.data_dir / INDEX_DIR)
-        self.index_file = IndexFile(
-            self.data_dir / INDEX_DIR, self.pack.name, self.pack.embedding_size,
+        self.index_file: VectorStore = open_vectors(
+            self.data_dir, self.backends, self.pack.name, self.pack.embedding_size,
             self.catalog.meta("index_kind") or settings.index_kind, self.catalog, self.cipher,
         )
         self.index_file.open()
@@ -236,10 +248,10 @@ class Store:
         return info
 
     def source(self, name: str) -> SourceInfo:
-        return _source_info(self.catalog.source_row(name))
+        return self.catalog.source(name).info
 
     def sources(self) -> list[SourceInfo]:
-        return [_source_info(r) for r in self.catalog.source_rows()]
+        return [s.info for s in self.catalog.sources()]
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, name: str, progress=None, stop_event: threading.Event | None = None,
@@ -394,16 +406,6 @@ class Store:
             self.index_file.requested_kind = kind
             self.catalog.set_meta("index_kind", kind)
         return self.check()
-
-
-def _source_info(row) -> SourceInfo:
-    return SourceInfo(
-        name=row["name"], kind=row["kind"], location=row["location"],
-        controller=row["controller"], lawful_basis=row["lawful_basis"], purpose=row["purpose"],
-        retention_days=int(row["retention_days"]),
-        special_category_condition=row["special_category_condition"],
-        minors_policy=row["minors_policy"], root=row["root"] or "",
-    )
 
 
 __all__ = ["ActionContext", "Store", "init_store", "open_store"]

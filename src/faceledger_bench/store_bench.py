@@ -92,7 +92,7 @@ def build(root: Path, models_dir: Path, gallery: SyntheticGallery, queries: np.n
                          special_category_condition="archiving-research",
                          purpose="measure the store", retention_days=3650,
                          minors_policy="none-expected")
-        source_id = int(store.catalog.source_row(SOURCE)["id"])
+        source_id = store.catalog.source(SOURCE).id
         run_id = store.catalog.start_run(source_id, store.pack.name)
         truth_s = np.full((queries.shape[0], K), -np.inf, np.float32)
         truth_i = np.full((queries.shape[0], K), -1, np.int64)
@@ -198,7 +198,7 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
     rss = _rss_mb()
 
     # 1,000 faces through the ingest write path, then the index brought up to date
-    source_id = int(store.catalog.source_row(SOURCE)["id"])
+    source_id = store.catalog.source(SOURCE).id
     run_id = store.catalog.start_run(source_id, store.pack.name)
     t = time.perf_counter()
     ids = _write_faces(store, source_id, run_id, new_vectors, 10**9)

@@ -158,7 +158,7 @@ def test_cli_erase_by_selfie_lists_then_asks(store, lfw_dir):
 
 
 def test_erasure_truncates_the_wal_and_vacuum_leaves_no_free_pages(store, lfw_dir):
-    assert store.catalog.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    assert store.catalog.query("PRAGMA secure_delete")[0][0] == 1
     erase_person(store, [lfw_image(lfw_dir, TARGET, 4)], context=CTX, vacuum=True)
     wal = Path(str(store.catalog.path) + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0

@@ -62,7 +62,7 @@ def template(tmp_path_factory, lfw_dir, models_dir):
     st.ingest("events", workers=1)
     faces = st.catalog.counts()["faces"]
     assert faces >= 8
-    source_id = int(st.catalog.source_row("events")["id"])
+    source_id = st.catalog.source("events").id
     with st.catalog.write() as conn:  # photos that could not be read: real rows, cheap ones
         conn.executemany(
             "INSERT INTO photos (source_id, uri, status, error, ingested_at) "

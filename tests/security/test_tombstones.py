@@ -23,7 +23,7 @@ SECRET_URI = "file:///photos/clinic/alice-waiting-room.jpg"
 
 def _erased_photo(root: Path):
     st = busy_store(root, entries=0)
-    source_id = int(st.catalog.source_row("events")["id"])
+    source_id = st.catalog.source("events").id
     with st.catalog.write() as conn:
         cur = conn.execute(
             "INSERT INTO photos (source_id, uri, status, error, ingested_at) "

@@ -61,7 +61,7 @@ class Gallery:
                           special_category_condition="explicit-consent",
                           minors_policy="none-expected")
         self.catalog.add_source(info)
-        self.source_id = int(self.catalog.source_row("s")["id"])
+        self.source_id = self.catalog.source("s").id
         self.run_id = self.catalog.start_run(self.source_id, PACK)
         self.vectors: dict[int, np.ndarray] = {}
         self.count = 0

@@ -9,17 +9,14 @@ so a spent token's template leaves no bytes behind. The file is created mode 060
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError
-from ..store.migrations import apply_migrations as run_migrations
+from ..store.sql import SQLiteDB
 
 KEYS_LOCK = "apikeys"  # held (``store/locks``) around each audited change of keys or tokens
+
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA secure_delete=ON", "PRAGMA foreign_keys=ON")
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -82,75 +79,20 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
-class KeysDB:
-    """One autocommit connection shared by the server's threads under a lock; multi-statement
-    changes go through :meth:`transaction` (``BEGIN IMMEDIATE``), which also orders them
+class KeysDB(SQLiteDB):
+    """keys.db as one of the store's SQLite files: one connection shared by the server's
+    threads under :attr:`lock`; single statements through :meth:`execute`, multi-statement
+    changes through :meth:`transaction` (``BEGIN IMMEDIATE``), which also orders them
     against other processes (the CLI issuing a token while the server runs)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.lock = threading.RLock()
-        _create_private(self.path)
+        path = Path(path)
         try:
-            self.conn = sqlite3.connect(
-                str(self.path), check_same_thread=False, isolation_level=None, timeout=30
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA secure_delete=ON")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-            apply_migrations(self.conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open key store ({exc})") from exc
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create key store ({exc.strerror})") from exc
+        super().__init__(path, migrations=MIGRATIONS, pragmas=PRAGMAS)
 
-    def execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
-        with self.lock:
-            try:
-                return self.conn.execute(sql, params)
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
+    def transaction(self):
+        return self.write()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
-
-    def checkpoint(self) -> None:
-        """Fold the WAL into the file and truncate it: deleted rows' old page images go."""
-        with self.lock:
-            try:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
-
-    def close(self) -> None:
-        with self.lock:
-            self.conn.close()
-
-
-def _create_private(path: Path) -> None:
-    """Create the file 0600 if it does not exist yet (SQLite would use the umask)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot create key store ({exc.strerror})") from exc
-    os.close(fd)
-
-
-def apply_migrations(conn: sqlite3.Connection) -> list[str]:
-    """keys.db's migrations, through the store's one migration runner."""
-    return run_migrations(conn, MIGRATIONS)

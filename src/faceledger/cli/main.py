@@ -57,13 +57,19 @@ def main(ctx: click.Context, data_dir, models_dir, accept_research_licence) -> N
 @main.command()
 @click.argument("data_dir", type=click.Path(path_type=Path), required=False)
 @click.option("--pack", default=None, help="Model pack for this store (default yunet-omz0095).")
+@click.option("--catalog", default=None, metavar="URL",
+              help="Catalog and audit log: sqlite (default, in DATA_DIR) or postgresql://host/db.")
+@click.option("--vectors", default=None, metavar="URL",
+              help="Vector index: faiss (default, in DATA_DIR) or milvus://host:port/collection.")
 @click.pass_context
 @handle_errors
-def init(ctx: click.Context, data_dir: Path | None, pack: str | None) -> None:
+def init(ctx: click.Context, data_dir: Path | None, pack: str | None, catalog: str | None,
+         vectors: str | None) -> None:
     """Create a store.  Example: faceledger init ./data"""
     from ..ledger import init_store
 
-    settings = settings_from(ctx, data_dir=data_dir, pack=pack)
+    settings = settings_from(ctx, data_dir=data_dir, pack=pack, catalog=catalog,
+                             vectors=vectors)
     store = init_store(settings)
     click.echo(f"store ready in {settings.data_dir} (pack {store.pack.name}, id {store.store_id})")
     store.close()

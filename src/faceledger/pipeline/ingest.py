@@ -92,7 +92,7 @@ def ingest_source(
     catalog = store.catalog
     info = store.source(name)
     validate_source(info)  # refuses a source that lacks any part of its lawful basis
-    source_id = int(catalog.source_row(name)["id"])
+    source_id = catalog.source(name).id
     store.audit.require_writable()  # a log that cannot record the run: nothing starts
     lock = FileLock(store.data_dir, run_lock_name(source_id))
     lock.require(f"an ingest of source {name!r}")  # one run per source, across processes

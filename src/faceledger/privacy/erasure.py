@@ -382,7 +382,7 @@ def _erase_locked(
         catalog.delete_faces_and_photos(plan.face_ids, plan.photo_ids)
         removed = store.index_file.remove(np.asarray(plan.face_ids, dtype=np.int64))
         store.index_file.save()
-        checkpointed, vacuumed = scrub_sqlite(catalog.path, vacuum=vacuum)
+        checkpointed, vacuumed = catalog.scrub(vacuum=vacuum)
     outputs = {
         "faces": plan.face_ids,
         "photos": plan.photo_ids,
@@ -401,7 +401,7 @@ def _erase_locked(
         entry = store.audit.complete(intent, "erase", context.actor, purpose, context.case,
                                      inputs=request, outputs=outputs)
         if checkpointed:  # the entry moved the catalog's audit anchor: leave the WAL empty
-            scrub_sqlite(store.catalog.path)
+            store.catalog.scrub()
     return ErasureReport(
         plan.face_ids, plan.photo_ids, removed, checkpointed, vacuumed, entry.seq, missing
     )
@@ -422,22 +422,3 @@ def erased_sources(store: Store, plan: ErasurePlan) -> list[dict]:
 def tombstones(store: Store) -> Tombstones:
     """The store's tombstone list (``privacy.db``)."""
     return store.tombstones
-
-
-def scrub_sqlite(path: Path, vacuum: bool = False) -> tuple[bool, bool]:
-    """Checkpoint the WAL into the database and truncate it (and VACUUM if asked), from a
-    short-lived connection. Returns (checkpoint completed, vacuumed)."""
-    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    try:
-        conn.execute("PRAGMA secure_delete=ON")
-        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-        done = False
-        if vacuum:
-            conn.execute("VACUUM")
-            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            done = True
-        return busy == 0, done
-    except sqlite3.Error as exc:
-        raise StoreError(f"could not scrub {path}: {exc}") from exc
-    finally:
-        conn.close()

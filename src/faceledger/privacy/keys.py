@@ -47,7 +47,6 @@ from .crypto import (
     pending_key_file,
     write_key_file,
 )
-from .erasure import scrub_sqlite
 
 if TYPE_CHECKING:
     from ..ledger import Store
@@ -83,7 +82,7 @@ def store_cipher(
     if recorded is None:
         upgraded = encrypt_plaintext_templates(catalog, cipher)
         if upgraded:
-            scrub_sqlite(catalog.path, vacuum=True)  # no plaintext page left behind
+            catalog.scrub(vacuum=True)  # no plaintext page left behind
         if audit_path is not None:
             from .audit import AuditLog
 
@@ -228,7 +227,7 @@ def _rotate(
         store.optout.cipher = final
     store.tombstones.rewrap(final)
     store.audit.reseal(final.derive_all(AUDIT_HEAD_LABEL))
-    scrub_sqlite(store.catalog.path)
+    store.catalog.scrub()
     return old_id, final, faces, optout, others
 
 

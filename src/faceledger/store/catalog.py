@@ -1,26 +1,26 @@
-"""The SQLite catalog: sources, ingest runs, photos and faces.
+"""The catalog: sources, ingest runs, photos, faces and the vector change log.
 
-One writer connection per store, WAL journal, ``BEGIN IMMEDIATE`` for every write so writes
-are ordered. ``secure_delete`` is on, so deleted rows are overwritten with zeros in place.
+Every query on these tables is a method here. The SQL is portable (``?`` placeholders,
+``ON CONFLICT``); the database under it is a :class:`~faceledger.store.sql.Database`, SQLite
+by default (WAL, ``BEGIN IMMEDIATE`` per write, ``secure_delete`` so deleted rows are
+overwritten in place) or a server database for a cluster store.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import AlreadyExistsError, NotFoundError, StoreError
+from ..errors import AlreadyExistsError, ConflictError, NotFoundError
 from ..types import Box, SourceInfo
-from .files import private_file
-from .migrations import apply_migrations
-from .records import FaceRecord, PhotoRecord, RunRecord
+from .migrations import MIGRATIONS
+from .records import FaceRecord, PhotoRecord, RunRecord, SourceRecord
+from .sql import Database, Row, SQLiteDB, Tx
 
 AUDIT_ANCHOR_META = "audit_anchor"
 
@@ -30,45 +30,29 @@ def utc_now() -> str:
 
 
 class Catalog:
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            private_file(self.path)  # 0600 before SQLite creates it (its -wal/-shm follow)
-            self.conn = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False, timeout=30
-            )
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open catalog {self.path}: {exc}") from exc
-        self.conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA secure_delete=ON",
-        ):
-            self.conn.execute(pragma)
-        apply_migrations(self.conn)
+    """The catalog over a :class:`~faceledger.store.sql.Database`: SQLite by default (a path),
+    or any database that implements the protocol (PostgreSQL for a cluster store)."""
+
+    def __init__(self, db: Path | str | Database) -> None:
+        if isinstance(db, (str, Path)):
+            db = SQLiteDB(Path(db), migrations=MIGRATIONS)
+        self.db: Database = db
+        self.path: Path | None = getattr(db, "path", None)  # None for a server database
 
     def close(self) -> None:
-        with self._lock:
-            self.conn.close()
+        self.db.close()
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT), serialised across threads."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+    def write(self) -> AbstractContextManager[Tx]:
+        """One write transaction, ordered with every other writer of the catalog."""
+        return self.db.write()
 
-    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+    def query(self, sql: str, params: tuple = ()) -> list[Row]:
+        return self.db.query(sql, params)
+
+    def scrub(self, vacuum: bool = False) -> tuple[bool, bool]:
+        """Leave no deleted row readable in the database's files: (journal emptied,
+        vacuumed). See the database implementation for what it covers."""
+        return self.db.scrub(vacuum)
 
     # -- meta ---------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -76,8 +60,8 @@ class Catalog:
         return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.write() as conn:
-            conn.execute(
+        with self.write() as tx:
+            tx.execute(
                 "INSERT INTO store_meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
@@ -90,8 +74,8 @@ class Catalog:
     def set_audit_anchor(self, record: str, seq: int) -> None:
         """Store the anchor record unless one with a higher seq is there (two processes
         may finish their appends in either order)."""
-        with self.write() as conn:
-            row = conn.execute(
+        with self.write() as tx:
+            row = tx.execute(
                 "SELECT value FROM store_meta WHERE key = ?", (AUDIT_ANCHOR_META,)
             ).fetchone()
             if row is not None:
@@ -100,7 +84,7 @@ class Catalog:
                         return
                 except (ValueError, KeyError, TypeError):
                     pass  # unreadable: replace it (the audit log reports the tampering)
-            conn.execute(
+            tx.execute(
                 "INSERT INTO store_meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (AUDIT_ANCHOR_META, record),
@@ -118,8 +102,8 @@ class Catalog:
     # -- sources ------------------------------------------------------------------------
     def add_source(self, info: SourceInfo, keep_photos_without_faces: bool = False) -> None:
         try:
-            with self.write() as conn:
-                conn.execute(
+            with self.write() as tx:
+                tx.execute(
                     "INSERT INTO sources (name, kind, location, controller, lawful_basis, "
                     "special_category_condition, purpose, retention_days, minors_policy, "
                     "keep_photos_without_faces, created_at, root) "
@@ -131,32 +115,31 @@ class Catalog:
                         info.root,
                     ),
                 )
-        except sqlite3.IntegrityError as exc:
+        except ConflictError as exc:
             raise AlreadyExistsError(f"a source named {info.name!r} exists already") from exc
 
-    def source_row(self, name: str) -> sqlite3.Row:
+    def source(self, name: str) -> SourceRecord:
         rows = self.query("SELECT * FROM sources WHERE name = ?", (name,))
         if not rows:
             raise NotFoundError(f"no source named {name!r}")
-        return rows[0]
+        return _source(rows[0])
 
-    def source_rows(self) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM sources ORDER BY name")
+    def sources(self) -> list[SourceRecord]:
+        return [_source(r) for r in self.query("SELECT * FROM sources ORDER BY name")]
 
     # -- runs ---------------------------------------------------------------------------
     def start_run(self, source_id: int, pack: str) -> int:
-        with self.write() as conn:
-            cur = conn.execute(
+        with self.write() as tx:
+            return tx.insert(
                 "INSERT INTO ingest_runs (source_id, pack, status, started_at) "
                 "VALUES (?, ?, 'running', ?)",
                 (source_id, pack, utc_now()),
             )
-            return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, status: str, counts: dict[str, float]) -> None:
         cols = ("photos", "faces", "errors", "duplicates", "skipped", "blocked", "seconds")
-        with self.write() as conn:
-            conn.execute(
+        with self.write() as tx:
+            tx.execute(
                 f"UPDATE ingest_runs SET status = ?, finished_at = ?, "
                 f"{', '.join(c + ' = ?' for c in cols)} WHERE id = ?",
                 (status, utc_now(), *(counts.get(c, 0) for c in cols), run_id),
@@ -170,25 +153,25 @@ class Catalog:
     def mark_run_crashed(self, run_id: int) -> dict[str, int] | None:
         """Mark a run that is still "running" as crashed, with what it committed; None if
         it is not running (any more)."""
-        with self.write() as conn:
-            row = conn.execute(
+        with self.write() as tx:
+            row = tx.execute(
                 "SELECT status FROM ingest_runs WHERE id = ?", (run_id,)
             ).fetchone()
             if row is None or row[0] != "running":
                 return None
             counts = {
-                "photos": conn.execute(
+                "photos": tx.execute(
                     "SELECT COUNT(*) FROM photos WHERE run_id = ?", (run_id,)).fetchone()[0],
-                "faces": conn.execute(
+                "faces": tx.execute(
                     "SELECT COUNT(*) FROM faces WHERE run_id = ?", (run_id,)).fetchone()[0],
-                "errors": conn.execute(
+                "errors": tx.execute(
                     "SELECT COUNT(*) FROM photos WHERE run_id = ? AND status = 'error'",
                     (run_id,)).fetchone()[0],
-                "duplicates": conn.execute(
+                "duplicates": tx.execute(
                     "SELECT COUNT(*) FROM photos WHERE run_id = ? AND status = 'duplicate'",
                     (run_id,)).fetchone()[0],
             }
-            conn.execute(
+            tx.execute(
                 "UPDATE ingest_runs SET status = 'crashed', finished_at = ?, photos = ?, "
                 "faces = ?, errors = ?, duplicates = ? WHERE id = ?",
                 (utc_now(), counts["photos"], counts["faces"], counts["errors"],
@@ -310,16 +293,12 @@ class Catalog:
     # -- the vector log: every face added or deleted, in commit order --------------------
     def log_head(self) -> int:
         """The sequence number of the last change committed (0 for none)."""
-        rows = self.query("SELECT seq FROM sqlite_sequence WHERE name = 'vector_log'")
-        return int(rows[0][0]) if rows else 0
+        return self.db.sequence_head("vector_log")
 
     def log_state(self) -> tuple[int, str | None]:
         """(log head, index generation): what a process checks before each search."""
-        rows = self.query(
-            "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'vector_log'), "
-            "(SELECT value FROM store_meta WHERE key = 'index_generation')"
-        )
-        return int(rows[0][0] or 0), rows[0][1]
+        generation = self.meta("index_generation")  # first: a rebuild after it is seen next
+        return self.log_head(), generation
 
     def log_floor(self) -> int:
         """The oldest change still in the log (head + 1 when the log is empty)."""
@@ -348,75 +327,57 @@ class Catalog:
 
     def prune_log(self, upto: int) -> int:
         """Forget changes up to ``upto`` (every index file already reflects them)."""
-        with self.write() as conn:
-            return conn.execute("DELETE FROM vector_log WHERE seq <= ?", (upto,)).rowcount
+        with self.write() as tx:
+            return tx.execute("DELETE FROM vector_log WHERE seq <= ?", (upto,)).rowcount
 
     @contextmanager
     def snapshot(self) -> Iterator[Catalog]:
         """A read-only view of one moment of the catalog on a connection of its own, so a
         long scan (an index build) sees one consistent state while writers go on."""
-        view = Catalog.__new__(Catalog)
-        view.path = self.path
-        try:
-            view.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open catalog {self.path}: {exc}") from exc
-        view.conn.row_factory = sqlite3.Row
-        view._lock = threading.RLock()
-        try:
-            view.conn.execute("BEGIN")
-            view.conn.execute("SELECT 1 FROM store_meta LIMIT 1").fetchall()  # pins the snapshot
-            yield view
-        finally:
-            try:
-                view.conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            view.conn.close()
+        with self.db.snapshot() as view:
+            yield Catalog(view)
 
     # -- ingest writes (inside one ``write()`` transaction) ------------------------------
     @staticmethod
     def insert_photo(
-        conn: sqlite3.Connection, source_id: int, run_id: int, uri: str, status: str,
+        tx: Tx, source_id: int, run_id: int, uri: str, status: str,
         sha256: str | None = None, size_bytes: int | None = None, width: int | None = None,
         height: int | None = None, error: str | None = None, duplicate_of: int | None = None,
         now: str | None = None,
     ) -> int:
-        cur = conn.execute(
+        return tx.insert(
             "INSERT INTO photos (source_id, run_id, uri, sha256, size_bytes, width, height,"
             " status, error, duplicate_of, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (source_id, run_id, uri, sha256, size_bytes, width, height, status, error,
              duplicate_of, now or utc_now()),
         )
-        return int(cur.lastrowid)
 
     @staticmethod
     def insert_face(
-        conn: sqlite3.Connection, photo_id: int, run_id: int, box: list[float],
+        tx: Tx, photo_id: int, run_id: int, box: list[float],
         landmarks: list[list[float]], score: float, quality: float, pack: str,
         embedding: bytes, now: str | None = None,
     ) -> int:
-        cur = conn.execute(
+        return tx.insert(
             "INSERT INTO faces (photo_id, run_id, box_x, box_y, box_w, box_h, landmarks,"
             " detector_score, quality, pack, embedding, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (photo_id, run_id, *box, json.dumps(landmarks), score, quality, pack, embedding,
              now or utc_now()),
         )
-        return int(cur.lastrowid)
 
     @staticmethod
-    def photo_by_sha(conn: sqlite3.Connection, sha256: str) -> int | None:
+    def photo_by_sha(tx: Tx, sha256: str) -> int | None:
         """The first photo held with status ok and these bytes (for duplicates)."""
-        row = conn.execute(
+        row = tx.execute(
             "SELECT id FROM photos WHERE sha256 = ? AND status = 'ok' ORDER BY id LIMIT 1",
             (sha256,),
         ).fetchone()
         return int(row[0]) if row else None
 
     # -- erasure: what a set of ids reaches, and the delete ------------------------------
-    def _ids_in(self, sql: str, ids: list[int]) -> list[sqlite3.Row]:
-        rows: list[sqlite3.Row] = []
+    def _ids_in(self, sql: str, ids: list[int]) -> list[Row]:
+        rows: list[Row] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             rows += self.query(sql.format(",".join("?" * len(chunk))), tuple(chunk))
@@ -466,34 +427,34 @@ class Catalog:
 
     def delete_faces_and_photos(self, face_ids: list[int], photo_ids: list[int]) -> None:
         """One transaction; the triggers log each face deleted for the vector index."""
-        with self.write() as conn:
+        with self.write() as tx:
             for start in range(0, len(face_ids), 500):
                 chunk = tuple(face_ids[start:start + 500])
-                conn.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})",
+                tx.execute(f"DELETE FROM faces WHERE id IN ({','.join('?' * len(chunk))})",
                              chunk)
             for start in range(0, len(photo_ids), 500):
                 chunk = tuple(photo_ids[start:start + 500])
                 marks = ",".join("?" * len(chunk))
                 # duplicates point at their original; clear the links before deleting
-                conn.execute(
+                tx.execute(
                     f"UPDATE photos SET duplicate_of = NULL WHERE duplicate_of IN ({marks})", chunk)
-                conn.execute(f"DELETE FROM photos WHERE id IN ({marks})", chunk)
+                tx.execute(f"DELETE FROM photos WHERE id IN ({marks})", chunk)
 
     # -- key rotation -----------------------------------------------------------------------
     def rewrite_embeddings(self, rewrite, meta: dict[str, str] | None = None) -> int:
         """In one transaction, replace each stored embedding blob by ``rewrite(blob)`` where
         that is not None (and set ``meta``); returns how many changed."""
         changed = 0
-        with self.write() as conn:
-            rows = conn.execute("SELECT id, embedding FROM faces").fetchall()
+        with self.write() as tx:
+            rows = tx.execute("SELECT id, embedding FROM faces").fetchall()
             for face_id, blob in rows:
                 new = rewrite(bytes(blob))
                 if new is not None:
-                    conn.execute("UPDATE faces SET embedding = ? WHERE id = ?",
+                    tx.execute("UPDATE faces SET embedding = ? WHERE id = ?",
                                  (new, int(face_id)))
                     changed += 1
             for key, value in (meta or {}).items():
-                conn.execute(
+                tx.execute(
                     "INSERT INTO store_meta (key, value) VALUES (?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
         return changed
@@ -511,14 +472,14 @@ class Catalog:
         Times are stored as ISO 8601 in UTC with one format, so the cut-off is a string
         comparison the database does on its own (no row leaves it unless it expired)."""
         out: dict[str, list[int]] = {}
-        for source in self.source_rows():
-            cutoff = (now - timedelta(days=int(source["retention_days"]))).astimezone(UTC)
+        for source in self.sources():
+            cutoff = (now - timedelta(days=source.info.retention_days)).astimezone(UTC)
             rows = self.query(
                 "SELECT id FROM photos WHERE source_id = ? AND ingested_at <= ? ORDER BY id",
-                (int(source["id"]), cutoff.isoformat(timespec="seconds")),
+                (source.id, cutoff.isoformat(timespec="seconds")),
             )
             if rows:
-                out[source["name"]] = [int(r[0]) for r in rows]
+                out[source.info.name] = [int(r[0]) for r in rows]
         return out
 
     def counts(self) -> dict[str, int]:
@@ -533,7 +494,7 @@ class Catalog:
         return {k: int(self.query(sql)[0][0]) for k, sql in q.items()}
 
 
-def _photo(r: sqlite3.Row) -> PhotoRecord:
+def _photo(r: Row) -> PhotoRecord:
     return PhotoRecord(
         id=int(r["id"]),
         source=r["source"],
@@ -549,7 +510,22 @@ def _photo(r: sqlite3.Row) -> PhotoRecord:
     )
 
 
-def _run(r: sqlite3.Row) -> RunRecord:
+def _source(r: Row) -> SourceRecord:
+    return SourceRecord(
+        id=int(r["id"]),
+        info=SourceInfo(
+            name=r["name"], kind=r["kind"], location=r["location"],
+            controller=r["controller"], lawful_basis=r["lawful_basis"], purpose=r["purpose"],
+            retention_days=int(r["retention_days"]),
+            special_category_condition=r["special_category_condition"] or "",
+            minors_policy=r["minors_policy"] or "", root=r["root"] or "",
+        ),
+        keep_photos_without_faces=bool(int(r["keep_photos_without_faces"])),
+        created_at=r["created_at"],
+    )
+
+
+def _run(r: Row) -> RunRecord:
     return RunRecord(
         id=int(r["id"]),
         source=r["source"],

@@ -1,9 +1,7 @@
-"""Schema migrations, recorded in a table, one transaction each."""
+"""The catalog's schema as named SQLite migrations (applied by :func:`store.sql.apply_migrations`,
+recorded in a table, one transaction each)."""
 
 from __future__ import annotations
-
-import sqlite3
-from datetime import UTC, datetime
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -145,49 +143,3 @@ MIGRATIONS: list[tuple[str, str]] = [
     ),
 ]
 
-
-def apply_migrations(
-    conn: sqlite3.Connection, migrations: list[tuple[str, str]] | None = None
-) -> list[str]:
-    """Apply pending migrations in order, one transaction each (the catalog's by default;
-    any SQLite file of the store may pass its own list); returns the names applied now.
-
-    Whether a migration is pending is read inside its own write transaction, so two
-    processes opening one file at once never apply a migration twice."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
-    applied = []
-    for name, sql in MIGRATIONS if migrations is None else migrations:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                conn.execute("ROLLBACK")
-                continue
-            for statement in _statements(sql):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, datetime.now(UTC).isoformat(timespec="seconds")),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        applied.append(name)
-    return applied
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements; a trigger's body (BEGIN ... END) stays whole."""
-    out: list[str] = []
-    pending = ""
-    for part in sql.split(";"):
-        pending = f"{pending};{part}" if pending else part
-        if sqlite3.complete_statement(pending + ";"):
-            if pending.strip():
-                out.append(pending.strip())
-            pending = ""
-    if pending.strip():
-        out.append(pending.strip())
-    return out

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..types import Box
+from ..types import Box, SourceInfo
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    id: int
+    info: SourceInfo
+    keep_photos_without_faces: bool
+    created_at: str
 
 
 @dataclass(frozen=True)

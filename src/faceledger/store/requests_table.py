@@ -6,14 +6,14 @@ Only storage: rows in, rows out. The rules (states, deadlines, what is audited) 
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AlreadyExistsError, NotFoundError
+from ..errors import AlreadyExistsError, ConflictError, NotFoundError
 
 if TYPE_CHECKING:
     from .catalog import Catalog
+    from .sql import Row
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class RequestRow:
 COLUMNS = tuple(f.name for f in fields(RequestRow))
 
 
-def _row(r: sqlite3.Row) -> RequestRow:
+def _row(r: Row) -> RequestRow:
     return RequestRow(**{c: r[c] for c in COLUMNS})
 
 
@@ -58,10 +58,10 @@ class RequestsTable:
     def insert(self, row: RequestRow) -> None:
         marks = ",".join("?" * len(COLUMNS))
         try:
-            with self.catalog.write() as conn:
-                conn.execute(f"INSERT INTO rights_requests ({', '.join(COLUMNS)}) "
+            with self.catalog.write() as tx:
+                tx.execute(f"INSERT INTO rights_requests ({', '.join(COLUMNS)}) "
                              f"VALUES ({marks})", tuple(getattr(row, c) for c in COLUMNS))
-        except sqlite3.IntegrityError as exc:
+        except ConflictError as exc:
             raise AlreadyExistsError(f"a rights request {row.id!r} exists already") from exc
 
     def update(self, request_id: str, expect_state: tuple[str, ...], **changes: Any) -> bool:
@@ -72,8 +72,8 @@ class RequestsTable:
             raise ValueError(f"unknown request columns {sorted(bad)}")
         sets = ", ".join(f"{c} = ?" for c in changes)
         states = ",".join("?" * len(expect_state))
-        with self.catalog.write() as conn:
-            cur = conn.execute(
+        with self.catalog.write() as tx:
+            cur = tx.execute(
                 f"UPDATE rights_requests SET {sets} WHERE id = ? AND state IN ({states})",
                 (*changes.values(), request_id, *expect_state),
             )
