@@ -90,3 +90,37 @@ def backend(request):
         return dict
     cluster = request.getfixturevalue("_cluster")
     return cluster.settings_kw
+
+
+def read_services_env() -> dict[str, str]:
+    """The settings that ``scripts/services.sh up`` wrote ({} when it has not run)."""
+    directory = Path(os.environ.get("FACELEDGER_SERVICES_DIR") or "/tmp/faceledger-services")
+    path = directory / "services.env"
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+@pytest.fixture(scope="session")
+def services_env() -> dict[str, str]:
+    """The cluster servers' settings. Outside CI a test that needs them is skipped when
+    they are not up; in CI (scripts/test.sh starts them) their absence is a failure."""
+    env = read_services_env()
+    if not env:
+        message = "the cluster servers are not up (scripts/services.sh up)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return env
+
+
+@pytest.fixture(scope="session")
+def milvus_url(services_env: dict[str, str]) -> str:
+    if "FACELEDGER_MILVUS_URL" not in services_env:
+        pytest.skip("Milvus is not among the servers that are up")
+    return services_env["FACELEDGER_MILVUS_URL"]

@@ -18,6 +18,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from faceledger.errors import ConfigError
 from faceledger.store.hnsw_index import HNSWIndex
 from faceledger.store.ivf_index import IVFPQIndex, default_nlist
 from faceledger.store.vector_index import FlatIndex, VectorIndex
@@ -60,6 +61,8 @@ class IndexBenchReport:
     results: list[IndexFigures] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
+    #: --backend milvus: insert rate, server RSS after each kind was loaded, the server
+    milvus: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -84,6 +87,10 @@ class BenchOptions:
     ivf_rerank: int = 1024
     ivf_vectors_on_disk: bool = True
     latency_queries: int = 1000
+    backend: str = "faiss"  # "milvus": the FAISS kinds and Milvus's, same gallery, same run
+    milvus_url: str | None = None
+    milvus_kinds: tuple[str, ...] = ("hnsw", "ivfpq", "ivfflat")
+    milvus_pid: int | None = None
 
 
 class _TopK:
@@ -179,6 +186,23 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
             indexes[kind] = idx
         build.setdefault(kind, 0.0)
 
+    milvus = None
+    if opt.backend == "milvus":
+        from .milvus_bench import MilvusGallery
+
+        if not opt.milvus_url:
+            raise ConfigError("--backend milvus needs --milvus-url (or FACELEDGER_MILVUS_URL)")
+        milvus = MilvusGallery(opt.milvus_url, dim, opt.milvus_pid)
+    try:
+        return _run_all(gallery, opt, tmp, say, n, dim, k, probes, q, real_profile,
+                        synthetic_profile, indexes, files, skipped, build, milvus)
+    finally:
+        if milvus is not None:
+            milvus.drop()
+
+
+def _run_all(gallery, opt, tmp, say, n, dim, k, probes, q, real_profile, synthetic_profile,
+             indexes, files, skipped, build, milvus) -> IndexBenchReport:
     truth = _TopK(q, k)
     t_truth = 0.0
     added = 0
@@ -186,6 +210,9 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
         t0 = time.perf_counter()
         truth.update(batch.ids, batch.vectors)
         t_truth += time.perf_counter() - t0
+        if milvus is not None:
+            milvus.insert(batch.ids, np.ascontiguousarray(batch.vectors, np.float32))
+            build["milvus-insert"] = milvus.insert_seconds
         for kind, idx in indexes.items():
             t0 = time.perf_counter()
             idx.add(batch.ids, batch.vectors)
@@ -220,10 +247,57 @@ def _run(gallery: SyntheticGallery, opt: BenchOptions, tmp: Path, say: Progress
             fig = _measure(idx, kind, q, probes, truth, k, opt, n, build[kind], ram, disk)
             say(f"{kind}: {fig}")
             results.append(fig)
+    milvus_facts: dict = {}
+    if milvus is not None:
+        results += _measure_milvus(milvus, q, probes, truth, k, opt, n, dim, milvus_facts, say)
     return IndexBenchReport(n, dim, int(q.shape[0]), int(probes.real.sum()), opt.threads,
                             round(t_truth, 2), round(exact_m1, 4), round(exact_m10, 4),
                             real_profile, synthetic_profile, results, skipped,
-                            round(_peak_rss_mb(), 1))
+                            round(_peak_rss_mb(), 1), milvus_facts)
+
+
+def _measure_milvus(milvus, q, probes, truth: _TopK, k: int, opt: BenchOptions, n: int,
+                    dim: int, facts: dict, say: Progress) -> list[IndexFigures]:
+    from .milvus_bench import default_settings
+
+    milvus.flush()
+    facts["insert_seconds"] = round(milvus.insert_seconds, 2)
+    facts["insert_rows_per_second"] = round(milvus.rows / max(milvus.insert_seconds, 1e-9), 1)
+    facts["server_pid"] = milvus.pid
+    facts["server_rss_mb_after_insert"] = round(milvus.rss_mb(), 1)
+    facts["server_rss_mb_loaded"] = {}
+    say(f"milvus: {milvus.rows} rows inserted and flushed in {milvus.insert_seconds:.1f}s")
+    out = []
+    for setting, build_s in milvus.settings_runs(default_settings(opt.milvus_kinds, n, dim)):
+        ids = milvus.search(q, k, setting)
+        r1, r10 = _recall(ids, truth.ids, k)
+        m1, m10 = _mate(ids[probes.real], probes.mate[probes.real])
+        # a strong search waits for the server's next time tick (200 ms): fewer queries,
+        # and the same ones again with bounded staleness to show what the wait costs
+        nq = min(opt.latency_queries, q.shape[0], 200)
+        lats = {}
+        for consistency in ("Strong", "Bounded"):
+            lat = []
+            for i in range(nq):
+                t0 = time.perf_counter()
+                milvus.search_one(q[i:i + 1], k, setting, consistency)
+                lat.append(time.perf_counter() - t0)
+            lats[consistency] = np.array(lat) * 1000
+        lat_a = lats["Strong"]
+        facts.setdefault("bounded_p50_p99_ms", {})[f"{setting.kind} {setting.label}"] = [
+            round(float(np.percentile(lats["Bounded"], 50)), 3),
+            round(float(np.percentile(lats["Bounded"], 99)), 3)]
+        rss = milvus.rss_mb()
+        facts["server_rss_mb_loaded"][f"{setting.kind} {setting.label}"] = round(rss, 1)
+        fig = IndexFigures(
+            f"milvus-{setting.kind}", setting.label, n, round(build_s, 2), round(r1, 4),
+            round(r10, 4), round(m1, 4), round(m10, 4),
+            round(float(np.percentile(lat_a, 50)), 3), round(float(np.percentile(lat_a, 99)), 3),
+            round(float(nq / (lat_a.sum() / 1000)), 1), round(rss * 1048576 / n, 1),
+            float("nan"))
+        say(f"milvus: {fig}")
+        out.append(fig)
+    return out
 
 
 def _measure(idx: VectorIndex, kind: str, q: np.ndarray, probes, truth: _TopK, k: int,

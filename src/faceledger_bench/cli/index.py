@@ -43,6 +43,17 @@ from .group import bench
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="Where index files and the float16 vector file go (a temporary folder "
                    "inside it, removed afterwards). Needs ~600 bytes per face.")
+@click.option("--backend", type=click.Choice(["faiss", "milvus"]), default="faiss",
+              show_default=True,
+              help="milvus: also build Milvus indexes on the same gallery in the same run "
+                   "(server from scripts/services.sh).")
+@click.option("--milvus-url", envvar="FACELEDGER_MILVUS_URL", default=None,
+              help="milvus://host:port/collection (default $FACELEDGER_MILVUS_URL).")
+@click.option("--milvus-kinds", default="hnsw,ivfpq,ivfflat", show_default=True,
+              help="Comma-separated Milvus index kinds (hnsw, ivfpq, ivfflat, flat).")
+@click.option("--milvus-pid", type=int, default=None,
+              help="The Milvus server's PID, for its RSS (default: the one services.sh "
+                   "recorded).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bench_index(
@@ -61,6 +72,10 @@ def bench_index(
     max_flat: int,
     max_hnsw: int,
     workdir: Path | None,
+    backend: str,
+    milvus_url: str | None,
+    milvus_kinds: str,
+    milvus_pid: int | None,
     seed: int,
     as_json: bool,
 ) -> None:
@@ -71,6 +86,8 @@ def bench_index(
     bytes per face in RAM and on disk.
 
     Example: faceledger bench index --n 100000 --json
+
+    Example: faceledger bench index --n 100000 --backend milvus
     """
     from faceledger_bench.index_bench import BenchOptions, run_index_bench
     from faceledger_bench.synthetic import SyntheticGallery, fit_gallery_model, load_or_compute_lfw
@@ -97,6 +114,10 @@ def bench_index(
             hnsw_ef_searches=tuple(int(e) for e in ef_searches.split(",") if e.strip()),
             max_flat=max_flat,
             max_hnsw=max_hnsw,
+            backend=backend,
+            milvus_url=milvus_url,
+            milvus_kinds=tuple(k.strip() for k in milvus_kinds.split(",") if k.strip()),
+            milvus_pid=milvus_pid,
         )
         report = run_index_bench(gallery, options, workdir=workdir, progress=say)
     except FaceLedgerError as exc:
@@ -111,16 +132,23 @@ def bench_index(
         f"exact finds the real mate at rank 1 for {report.exact_mate_at_1:.3f}"
     )
     head = (
-        f"{'kind':6} {'params':52} {'R@1':>6} {'R@10':>6} {'mate@1':>6} {'p50 ms':>7} "
+        f"{'kind':13} {'params':45} {'R@1':>6} {'R@10':>6} {'mate@1':>6} {'p50 ms':>7} "
         f"{'p99 ms':>7} {'q/s':>7} {'build s':>8} {'RAM B/f':>8} {'disk B/f':>8}"
     )
     click.echo(head)
     for r in report.results:
         click.echo(
-            f"{r.kind:6} {r.params:52} {r.recall_at_1:6.3f} {r.recall_at_10:6.3f} "
+            f"{r.kind:13} {r.params:45} {r.recall_at_1:6.3f} {r.recall_at_10:6.3f} "
             f"{r.mate_at_1:6.3f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} "
             f"{r.queries_per_second:7.0f} {r.build_seconds:8.1f} "
             f"{r.ram_bytes_per_face:8.0f} {r.disk_bytes_per_face:8.0f}"
         )
+    if report.milvus:
+        m = report.milvus
+        click.echo(f"milvus: insert {m['insert_rows_per_second']:.0f} rows/s "
+                   f"({m['insert_seconds']:.1f}s with flush); server RSS "
+                   f"{m['server_rss_mb_after_insert']:.0f} MB after insert; loaded: "
+                   + ", ".join(f"{kk}: {v:.0f} MB"
+                               for kk, v in m["server_rss_mb_loaded"].items()))
     for kind, why in report.skipped.items():
         click.echo(f"{kind}: skipped, {why}")
