@@ -42,18 +42,20 @@ PEOPLE = ["Colin_Powell", "Tony_Blair", "George_W_Bush", "Donald_Rumsfeld", "Ger
           "Serena_Williams", "Jacques_Chirac"]
 
 
-def _gallery(root: Path, lfw_dir: Path, people: int) -> Path:
+def _gallery(root: Path, lfw_dir: Path, people: int, each: int = 4) -> Path:
     photos = root / "photos"
     for name in PEOPLE[:people]:
         (photos / name).mkdir(parents=True)
-        for n in range(1, 5):
+        for n in range(1, each + 1):
             shutil.copy(lfw_image(lfw_dir, name, n), photos / name)
     return photos
 
 
 @pytest.fixture()
 def world(tmp_path, lfw_dir, models_dir):
-    photos = _gallery(tmp_path, lfw_dir, people=12)  # 48 photos
+    # 144 photos: the first ingest must still run while a second CLI process starts (it
+    # loads the models too) and is refused; with fewer, a fast ingest can end first
+    photos = _gallery(tmp_path, lfw_dir, people=12, each=12)
     st = init_store(settings_for(tmp_path, models_dir))
     st.add_source("events", **source_kwargs(photos))
     st.close()
