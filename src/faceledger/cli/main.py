@@ -384,3 +384,7 @@ from .requests_cmds import receipt, report, requests  # noqa: E402
 main.add_command(requests)
 main.add_command(receipt)
 main.add_command(report)
+
+from .people_cmds import people  # noqa: E402
+
+main.add_command(people)

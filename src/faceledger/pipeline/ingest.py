@@ -313,3 +313,7 @@ def _write(
                 known[face_id] = face.embedding
             state.faces += len(faces)
     store.index_file.sync(known)
+    if known:  # each new face joins a person or starts one (faceledger.people)
+        from ..people.service import assign_new_faces
+
+        assign_new_faces(store, known)
