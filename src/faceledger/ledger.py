@@ -333,6 +333,11 @@ class Store:
     def photo(self, photo_id: int) -> PhotoRecord:
         return self.catalog.photo(photo_id)
 
+    def photo_faces(self, photo_id: int) -> list[FaceRecord]:
+        """The faces held for one photo, by id."""
+        faces = self.catalog.faces(sorted(self.catalog.face_ids_of_photos([int(photo_id)])))
+        return [faces[f] for f in sorted(faces)]
+
     def face(self, face_id: int) -> FaceRecord:
         return self.catalog.face(face_id)
 

@@ -191,3 +191,138 @@ def people_split(lfw_dir: Path, names: np.ndarray, person: np.ndarray
         return keep[person]
 
     return mask("peopleDevTrain.txt"), mask("peopleDevTest.txt")
+
+
+def load_all_lfw(lfw_dir: Path, models_dir: Path, cache: Path | None = None,
+                 progress: Callable[[int, int], None] | None = None):
+    """Embeddings of every LFW photo (all 4,069 single-photo people too), cached beside
+    the default cache as ``lfw-embeddings-all.npz``."""
+    from .synthetic import DEFAULT_PACK, LfwEmbeddings, compute_lfw_embeddings, default_cache_path
+
+    cache = Path(cache) if cache else default_cache_path().with_name("lfw-embeddings-all.npz")
+    if cache.exists():
+        emb = LfwEmbeddings.load(cache)
+        if emb.pack == DEFAULT_PACK:
+            return emb
+    emb = compute_lfw_embeddings(lfw_dir, models_dir, DEFAULT_PACK, max_singles=10**6,
+                                 progress=progress)
+    emb.save(cache)
+    return emb
+
+
+FACELEDGER_GRID = tuple(round(0.400 + 0.025 * i, 3) for i in range(7))
+DBSCAN_GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(7))  # cosine distance
+HDBSCAN_GRID = (2, 3)
+
+
+def run_lfw(emb, lfw_dir: Path, say: Callable[[str], None]) -> dict:
+    v, truth = emb.vectors, emb.person
+    train, test = people_split(lfw_dir, emb.names, emb.person)
+    vt, tt = v[train], truth[train]
+    say(f"LFW: {v.shape[0]} photos, {np.unique(truth).size} people; calibration split "
+        f"(peopleDevTrain): {int(train.sum())} photos")
+    nb_train = knn(vt, 32)
+    t_fl, f_fl = tune(lambda t: faceledger_cluster(vt, t, neighbours=nb_train),
+                      FACELEDGER_GRID, tt)
+    say(f"faceledger threshold {t_fl} (train F {f_fl:.4f})")
+    eps, f_db = tune(lambda e: dbscan(vt, e), DBSCAN_GRID, tt)
+    say(f"DBSCAN eps {eps} (train F {f_db:.4f})")
+    mcs, f_hd = tune(lambda m: hdbscan(vt, int(m)), HDBSCAN_GRID, tt)
+    say(f"HDBSCAN min_cluster_size {int(mcs)} (train F {f_hd:.4f})")
+    out: dict = {"photos": int(v.shape[0]), "people": int(np.unique(truth).size)}
+    out["faceledger"] = timed(lambda: faceledger_cluster(v, t_fl), truth,
+                              f"threshold={t_fl}, k=32").as_dict()
+    say(f"faceledger: {out['faceledger']}")
+    out["faceledger_incremental"] = timed(lambda: incremental_cluster(v, t_fl), truth,
+                                          f"threshold={t_fl}, k=32, one face at a time"
+                                          ).as_dict()
+    say(f"faceledger incremental: {out['faceledger_incremental']}")
+    out["dbscan"] = timed(lambda: dbscan(v, eps), truth, f"eps={eps}, min_samples=2").as_dict()
+    say(f"dbscan: {out['dbscan']}")
+    out["hdbscan"] = timed(lambda: hdbscan(v, int(mcs)), truth,
+                           f"min_cluster_size={int(mcs)}, min_samples=1").as_dict()
+    say(f"hdbscan: {out['hdbscan']}")
+    held = {}
+    for name, fn in (("faceledger", lambda x: faceledger_cluster(x, t_fl)),
+                     ("dbscan", lambda x: dbscan(x, eps)),
+                     ("hdbscan", lambda x: hdbscan(x, int(mcs)))):
+        p, r, f = bcubed(fn(v[test]), truth[test])
+        held[name] = {"bcubed_precision": round(p, 4), "bcubed_recall": round(r, 4),
+                      "bcubed_f": round(f, 4)}
+    out["held_out_peopleDevTest"] = held
+    say(f"held out (peopleDevTest): {held}")
+    return out
+
+
+def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], None],
+                  seed: int = 0, nprobe: int = 16) -> dict:
+    """``n`` synthetic faces shaped as ``bench index`` makes them (identity centres drawn
+    from the fitted Gaussian, real residuals mixed), clustered from an IVF k-NN graph; then
+    ``add`` more faces (new photos of held identities and new identities) added one at a
+    time as ingest does."""
+    from .synthetic import fit_gallery_model, synth_faces
+
+    model = fit_gallery_model(emb)
+    rng = np.random.default_rng(seed)
+    vecs, ident, centres = synth_faces(model, rng, int(n / 2) + 16)
+    vecs, ident = vecs[:n], ident[:n]
+    t0 = time.perf_counter()
+    nlist = int(4 * np.sqrt(n))
+    d = vecs.shape[1]
+    quantizer = faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.train(vecs[rng.choice(n, min(n, 50 * nlist), replace=False)])
+    index.add(vecs)
+    index.nprobe = nprobe
+    t_index = time.perf_counter() - t0
+    say(f"synthetic {n}: IVF index built in {t_index:.1f} s")
+    sims, ids = index.search(vecs, 32)
+    t_knn = time.perf_counter() - t0 - t_index
+    say(f"k-NN graph in {t_knn:.1f} s")
+    labels = average_linkage(vecs, knn_edges(ids, sims, threshold), threshold)
+    total = time.perf_counter() - t0
+    p, r, f = bcubed(labels, ident)
+    say(f"clustered in {total:.1f} s (BCubed F {f:.4f})")
+    # the persons as ingest keeps them: per person the sum and count of its faces
+    persons = IncrementalPersons(d)
+    order = np.argsort(labels, kind="stable")
+    cuts = np.flatnonzero(np.r_[True, np.diff(labels[order]) != 0])
+    roots = labels[order][cuts].tolist()
+    grouped = np.add.reduceat(vecs[order], cuts)
+    members = np.split(order, cuts[1:])
+    persons.sums = dict(zip(roots, grouped))
+    persons.counts = {r: len(m) for r, m in zip(roots, members)}
+    persons.members = {r: m.tolist() for r, m in zip(roots, members)}
+    persons.person_of = dict(enumerate(labels.tolist()))
+    persons._next = n
+    arng = np.random.default_rng(seed + 1)
+    old = arng.choice(int(ident.max()) + 1, add // 2, replace=False)
+    more = centres[old] + _residuals(model, arng, old.size)
+    fresh, _, _ = synth_faces(model, arng, add)
+    new = np.concatenate([more, fresh[: add - old.size]]).astype(np.float32)
+    new /= np.linalg.norm(new, axis=1, keepdims=True)
+    faiss.omp_set_num_threads(1)
+    t1 = time.perf_counter()
+    for i, vec in enumerate(new):
+        fid = n + i
+        s, j = index.search(vec[None, :], 32)
+        cand = [int(x) for x, y in zip(j[0], s[0]) if x >= 0 and y >= threshold]
+        persons.add(fid, vec, cand, threshold)
+        index.add(vec[None, :])  # ids follow insertion order: face n + i
+    t_add = time.perf_counter() - t1
+    joined = sum(1 for i in range(old.size)
+                 if persons.person_of[n + i] == persons.person_of.get(
+                     int(np.flatnonzero(ident == old[i])[0]), -1))
+    say(f"added {add} faces one at a time in {t_add:.2f} s; {joined}/{old.size} new photos "
+        "of held identities joined their person")
+    return {"faces": n, "seconds_to_cluster": round(total, 1), "seconds_index": round(t_index, 1),
+            "seconds_knn": round(t_knn, 1), "bcubed_precision": round(p, 4),
+            "bcubed_recall": round(r, 4), "bcubed_f": round(f, 4), "added": add,
+            "seconds_to_add": round(t_add, 2), "added_joined_their_person": joined,
+            "added_of_held_identities": int(old.size), "nprobe": nprobe, "nlist": nlist}
+
+
+def _residuals(model, rng: np.random.Generator, n: int) -> np.ndarray:
+    from .synthetic import mix_residuals
+
+    return mix_residuals(model, rng, n)
