@@ -400,6 +400,12 @@ class Store:
         faces = self.catalog.faces(table.members(person_id))
         return row, [faces[f] for f in sorted(faces)]
 
+    def persons_in_results(self, results: list[ProbeResult]) -> list[list[dict]]:
+        """Beside a search's faces: the persons they belong to (best faces, counts, sources)."""
+        from .people.service import persons_in_results
+
+        return persons_in_results(self, results)
+
     def persons_of_faces(self, face_ids: list[int]) -> dict[int, int]:
         from .store.persons import Persons
 

@@ -121,3 +121,15 @@ def test_people_cli(store, monkeypatch):
     assert out.exit_code == 0 and json.loads(out.output)["name"] == "Someone"
     out = runner.invoke(main, ["people", "merge", "999999", str(a)])
     assert out.exit_code != 0 and "no person 999999" in out.output
+
+
+def test_search_lists_persons_beside_faces(store, lfw_dir):
+    from ..conftest import lfw_image
+
+    results = store.search(lfw_image(lfw_dir, "Colin_Powell", 6), context=CTX)
+    persons = store.persons_in_results(results)
+    assert persons and persons[0], "the probe's person is listed"
+    top = persons[0][0]
+    powell = _groups(store)["Colin_Powell"]
+    assert top["person"] in powell
+    assert top["faces"] >= len(top["matched_faces"]) >= 1 and top["sources"] == ["events"]

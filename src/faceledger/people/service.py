@@ -233,3 +233,31 @@ def hide(store: Store, person_id: int, hidden: bool = True) -> None:
     table.require(person_id)
     with store.catalog.write() as conn:
         table.set_fields(conn, person_id, hidden=int(hidden))
+
+
+def persons_in_results(store: Store, results: list) -> list[list[dict]]:
+    """For each probe face of a search, the persons its matches belong to (matches with a
+    "match" or "possible" decision): the person's id, name, face and photo counts, sources,
+    cover face, which of its faces matched and how closely; best first."""
+    out: list[list[dict]] = []
+    table = persons(store)
+    for result in results:
+        hits = [m for m in result.matches if m.decision.value != "no match"]
+        of = table.person_of([m.face_id for m in hits])
+        found: dict[int, dict] = {}
+        for m in hits:
+            pid = of.get(m.face_id)
+            if pid is None:
+                continue
+            entry = found.setdefault(pid, {"person": pid, "matched_faces": [],
+                                           "best_similarity": m.similarity})
+            entry["matched_faces"].append(m.face_id)
+            entry["best_similarity"] = max(entry["best_similarity"], m.similarity)
+        rows = {r.id: r for r in table.list(ids=list(found))}
+        for pid, entry in found.items():
+            row = rows.get(pid)
+            if row is not None:
+                entry.update(name=row.name, faces=row.faces, photos=row.photos,
+                             sources=list(row.sources), cover_face_id=row.cover_face_id)
+        out.append(sorted(found.values(), key=lambda e: -e["best_similarity"]))
+    return out

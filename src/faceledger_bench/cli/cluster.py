@@ -52,7 +52,10 @@ def bench_cluster(lfw_dir: Path | None, cache: Path | None, models_dir: Path | N
         if n > 0:
             threshold = float(report["faceledger"]["parameter"].split("=")[1].split(",")[0])
             faiss.omp_set_num_threads(threads)
-            report["synthetic"] = run_synthetic(emb, n, add, threshold, say)
+            from faceledger_bench.synthetic import load_or_compute_lfw
+
+            shaped = load_or_compute_lfw(lfw_dir, models_dir or default_models_dir())
+            report["synthetic"] = run_synthetic(shaped, n, add, threshold, say)
     except FaceLedgerError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
