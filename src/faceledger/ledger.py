@@ -406,6 +406,12 @@ class Store:
 
         return persons_in_results(self, results)
 
+    def reach_by_person(self, queries, face_ids: list[int]) -> tuple[list[int], list[int]]:
+        """(persons a rights request reaches, faces reached only through them: for review)."""
+        from .people.service import reach_by_person
+
+        return reach_by_person(self, queries, face_ids)
+
     def persons_of_faces(self, face_ids: list[int]) -> dict[int, int]:
         from .store.persons import Persons
 

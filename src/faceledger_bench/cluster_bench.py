@@ -251,6 +251,11 @@ def run_lfw(emb, lfw_dir: Path, say: Callable[[str], None]) -> dict:
                       "bcubed_f": round(f, 4)}
     out["held_out_peopleDevTest"] = held
     say(f"held out (peopleDevTest): {held}")
+    from faceledger.models.registry import get_pack
+
+    access = get_pack(emb.pack).thresholds[1e-3]  # the access request's FAR (privacy.access)
+    out["rights_by_person"] = rights_by_person(emb, t_fl, access)
+    say(f"rights by person: {out['rights_by_person']}")
     return out
 
 
@@ -326,3 +331,51 @@ def _residuals(model, rng: np.random.Generator, n: int) -> np.ndarray:
     from .synthetic import mix_residuals
 
     return mix_residuals(model, rng, n)
+
+
+def rights_by_person(emb, threshold: float, access_threshold: float, min_photos: int = 10
+                     ) -> dict:
+    """Access and erasure by person, on LFW (see :func:`faceledger.people.service.reach_by_person`): each person with ``min_photos`` or more gives
+    one selfie (their first photo, kept out of the gallery); the gallery (all other LFW
+    photos) is clustered; the request reaches the faces the selfie matches at the access
+    threshold and every face of the persons those faces belong to. Reported: the share of
+    the person's gallery faces reached (found) and the share of reached faces that are
+    someone else (wrongly included), directly and through persons."""
+    v, truth = emb.vectors, emb.person
+    counts = np.bincount(truth)
+    order = np.arange(v.shape[0])
+    first = {}
+    for i in order:
+        p = int(truth[i])
+        if counts[p] >= min_photos and p not in first:
+            first[p] = i
+    selfie = np.array(sorted(first.values()))
+    keep = np.ones(v.shape[0], bool)
+    keep[selfie] = False
+    gv, gt = v[keep], truth[keep]
+    labels = faceledger_cluster(gv, threshold)
+    _, lab = np.unique(labels, return_inverse=True)
+    sums = np.zeros((int(lab.max()) + 1, v.shape[1]), np.float64)
+    np.add.at(sums, lab, gv)
+    sizes = np.bincount(lab)
+    sims = v[selfie] @ gv.T
+    res = {"direct": [0, 0, 0, 0], "person": [0, 0, 0, 0]}  # own found, own total, wrong, reached
+    for row, s_idx in enumerate(selfie):
+        p = int(truth[s_idx])
+        own = gt == p
+        direct = sims[row] >= access_threshold
+        # a person is reached when the selfie would join it: its faces are on average
+        # alike the selfie at the clustering threshold (one stray match is not enough)
+        cand = np.unique(lab[direct])
+        avg = (sums[cand] @ v[s_idx]) / sizes[cand]
+        reached = np.isin(lab, cand[avg >= threshold])  # a stray match of no person: left out
+        for key, got in (("direct", direct), ("person", reached)):
+            res[key][0] += int(np.count_nonzero(got & own))
+            res[key][1] += int(np.count_nonzero(own))
+            res[key][2] += int(np.count_nonzero(got & ~own))
+            res[key][3] += int(np.count_nonzero(got))
+    out = {"people": int(selfie.size), "access_threshold": access_threshold}
+    for key, (found, total, wrong, reached) in res.items():
+        out[key] = {"found_share": round(found / total, 4),
+                    "wrongly_included_share": round(wrong / max(reached, 1), 4)}
+    return out

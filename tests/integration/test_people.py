@@ -133,3 +133,18 @@ def test_search_lists_persons_beside_faces(store, lfw_dir):
     powell = _groups(store)["Colin_Powell"]
     assert top["person"] in powell
     assert top["faces"] >= len(top["matched_faces"]) >= 1 and top["sources"] == ["events"]
+
+
+def test_a_rights_request_reaches_the_persons_cluster(store, lfw_dir):
+    from faceledger.privacy.access import find_person, selfie_embeddings
+
+    from ..conftest import lfw_image
+
+    selfie = lfw_image(lfw_dir, "Hugo_Chavez", 6)
+    found = find_person(store, [selfie])
+    queries, _ = selfie_embeddings(store, [selfie])
+    pids, via = store.reach_by_person(queries, [m.face_id for m in found.matches])
+    chavez = _groups(store)["Hugo_Chavez"]
+    assert set(pids) <= chavez and pids, "the selfie's person is reached, no other"
+    truth = _truth(store)
+    assert all(truth[f] == "Hugo_Chavez" for f in via)

@@ -261,3 +261,23 @@ def persons_in_results(store: Store, results: list) -> list[list[dict]]:
                              sources=list(row.sources), cover_face_id=row.cover_face_id)
         out.append(sorted(found.values(), key=lambda e: -e["best_similarity"]))
     return out
+
+
+def reach_by_person(store: Store, queries: np.ndarray, face_ids: list[int]
+                    ) -> tuple[list[int], list[int]]:
+    """What a rights request reaches through persons: of the persons holding the faces the
+    selfies matched (``face_ids``), those the selfie would join (their faces are on average
+    alike a selfie at the clustering threshold; one stray match is not enough), and the
+    faces reached only through them, to be shown for review before an erasure takes them.
+    Measured by ``faceledger bench cluster`` (``rights_by_person``)."""
+    table = persons(store)
+    t = threshold_for(store)
+    direct = {int(f) for f in face_ids}
+    cand = sorted(set(table.person_of(sorted(direct)).values()))
+    members = table.members_of(cand)
+    sums = _sums(store, members, {})
+    q = np.atleast_2d(np.asarray(queries, np.float32))
+    pids = [p for p in cand if p in sums
+            and float(np.max(q @ sums[p][0])) / sums[p][1] >= t]
+    via = sorted({f for p in pids for f in members[p]} - direct)
+    return pids, via
