@@ -335,7 +335,8 @@ def _residuals(model, rng: np.random.Generator, n: int) -> np.ndarray:
 
 def rights_by_person(emb, threshold: float, access_threshold: float, min_photos: int = 10
                      ) -> dict:
-    """Access and erasure by person on LFW, as ``people.service.reach_by_person`` does: each person with ``min_photos`` or more gives
+    """Access and erasure by person on LFW, as ``people.service.reach_by_person`` does:
+    each person with ``min_photos`` or more gives
     one selfie (their first photo, kept out of the gallery); the gallery (all other LFW
     photos) is clustered; the request reaches the faces the selfie matches at the access
     threshold and every face of the persons those faces belong to. Reported: the share of
