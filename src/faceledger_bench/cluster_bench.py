@@ -269,8 +269,10 @@ def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], 
 
     model = fit_gallery_model(emb)
     rng = np.random.default_rng(seed)
-    vecs, ident, centres = synth_faces(model, rng, int(n / 2) + 16)
+    # enough identities for n faces (a real identity has 1.8 photos on average here)
+    vecs, ident, centres = synth_faces(model, rng, int(n / 1.5) + 16)
     vecs, ident = vecs[:n], ident[:n]
+    n = int(vecs.shape[0])
     t0 = time.perf_counter()
     nlist = int(4 * np.sqrt(n))
     d = vecs.shape[1]
