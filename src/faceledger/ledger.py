@@ -369,6 +369,11 @@ class Store:
     def photo(self, photo_id: int) -> PhotoRecord:
         return self.catalog.photo(photo_id)
 
+    def photo_faces(self, photo_id: int) -> list[FaceRecord]:
+        """The faces held for one photo, by id."""
+        faces = self.catalog.faces(sorted(self.catalog.face_ids_of_photos([int(photo_id)])))
+        return [faces[f] for f in sorted(faces)]
+
     def face(self, face_id: int) -> FaceRecord:
         return self.catalog.face(face_id)
 
@@ -493,6 +498,97 @@ class Store:
         from .subjects.forget import forget_person
 
         return forget_person(self, vectors, context or ActionContext())
+
+    # -- persons (faceledger.people) --------------------------------------------------------
+    def persons(self, include_hidden: bool = False, limit: int = 200, offset: int = 0,
+                ids: list[int] | None = None):
+        """Persons, largest first: id, name, face and photo counts, cover face, sources."""
+        from .store.persons import Persons
+
+        return Persons(self.catalog).list(include_hidden, limit, offset, ids)
+
+    def person(self, person_id: int):
+        """One person (hidden ones too) and the records of all its faces."""
+        from .store.persons import Persons
+
+        table = Persons(self.catalog)
+        table.require(person_id)
+        row = table.list(ids=[int(person_id)])[0]
+        faces = self.catalog.faces(table.members(person_id))
+        return row, [faces[f] for f in sorted(faces)]
+
+    def persons_in_results(self, results: list[ProbeResult]) -> list[list[dict]]:
+        """Beside a search's faces: the persons they belong to (best faces, counts, sources)."""
+        from .people.service import persons_in_results
+
+        return persons_in_results(self, results)
+
+    def reach_by_person(self, queries, face_ids: list[int]) -> tuple[list[int], list[int]]:
+        """(persons a rights request reaches, faces reached only through them: for review)."""
+        from .people.service import reach_by_person
+
+        return reach_by_person(self, queries, face_ids)
+
+    def persons_of_faces(self, face_ids: list[int]) -> dict[int, int]:
+        from .store.persons import Persons
+
+        return Persons(self.catalog).person_of(face_ids)
+
+    def _person_change(self, action: str, actor: str, inputs: dict, fn):
+        self.audit.require_writable()
+        result = fn()
+        self.record(action, actor, inputs=inputs, outputs={"result": result})
+        return result
+
+    def recluster(self, actor: str = "cli") -> dict[str, int]:
+        """Cluster every face into persons again, keeping every user correction."""
+        from .people.service import recluster
+
+        return self._person_change("people_recluster", actor, {}, lambda: recluster(self))
+
+    def merge_persons(self, person_ids: list[int], actor: str = "cli") -> int:
+        from .people.service import merge
+
+        return self._person_change("people_merge", actor, {"persons": list(person_ids)},
+                                   lambda: merge(self, person_ids))
+
+    def split_person(self, face_ids: list[int], name: str | None = None,
+                     actor: str = "cli") -> int:
+        from .people.service import split
+
+        return self._person_change("people_split", actor, {"faces": list(face_ids)},
+                                   lambda: split(self, face_ids, name))
+
+    def not_this_person(self, face_id: int, person_id: int, actor: str = "cli") -> int:
+        from .people.service import not_this_person
+
+        return self._person_change("people_reject", actor,
+                                   {"face": int(face_id), "person": int(person_id)},
+                                   lambda: not_this_person(self, face_id, person_id))
+
+    def rename_person(self, person_id: int, name: str | None, actor: str = "cli") -> None:
+        from .people.service import rename
+
+        # the name itself is not logged: it may be personal data the log cannot erase
+        return self._person_change("people_rename", actor, {"person": int(person_id)},
+                                   lambda: rename(self, person_id, name))
+
+    def hide_person(self, person_id: int, hidden: bool = True, actor: str = "cli") -> None:
+        from .people.service import hide
+
+        return self._person_change("people_hide", actor,
+                                   {"person": int(person_id), "hidden": hidden},
+                                   lambda: hide(self, person_id, hidden))
+
+    def erase_person(self, person_id: int, context: ActionContext | None = None):
+        """Erase every face of this person (Art. 17); the person goes with its last face."""
+        from .privacy.erasure import erase
+        from .store.persons import Persons
+
+        table = Persons(self.catalog)
+        table.require(person_id)
+        return erase(self, face_ids=table.members(person_id), context=context,
+                     inputs={"person": int(person_id)})
 
     def counts(self) -> dict[str, int]:
         counts = self.catalog.counts()

@@ -25,7 +25,7 @@ PACKAGE = Path(faceledger.__file__).resolve().parent
 LAYERS = {
     "errors": 0, "config": 0, "types": 0,
     "images": 1, "models": 1, "store": 1,
-    "search": 2, "pipeline": 2, "privacy": 2, "subjects": 2,
+    "search": 2, "pipeline": 2, "privacy": 2, "subjects": 2, "people": 2,
     "ledger": 3,
     "api": 4, "web": 4, "cli": 4, "demo": 4, "__init__": 4, "__main__": 4,
 }

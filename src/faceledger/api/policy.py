@@ -89,6 +89,18 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/requests"): _r(A),
     ("POST", "/api/requests/{request_id}/extend"): _r(A),
     ("POST", "/api/requests/{request_id}/close"): _r(A),
+    # persons (issue 14): investigators read and correct them
+    ("GET", "/api/people"): _r(INV),
+    ("GET", "/api/people/{person_id}"): _r(INV),
+    ("POST", "/api/people/merge"): _r(INV),
+    ("POST", "/api/people/split"): _r(INV),
+    ("POST", "/api/people/recluster"): _r(INV, A),
+    ("POST", "/api/people/{person_id}/rename"): _r(INV),
+    ("POST", "/api/people/{person_id}/hide"): _r(INV),
+    ("POST", "/api/people/{person_id}/not-this"): _r(INV),
+    ("GET", "/people"): _r(INV),
+    ("GET", "/people/{person_id}"): _r(INV),
+    ("GET", "/photos/{photo_id}"): _r(INV),
     # audit
     ("GET", "/api/audit"): _r(AUD),
     ("GET", "/api/audit/verify"): _r(AUD),

@@ -442,3 +442,7 @@ main.add_command(subjects)
 main.add_command(recognize)
 main.add_command(watches)
 main.add_command(alerts)
+
+from .people_cmds import people  # noqa: E402
+
+main.add_command(people)

@@ -138,3 +138,7 @@ def write_batch(
     counts.blocked += blocked_total
     store.index_file.sync(known)
     raise_alerts(store, known)  # consented watches: alerts go to the outbox
+    if known:  # each new face joins a person or starts one (faceledger.people)
+        from ..people.service import assign_new_faces
+
+        assign_new_faces(store, known)

@@ -142,6 +142,39 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # persons (issue 14): faces grouped into people. No centroid or cover crop is
+        # stored (scores are computed from the faces' encrypted templates when needed),
+        # so erasing a face leaves nothing derived from it: its assignment and rejections
+        # go with the face row (ON DELETE CASCADE) and a person left without faces goes too
+        "0007_persons",
+        """
+        CREATE TABLE persons (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT,
+            hidden INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE face_person (
+            face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+            locked INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX face_person_person ON face_person(person_id);
+        CREATE TABLE person_rejects (
+            face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+            person_id INTEGER NOT NULL REFERENCES persons(id) ON DELETE CASCADE,
+            PRIMARY KEY (face_id, person_id)
+        );
+        CREATE TRIGGER face_person_gone AFTER DELETE ON face_person
+        BEGIN DELETE FROM persons WHERE id = OLD.person_id AND NOT EXISTS
+            (SELECT 1 FROM face_person WHERE person_id = OLD.person_id); END;
+        CREATE TRIGGER face_person_moved AFTER UPDATE OF person_id ON face_person
+        BEGIN DELETE FROM persons WHERE id = OLD.person_id AND NOT EXISTS
+            (SELECT 1 FROM face_person WHERE person_id = OLD.person_id); END;
+        """,
+    ),
+    (
         # named subjects, consented watches and their alerts (issue 14, req. 5 and 6):
         # templates and webhook secrets are the store cipher's blobs; an alert dies with
         # its face (erasure, retention) and its watch (withdrawal, expiry), its webhook

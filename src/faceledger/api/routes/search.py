@@ -82,12 +82,18 @@ async def search(request: Request) -> dict:
         ctx.store.search, data, k=values.k, largest_only=values.largest_only, far=point.far,
         context=context,
     )
+    persons = await run_in_threadpool(ctx.store.persons_in_results, results)
+    faces = results_json(results)
+    for face, found in zip(faces, persons):
+        face["persons"] = [{**p, "url": f"/people/{p['person']}",
+                            "cover_url": f"/api/faces/{p['cover_face_id']}/crop"
+                            if p.get("cover_face_id") else None} for p in found]
     return {
         "purpose": purpose,
         "case": case,
         "far": point.far,
         "match_threshold": point.match_threshold,
-        "faces": results_json(results),
+        "faces": faces,
     }
 
 
