@@ -56,7 +56,7 @@ export PGPASSWORD
 data="$work/store"
 fl() { faceledger --data "$data" "$@"; }
 fl init "$data" --catalog "$pg_plain" --vectors "$FACELEDGER_MILVUS_URL"
-fl source add demo-s3 --kind s3 --path s3://faceledger-demo/lfw/ \
+fl source add demo-s3 --kind s3 --path s3://faceledger-demo/lfw/ --endpoint "$FACELEDGER_S3_ENDPOINT" \
   --controller "faceledger demo (LFW, research use)" --basis legitimate-interests \
   --art9 archiving-research --purpose "demonstrate faceledger on a public research dataset" \
   --retention 30d --minors-policy none-expected

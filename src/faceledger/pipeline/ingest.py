@@ -277,9 +277,12 @@ def _analyse(
         lane = AnalysisLane(store.analyzer, limits)
         try:
             for chunk in chunks:
-                if stop_event is not None and stop_event.is_set():
-                    return
-                yield from lane.analyze(chunk)
+                for result in lane.analyze(chunk):
+                    # a stop is honoured between photos: the rest of the chunk is not
+                    # committed, so the next run analyses it again (nothing lost)
+                    if stop_event is not None and stop_event.is_set():
+                        return
+                    yield result
         finally:
             lane.close()
         return
