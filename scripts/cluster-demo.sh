@@ -66,13 +66,12 @@ fl ingest demo-s3
 fl search "$probe" --purpose "cluster demo" --case DEMO-1 --json >"$work/search.json"
 rank1="$(python - "$work/search.json" "$person" <<'PY'
 import json, sys
-report = json.load(open(sys.argv[1]))
-matches = report.get("matches") or report.get("results") or []
-if isinstance(report, list):
-    matches = report
-first = matches[0] if matches else {}
-uri = str(first.get("uri") or first.get("photo_uri") or first.get("photo", ""))
-print("yes" if f"/{sys.argv[2]}/" in uri else "no")
+report = json.load(open(sys.argv[1]))  # faceledger search --json: faces[].matches[]
+faces = report.get("faces") or [{}]
+matches = faces[0].get("matches") or [{}]
+uri = str(matches[0].get("photo_uri", ""))
+name = uri.rsplit("/", 1)[-1]
+print("yes" if f"/{sys.argv[2]}/" in uri or name.startswith(sys.argv[2] + "_") else "no")
 PY
 )"
 echo "search: rank 1 is $person: $rank1"
