@@ -318,7 +318,17 @@ function initRequests() {
   });
 }
 
+function initPhoto() {
+  // face boxes are placed from data attributes: the CSP allows no inline style attributes
+  for (const box of document.querySelectorAll(".facebox")) {
+    for (const side of ["left", "top", "width", "height"]) {
+      const value = Number(box.dataset[side]);
+      if (Number.isFinite(value)) box.style[side] = `${value}%`;
+    }
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
-  ({ search: initSearch, ingest: initIngest, audit: initAudit, admin: initAdmin, rights: initRights, requests: initRequests }[page] || (() => {}))();
+  ({ photo: initPhoto, search: initSearch, ingest: initIngest, audit: initAudit, admin: initAdmin, rights: initRights, requests: initRequests }[page] || (() => {}))();
 });
