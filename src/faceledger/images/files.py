@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ImageDecodeError, ImageTooLargeError, PhotoRefusedError
@@ -70,22 +71,32 @@ def read_fd(fd: int, max_bytes: int, label: str) -> bytes:
     size = os.fstat(fd).st_size
     if size > max_bytes:
         raise ImageTooLargeError(f"{label}: {size} bytes is over the limit of {max_bytes} bytes")
+    return read_capped(lambda n: _read_fd(fd, n, label), max_bytes, f"{label}: grew past the "
+                       f"limit of {max_bytes} bytes while it was being read")
+
+
+def _read_fd(fd: int, n: int, label: str) -> bytes:
+    try:
+        return os.read(fd, n)
+    except OSError as exc:
+        raise ImageDecodeError(f"{label}: cannot read file ({exc.strerror or exc})") from exc
+
+
+def read_capped(read: Callable[[int], bytes], max_bytes: int, too_large: str,
+                chunk: int = CHUNK) -> bytes:
+    """Read a stream to its end with ``read(n)``, never more than ``max_bytes + 1`` bytes in
+    all: one byte past the limit raises ImageTooLargeError(``too_large``), before the rest
+    is read. Files, HTTP bodies and S3 objects are all read through this."""
     chunks: list[bytes] = []
     total = 0
     while True:
-        try:
-            chunk = os.read(fd, min(CHUNK, max_bytes + 1 - total))
-        except OSError as exc:
-            raise ImageDecodeError(f"{label}: cannot read file ({exc.strerror or exc})") from exc
-        if not chunk:
-            break
-        total += len(chunk)
+        data = read(min(chunk, max_bytes + 1 - total))
+        if not data:
+            return b"".join(chunks)
+        total += len(data)
         if total > max_bytes:
-            raise ImageTooLargeError(
-                f"{label}: grew past the limit of {max_bytes} bytes while it was being read"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+            raise ImageTooLargeError(too_large)
+        chunks.append(data)
 
 
 def read_regular_file(path: str | Path, max_bytes: int, label: str | None = None) -> bytes:

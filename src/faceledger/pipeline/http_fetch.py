@@ -47,6 +47,7 @@ from ..errors import (
     PhotoFetchError,
     PhotoRefusedError,
 )
+from ..images.files import read_capped
 from ..privacy.declared_hosts import DeclaredHost, check_url
 
 CHUNK = 1 << 16
@@ -299,16 +300,6 @@ def _check_headers(response: http.client.HTTPResponse, max_bytes: int,
 
 
 def _read_capped(response: http.client.HTTPResponse, max_bytes: int, label: str) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        chunk = response.read(min(CHUNK, max_bytes + 1 - total))
-        if not chunk:
-            break
-        total += len(chunk)
-        if total > max_bytes:
-            raise ImageTooLargeError(
-                f"{label}: the body runs past the limit of {max_bytes} bytes; cut off"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return read_capped(response.read, max_bytes,
+                       f"{label}: the body runs past the limit of {max_bytes} bytes; cut off",
+                       chunk=CHUNK)

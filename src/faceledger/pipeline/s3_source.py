@@ -30,6 +30,7 @@ from ..errors import (
     PhotoRefusedError,
     SourceError,
 )
+from ..images.files import read_capped
 from ..privacy.s3_location import parse_s3_location
 
 CHUNK = 1 << 20
@@ -121,25 +122,17 @@ def read_object(uri: str, location: str, endpoint: str, profile: str, max_bytes:
                 f"{label}: the object is {length} bytes, over the limit of {max_bytes} bytes; "
                 "not downloaded"
             )
-        chunks: list[bytes] = []
-        total = 0
-        while True:
+        def read(n: int) -> bytes:
             if time.monotonic() > deadline:
                 raise PhotoFetchError(f"{label}: took longer than {TOTAL_SECONDS:g} s; cut off")
             try:
-                chunk = body.read(min(CHUNK, max_bytes + 1 - total))
+                return body.read(n)
             except Exception as exc:
                 raise PhotoFetchError(f"{label}: reading the object failed "
                                       f"({_describe(exc)})") from exc
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > max_bytes:
-                raise ImageTooLargeError(
-                    f"{label}: the object runs past the limit of {max_bytes} bytes; cut off"
-                )
-            chunks.append(chunk)
-        return b"".join(chunks)
+
+        return read_capped(read, max_bytes, f"{label}: the object runs past the limit of "
+                           f"{max_bytes} bytes; cut off")
     finally:
         body.close()
 
