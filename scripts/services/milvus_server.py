@@ -38,7 +38,11 @@ EXTRA = {
     "dataCoord.ip": "127.0.0.1",
     "dataNode.ip": "127.0.0.1",
     "dataCoord.gc.interval": 5,
-    "dataCoord.gc.missingTolerance": 5,
+    # files not (yet) in the meta: a compaction writes its output before it records it, so
+    # a short tolerance deletes a compaction's own files on a busy machine, and Milvus 2.3.5
+    # then panics completing it (seen in CI: prepareCompactionMutation, index out of range).
+    # Erased vectors leave through dropTolerance (dropped segments), not through this.
+    "dataCoord.gc.missingTolerance": 3600,
     "dataCoord.gc.dropTolerance": 1,
     "rocksmq.retentionTimeInMinutes": 1,
     "rocksmq.rocksmqPageSize": 262144,
