@@ -154,7 +154,12 @@ def _temp_files_of_this_process(tmpdir: str) -> set[str]:
     return found
 
 
-def test_a_probe_over_1_mib_never_touches_the_disk(site, tmp_path):
+def test_a_probe_over_1_mib_never_touches_the_disk(site, tmp_path, monkeypatch):
+    # a temp dir of this test's own: the shared /tmp gets files from other programs (the
+    # cluster services CI runs beside the tests), which are not the server's spills
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     tmpdir = tempfile.gettempdir()
     probe = _big_probe(site, tmp_path)
     before_files = set(os.listdir(tmpdir))
