@@ -16,6 +16,7 @@
 # Needs the `cluster` extra (scripts/setup.sh test,dlib,cluster). Settings that differ
 # from the package's defaults: scripts/services/milvus_server.py.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 cmd="${1:-}"
 dir="${2:-}"
@@ -109,14 +110,7 @@ stop() {
     rm -f "$pidfile"
     return
   fi
-  kill -TERM "$pid"
-  for _ in $(seq 1 30); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "milvus: stopped"; return; }
-    sleep 1
-  done
-  echo "milvus: pid $pid did not stop in 30 s; killing it" >&2
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
+  terminate milvus "$pid" "$pidfile"
 }
 
 case "$cmd" in

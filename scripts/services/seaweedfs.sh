@@ -12,6 +12,7 @@
 #   down    stop the server by the PID it recorded (SIGTERM, SIGKILL after 30 s).
 #   status  exit 0 and print the endpoint if S3 answers, 1 otherwise.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 cmd="${1:-}"
 dir="${2:-}"
@@ -153,14 +154,7 @@ stop() {
     rm -f "$pidfile"
     return
   fi
-  kill -TERM "$pid"
-  for _ in $(seq 1 30); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "seaweedfs: stopped"; return; }
-    sleep 1
-  done
-  echo "seaweedfs: pid $pid did not stop in 30 s; killing it" >&2
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
+  terminate seaweedfs "$pid" "$pidfile"
 }
 
 case "$cmd" in

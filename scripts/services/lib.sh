@@ -1,0 +1,15 @@
+# Shared by scripts/services/*.sh (sourced, not run).
+
+# terminate NAME PID PIDFILE: SIGTERM the server, wait up to 30 s, then SIGKILL; the PID
+# file goes either way.
+terminate() {
+  local name="$1" pid="$2" pidfile="$3"
+  kill -TERM "$pid"
+  for _ in $(seq 1 30); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; echo "$name: stopped"; return; }
+    sleep 1
+  done
+  echo "$name: pid $pid did not stop in 30 s; killing it" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
