@@ -11,15 +11,13 @@ PostgreSQL, :mod:`faceledger.store.pg_audit`: an advisory lock and the head row 
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from ..errors import StoreError
-from .files import private_file
+from .sql import SQLiteDB
 
 #: (seq, body JSON, prev_hash, hash)
 EntryRow = tuple[int, str, str, str]
@@ -61,6 +59,9 @@ class AuditStorage(Protocol):
     def close(self) -> None: ...
 
 
+#: ``synchronous=FULL``: an appended entry survives a power cut once its write returns
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA secure_delete=ON")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     seq INTEGER PRIMARY KEY,
@@ -90,6 +91,8 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+#: every statement is IF NOT EXISTS, so a log written before migrations were named takes it
+MIGRATIONS = (("0001_audit_tables", _SCHEMA),)
 
 
 class SqlTx:
@@ -160,73 +163,46 @@ class SqlTx:
 
 
 class SqliteAuditStorage:
-    """``audit.db``: one connection, ``BEGIN IMMEDIATE`` per write, WAL, synchronous=FULL.
+    """``audit.db`` on the store's one SQLite helper (:class:`~faceledger.store.sql.SQLiteDB`):
+    ``BEGIN IMMEDIATE`` per write, WAL, ``synchronous=FULL``, its schema as a named migration.
 
-    Thread-safe within a process (a lock serialises use of the connection); across
-    processes SQLite's write lock orders appends."""
+    Thread-safe within a process (the helper serialises its connection); across processes
+    SQLite's write lock orders appends."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.where = str(self.path)
-        self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            private_file(self.path)
-            self._conn = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
+        except OSError as exc:
             raise StoreError(f"cannot open the audit log {self.path}: {exc}") from exc
+        self._db = SQLiteDB(self.path, migrations=MIGRATIONS, pragmas=PRAGMAS)
 
     @contextmanager
-    def _tx(self, begin: str) -> Iterator[AuditTx]:
-        with self._lock:
-            try:
-                self._conn.execute(begin)
-                try:
-                    yield SqlTx(self._conn)
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot use the audit log {self.path}: {exc}") from exc
+    def write(self) -> Iterator[AuditTx]:
+        with self._db.write() as tx:
+            yield SqlTx(tx)
 
-    def write(self) -> AbstractContextManager[AuditTx]:
-        return self._tx("BEGIN IMMEDIATE")
-
-    def read(self) -> AbstractContextManager[AuditTx]:
-        return self._tx("BEGIN")
-
-    def _all(self, sql: str, params: tuple = ()) -> list:
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot read the audit log {self.path}: {exc}") from exc
+    @contextmanager
+    def read(self) -> Iterator[AuditTx]:
+        with self._db.read() as tx:
+            yield SqlTx(tx)
 
     def count(self) -> int:
-        return int(self._all("SELECT COUNT(*) FROM entries")[0][0])
+        return int(self._db.query("SELECT COUNT(*) FROM entries")[0][0])
 
     def entry(self, seq: int) -> tuple[str, str] | None:
-        rows = self._all("SELECT body, hash FROM entries WHERE seq = ?", (int(seq),))
+        rows = self._db.query("SELECT body, hash FROM entries WHERE seq = ?", (int(seq),))
         return (rows[0][0], rows[0][1]) if rows else None
 
     def page(self, after: int, limit: int) -> list[tuple[int, str, str]]:
-        return [(int(s), b, h) for s, b, h in self._all(
+        return [(int(s), b, h) for s, b, h in self._db.query(
             "SELECT seq, body, hash FROM entries WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit))]
 
     def pending(self) -> list[tuple[int, str, str | None]]:
-        return [(int(s), str(a), lk) for s, a, lk in self._all(
+        return [(int(s), str(a), lk) for s, a, lk in self._db.query(
             "SELECT seq, action, lock FROM pending ORDER BY seq")]
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
+        self._db.close()

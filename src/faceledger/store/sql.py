@@ -197,6 +197,20 @@ class SQLiteDB:
                 self._rollback()
                 raise translate(exc, self.location) from exc
 
+    @contextmanager
+    def read(self) -> Iterator[_SQLiteTx]:
+        """One read transaction on this connection (``BEGIN`` ... ``COMMIT``): the reads in
+        it see one moment. Cheaper than :meth:`snapshot` for a few short reads."""
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN")
+                try:
+                    yield _SQLiteTx(self.conn)
+                finally:
+                    self._rollback()
+            except sqlite3.Error as exc:
+                raise translate(exc, self.location) from exc
+
     def _rollback(self) -> None:
         try:
             self.conn.execute("ROLLBACK")
