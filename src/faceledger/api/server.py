@@ -26,13 +26,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class BackgroundServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int | None = None,
-                 log_level: str = "warning") -> None:
+                 log_level: str = "warning", http: type | None = None) -> None:
         import uvicorn
+
+        from .slow_clients import guarded_protocol
 
         self.host = host
         self.port = port or free_port(host)
         config = uvicorn.Config(app, host=host, port=self.port, log_level=log_level,
-                                lifespan="on", access_log=False)
+                                lifespan="on", access_log=False,
+                                http=http or guarded_protocol())
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn", daemon=True)
 

@@ -22,12 +22,14 @@ def _run_server(settings, host: str, port: int, log_level: str = "info") -> None
     import uvicorn
 
     from ..api import create_app
+    from ..api.slow_clients import guarded_protocol
 
     app = create_app(settings)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
     click.echo(f"faceledger is serving {settings.data_dir} at http://{shown}:{port}/ "
                f"(API docs at http://{shown}:{port}/docs); Ctrl-C stops it")
-    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1,
+                http=guarded_protocol())
 
 
 @click.command()
