@@ -74,6 +74,9 @@ class Settings:
     webhook_max_attempts: int = 6
     webhook_retry_base_s: float = 2.0
     watch_max_days: int = 365
+    # reverse proxies in front of the server (addresses or networks, comma-separated): for
+    # their requests the per-client limits use the X-Forwarded-For client (api/client_address)
+    trusted_proxies: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

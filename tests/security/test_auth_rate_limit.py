@@ -106,3 +106,34 @@ def test_sign_in_guessing_is_limited_too(site):
         assert statuses[:BURST] == [401] * BURST and statuses[-1] == 429
         assert statuses.count(401) <= refilled(started)
         assert "Retry-After" in r.headers
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(
+        tmp_path_factory, lfw_dir, models_dir):
+    """The proxy (127.0.0.3 here) forwards two clients; one exhausting its bucket does not
+    lock the other out, and a client cannot escape its bucket by writing the header itself."""
+    s = Site(tmp_path_factory.mktemp("proxied"), lfw_dir, models_dir, people=["Tony_Blair"],
+             settings={"trusted_proxies": "127.0.0.3"},
+             limiter=AuthRateLimiter(burst=BURST, per_second=0.01), refusal_window_s=WINDOW_S)
+    try:
+        bogus = {"Authorization": "Bearer flk_000000000000_x"}
+        with from_address(s, "127.0.0.3") as proxy:
+            attacker = {**bogus, "X-Forwarded-For": "198.51.100.7"}
+            codes = [proxy.get("/api/sources", headers=attacker).status_code
+                     for _ in range(BURST + 3)]
+            assert codes[-1] == 429, codes
+            # the attacker writes its own header; the proxy appends the address it saw
+            spoof = {**bogus, "X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+            assert proxy.get("/api/sources", headers=spoof).status_code == 429
+            other = {**bogus, "X-Forwarded-For": "198.51.100.8"}
+            assert proxy.get("/api/sources", headers=other).status_code == 401
+        with from_address(s, "127.0.0.2") as direct:  # not a proxy: its header is ignored
+            forged = {**bogus, "X-Forwarded-For": "198.51.100.8"}
+            codes = [direct.get("/api/sources", headers=forged).status_code
+                     for _ in range(BURST + 3)]
+            assert codes[-1] == 429, codes
+        with from_address(s, "127.0.0.3") as proxy:  # 198.51.100.8's bucket was not touched
+            other = {**bogus, "X-Forwarded-For": "198.51.100.8"}
+            assert proxy.get("/api/sources", headers=other).status_code == 401
+    finally:
+        s.close()

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ..config import Settings
 from . import errors
 from .auth import authorize
+from .client_address import trusted_networks
 from .context import AppContext
 from .headers import SecurityHeadersMiddleware
 from .keys import KeyStore
@@ -92,6 +93,7 @@ def create_app(
     credentials per client; refusals are audited once per client per
     ``refusal_window_s``."""
     settings = settings or Settings.from_env()
+    trusted_networks(settings.trusted_proxies)  # a bad proxy list fails here, not per request
     owns_store = store is None
     if store is None:
         from .. import open_store

@@ -23,6 +23,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
 from ..errors import AuthError, ForbiddenError, RateLimitedError
+from .client_address import client_address
 from .csrf import (
     SAFE_METHODS,
     CsrfError,
@@ -60,8 +61,12 @@ class Principal:
 
 
 def client_of(request: Request) -> str:
-    """The client's address (the peer of the TCP connection)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address: the TCP peer, or behind a trusted proxy the address it
+    forwarded (:mod:`faceledger.api.client_address`)."""
+    peer = request.client.host if request.client else None
+    ctx = getattr(request.app.state, "ctx", None)
+    trusted = getattr(getattr(ctx, "settings", None), "trusted_proxies", "") or ""
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
 
 
 def session_cookie_name(request: Request) -> str:
