@@ -3,7 +3,8 @@
 The layers, lowest first (a module may import its own layer's lower packages and any lower
 layer, never a higher one):
 
-0. ``errors``, ``config``, ``types``: plain definitions;
+0. ``errors``, ``config``, ``types``, ``parts``: plain definitions (``parts``: the store's
+   parts as roles, the protocols that modules below the root take instead of ``Store``);
 1. ``images``, ``models``, ``store``: decoding, models, the catalog and the vector index
    (``store`` is a leaf: it knows nothing of pipeline, search or privacy);
 2. ``search``, ``pipeline``, ``privacy``, ``subjects``: what the engine does with them;
@@ -23,7 +24,7 @@ import faceledger
 
 PACKAGE = Path(faceledger.__file__).resolve().parent
 LAYERS = {
-    "errors": 0, "config": 0, "types": 0,
+    "errors": 0, "config": 0, "types": 0, "parts": 0,
     "images": 1, "models": 1, "store": 1,
     "search": 2, "pipeline": 2, "privacy": 2, "subjects": 2, "people": 2,
     "ledger": 3,
@@ -157,3 +158,56 @@ def test_only_the_catalog_writes_sql_on_its_tables():
         if CATALOG_SQL.search(line)
     ]
     assert not offenders, "\n".join(offenders)
+
+
+#: modules below the root that still name ``Store`` (being narrowed to the parts they use,
+#: issue 10); the set may only shrink
+STILL_TAKE_THE_STORE = {
+    "pipeline.ingest", "pipeline.reader", "pipeline.writer", "pipeline.ray_ingest",
+    "search.engine", "privacy.access", "privacy.erasure", "privacy.self_service",
+    "privacy.rights", "privacy.retention", "privacy.keys", "people.service",
+}
+
+
+NAMES_LEDGER = re.compile(r"from \.+ledger import|(from|import) faceledger\.ledger")
+
+
+def test_modules_below_the_root_take_parts_not_the_store():
+    """Below the composition root a module declares the parts it uses (a protocol built
+    from ``faceledger.parts``); it does not name ``ledger``, even for type checking."""
+    naming = {module_name(p) for p in PACKAGE.rglob("*.py")
+              if layer(module_name(p)) < LAYERS["ledger"]
+              and NAMES_LEDGER.search(p.read_text())}
+    assert naming <= STILL_TAKE_THE_STORE, sorted(naming - STILL_TAKE_THE_STORE)
+    assert not STILL_TAKE_THE_STORE - naming, (
+        f"narrowed already, take them off the list: {sorted(STILL_TAKE_THE_STORE - naming)}")
+
+
+def test_the_store_satisfies_every_parts_protocol(tmp_path):
+    """Every protocol a module declares from the roles in ``faceledger.parts`` is met by a
+    real ``Store`` (a missing or renamed part fails here, not in production)."""
+    import importlib
+    import inspect
+
+    from faceledger import Settings, init_store
+    from faceledger import parts as roles
+
+    role_types = {v for v in vars(roles).values() if inspect.isclass(v)
+                  and getattr(v, "_is_protocol", False) and v.__module__ == roles.__name__}
+    declared = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path)
+        if layer(name) >= LAYERS["ledger"]:
+            continue
+        module = importlib.import_module(f"faceledger.{name}")
+        for value in vars(module).values():
+            if (inspect.isclass(value) and getattr(value, "_is_protocol", False)
+                    and value.__module__ == module.__name__
+                    and (value in role_types or role_types & set(value.__mro__))):
+                declared[f"{name}.{value.__name__}"] = value
+    assert len(declared) >= len(role_types) + 5, sorted(declared)
+    with init_store(Settings(data_dir=tmp_path / "data",
+                             key_file=tmp_path / "k" / "t.key")) as store:
+        missing = {n: [a for a in dir(p) if not a.startswith("_") and not hasattr(store, a)]
+                   for n, p in declared.items() if not isinstance(store, p)}
+    assert not missing, missing

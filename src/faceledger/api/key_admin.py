@@ -5,17 +5,20 @@ a process killed in between leaves an intent that ``audit verify`` reports. The 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
+from ..parts import HasAudit, HasSettings
 from ..privacy.audited import audited_change
 from .keys import ApiKey, IssuedSecret, KeyStore, Role
 from .keys_db import KEYS_LOCK
 
-if TYPE_CHECKING:
-    from ..ledger import Store
+
+@runtime_checkable
+class KeyAdminParts(HasAudit, HasSettings, Protocol):
+    """Key changes are audited and take the keys file's lock in the data directory."""
 
 
-def create_key(store: Store, keys: KeyStore, name: str, role: Role | str,
+def create_key(store: KeyAdminParts, keys: KeyStore, name: str, role: Role | str,
                actor: str) -> IssuedSecret:
     """A new key; the audit log names it (id, name, role), never its secret."""
     role = Role(role)
@@ -28,7 +31,7 @@ def create_key(store: Store, keys: KeyStore, name: str, role: Role | str,
     return issued
 
 
-def revoke_key(store: Store, keys: KeyStore, key_id: str, actor: str) -> ApiKey:
+def revoke_key(store: KeyAdminParts, keys: KeyStore, key_id: str, actor: str) -> ApiKey:
     """Revoke a key (its web sessions end too)."""
     with audited_change(store.audit, store.data_dir, "api_key_revoke", actor,
                         inputs={"key_id": key_id}, lock=KEYS_LOCK,

@@ -17,20 +17,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import FaceLedgerError, IntegrityError, NoFaceError
 from ..images import DecodedImage
+from ..parts import HasKeys, HasModels
 from ..search.engine import load_probe
 from .crypto import TemplateCipher
 
-if TYPE_CHECKING:
-    from ..ledger import Store
-
 Photo = bytes | str | Path | DecodedImage
 _AAD = b"faceledger:subject-reference:"
+
+
+@runtime_checkable
+class IdentityParts(HasKeys, HasModels, Protocol):
+    """Reference templates: the models (to embed a photo) and the cipher (to seal it)."""
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,14 @@ class IdentityCheck:
                 "selfie_sha256": self.selfie_sha256, "reference_sha256": self.reference_sha256}
 
 
-def _largest_face(store: Store, image: DecodedImage, what: str) -> np.ndarray:
+def _largest_face(store: IdentityParts, image: DecodedImage, what: str) -> np.ndarray:
     faces = store.analyzer.analyze(image.bgr, largest_only=True)
     if not faces:
         raise NoFaceError(f"no face was found in the {what}")
     return np.asarray(faces[0].embedding, dtype=np.float32)
 
 
-def enrol_reference(store: Store, photo: Photo, token_id: str) -> ReferenceTemplate:
+def enrol_reference(store: IdentityParts, photo: Photo, token_id: str) -> ReferenceTemplate:
     """The sealed template of the reference photo's largest face, for token ``token_id``."""
     image = load_probe(photo, store.limits)
     vector = _largest_face(store, image, "reference photo")
@@ -88,7 +91,7 @@ def reseal_reference(cipher: TemplateCipher, template: bytes, token_id: str) -> 
 
 
 def check_identity(
-    store: Store, reference: ReferenceTemplate, token_id: str, selfie: Photo
+    store: IdentityParts, reference: ReferenceTemplate, token_id: str, selfie: Photo
 ) -> IdentityCheck:
     """Compare the selfie with the reference at the verification threshold. Never raises for
     a bad selfie (no face, unreadable): that is a failed check with its reason; a reference

@@ -29,18 +29,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ..errors import ConfigError, FaceLedgerError, NotFoundError, ReceiptError
+from ..parts import HasAudit, HasCatalog, HasKeys
 from .audit_chain import canonical_json, sha256_hex
 from .crypto import TemplateCipher
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..store.requests_table import RequestRow
 
 FORMAT = "faceledger-erasure-receipt/1"
@@ -48,6 +48,12 @@ SIGNING_LABEL = "erasure-receipt-ed25519"
 PUBLISH_ACTION = "receipt_key_publish"
 KEYS_META = "receipt_keys"  # catalog meta: {public key hex: audit seq of its publication}
 MAX_RECEIPT_BYTES = 64 * 1024
+
+
+@runtime_checkable
+class ReceiptParts(HasCatalog, HasAudit, HasKeys, Protocol):
+    """Signing and checking receipts: the requests table in the catalog, the audit log (a
+    receipt names an entry), and the store key (the signing key is derived from it)."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,11 @@ class ReceiptSigner:
     """Signs receipts with the Ed25519 key derived from the store's current template key,
     publishing its public key in the audit log the first time."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ReceiptParts) -> None:
         self.store = store
 
     @classmethod
-    def of(cls, store: Store) -> ReceiptSigner:
+    def of(cls, store: ReceiptParts) -> ReceiptSigner:
         return cls(store)
 
     def _private(self) -> Ed25519PrivateKey:
@@ -163,7 +169,7 @@ class ReceiptCheck:
     checks: list[str] = field(default_factory=list)  # what passed, in order
 
 
-def verify_receipt(store: Store, receipt: Receipt) -> ReceiptCheck:
+def verify_receipt(store: ReceiptParts, receipt: Receipt) -> ReceiptCheck:
     """Check a receipt against the store (see the module docstring); the first failure
     is the reason."""
     p = receipt.payload
@@ -226,7 +232,7 @@ def verify_receipt(store: Store, receipt: Receipt) -> ReceiptCheck:
     return ReceiptCheck(True, rid, "", done)
 
 
-def _held_photo(store: Store, photo_id: int) -> bool:
+def _held_photo(store: ReceiptParts, photo_id: int) -> bool:
     try:
         store.catalog.photo(photo_id)
     except NotFoundError:

@@ -38,14 +38,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import FaceLedgerError, InvalidRequestError, NotFoundError, RightsRequestError
+from ..parts import HasSettings
 from ..store.locks import FileLock
 from ..store.requests_table import RequestRow, RequestsTable
+from .receipts import ReceiptParts
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..store.catalog import Catalog
     from .audit import AuditLog
     from .receipts import ReceiptSigner
@@ -60,6 +61,11 @@ MAX_TEXT = 500
 _ID = re.compile(r"^RR-\d{8}-[0-9a-f]{8}$")
 
 Clock = Callable[[], datetime]
+
+
+@runtime_checkable
+class RequestParts(ReceiptParts, HasSettings, Protocol):
+    """The rights register: the receipts' parts and the data directory (its lock)."""
 
 
 def utc_now() -> datetime:
@@ -158,7 +164,7 @@ class RightsRequests:
         self.receipts = receipts
 
     @classmethod
-    def of(cls, store: Store, clock: Clock | None = None) -> RightsRequests:
+    def of(cls, store: RequestParts, clock: Clock | None = None) -> RightsRequests:
         from .receipts import ReceiptSigner
 
         return cls(store.catalog, store.audit, store.data_dir, clock, ReceiptSigner.of(store))

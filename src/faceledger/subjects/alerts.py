@@ -11,20 +11,18 @@ network) and audited as ``watch_alert`` (the watch, the face id, the similarity)
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..search.decisions import operating_point
 from ..store.catalog import utc_now
 from ..store.subjects import SubjectTables, watch_aad
+from .parts import SubjectParts
 from .registry import template_cache, unseal
 
-if TYPE_CHECKING:
-    from ..ledger import Store
 
-
-def raise_alerts(store: Store, faces: dict[int, np.ndarray], actor: str = "ingest") -> list[int]:
+def raise_alerts(store: SubjectParts, faces: dict[int, np.ndarray],
+                 actor: str = "ingest") -> list[int]:
     """Alerts for the new ``faces`` (face id -> embedding); the ids of the alerts raised."""
     if not faces:
         return []
@@ -65,5 +63,5 @@ def raise_alerts(store: Store, faces: dict[int, np.ndarray], actor: str = "inges
     return made
 
 
-def _threshold(store: Store, far: float) -> float:
+def _threshold(store: SubjectParts, far: float) -> float:
     return operating_point(store.pack, far).match_threshold

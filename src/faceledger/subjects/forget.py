@@ -16,14 +16,14 @@ import numpy as np
 
 from ..privacy.audited import audited_change
 from ..store.subjects import SubjectTables, watch_aad
+from .parts import SubjectParts
 from .registry import SUBJECTS_LOCK, subject_matrix, unseal
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..types import ActionContext
 
 
-def matching(store: Store, vectors: np.ndarray) -> dict[str, list[int]]:
+def matching(store: SubjectParts, vectors: np.ndarray) -> dict[str, list[int]]:
     """The subjects and the watches (not those of a matching subject) whose templates
     match these faces at the verification point."""
     queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
@@ -45,7 +45,7 @@ def matching(store: Store, vectors: np.ndarray) -> dict[str, list[int]]:
     return out
 
 
-def records_of_person(store: Store, vectors: np.ndarray) -> list[dict]:
+def records_of_person(store: SubjectParts, vectors: np.ndarray) -> list[dict]:
     """What an access copy (Art. 15) says of the person's enrolments and watches: names,
     sources and their lawful basis, consent, expiry, alert counts; never a template."""
     found = matching(store, vectors)
@@ -72,7 +72,7 @@ def records_of_person(store: Store, vectors: np.ndarray) -> list[dict]:
     return out
 
 
-def forget_person(store: Store, vectors: np.ndarray, context: ActionContext) -> dict:
+def forget_person(store: SubjectParts, vectors: np.ndarray, context: ActionContext) -> dict:
     """Delete the subjects and watches whose templates are this person's."""
     out = matching(store, vectors)
     table = SubjectTables(store.catalog)

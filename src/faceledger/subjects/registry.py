@@ -32,11 +32,11 @@ from ..store.catalog import utc_now
 from ..store.subjects import SubjectRow, SubjectTables, subject_aad
 from ..types import Box, Decision
 from .cache import TemplateCache
+from .parts import SubjectParts
 from .validate import clean_text, positive_id, subject_name
 
 if TYPE_CHECKING:
 
-    from ..ledger import Store
     from ..types import ActionContext
 
 Photo = "bytes | str | Path | DecodedImage"
@@ -68,19 +68,19 @@ class RecognitionResult:
     faces: list[Recognition] = field(default_factory=list)
 
 
-def tables(store: Store) -> SubjectTables:
+def tables(store: SubjectParts) -> SubjectTables:
     return SubjectTables(store.catalog)
 
 
-def seal(store: Store, vector: np.ndarray, aad: bytes) -> bytes:
+def seal(store: SubjectParts, vector: np.ndarray, aad: bytes) -> bytes:
     return store.cipher.encrypt_vector(np.asarray(vector, dtype=np.float32), aad=aad)
 
 
-def unseal(store: Store, blob: bytes, aad: bytes) -> np.ndarray:
+def unseal(store: SubjectParts, blob: bytes, aad: bytes) -> np.ndarray:
     return np.asarray(store.cipher.decrypt_vector(blob, aad=aad), dtype=np.float32)
 
 
-def _largest_face(store: Store, image: DecodedImage, what: str) -> np.ndarray:
+def _largest_face(store: SubjectParts, image: DecodedImage, what: str) -> np.ndarray:
     faces = store.analyzer.analyze(image.bgr, largest_only=True)
     if not faces:
         raise NoFaceError(f"no face was found in {what}")
@@ -88,7 +88,7 @@ def _largest_face(store: Store, image: DecodedImage, what: str) -> np.ndarray:
 
 
 def enrol_subject(
-    store: Store, name: str, source: str, photos: list, context: ActionContext,
+    store: SubjectParts, name: str, source: str, photos: list, context: ActionContext,
     consent: str = "",
 ) -> SubjectRow:
     """Enrol ``name`` under ``source`` with 1 to :data:`MAX_EXAMPLES` example photos.
@@ -120,7 +120,7 @@ def enrol_subject(
     return tables(store).subject(subject_id)
 
 
-def delete_subject(store: Store, subject_id: object, context: ActionContext) -> dict:
+def delete_subject(store: SubjectParts, subject_id: object, context: ActionContext) -> dict:
     """Delete a subject with its templates, watches and alerts (physically)."""
     sid = positive_id(subject_id, "the subject id")
     row = tables(store).subject(sid)
@@ -133,7 +133,7 @@ def delete_subject(store: Store, subject_id: object, context: ActionContext) -> 
     return {"subject_id": sid, **counts}
 
 
-def template_cache(store: Store) -> TemplateCache:
+def template_cache(store: SubjectParts) -> TemplateCache:
     """The store's cache of decrypted templates (see :mod:`.cache`)."""
     cache = getattr(store, "template_cache", None)
     if cache is None:
@@ -141,7 +141,7 @@ def template_cache(store: Store) -> TemplateCache:
     return cache
 
 
-def subject_matrix(store: Store) -> tuple[np.ndarray, np.ndarray]:
+def subject_matrix(store: SubjectParts) -> tuple[np.ndarray, np.ndarray]:
     """(subject id of each template, decrypted templates) of the store's pack."""
     pairs = tables(store).template_ids(store.pack.name)
     if not pairs:
@@ -155,7 +155,7 @@ def subject_matrix(store: Store) -> tuple[np.ndarray, np.ndarray]:
 
 
 def recognize_probe(
-    store: Store, probe: DecodedImage, point: OperatingPoint, context: ActionContext,
+    store: SubjectParts, probe: DecodedImage, point: OperatingPoint, context: ActionContext,
 ) -> RecognitionResult:
     """Each face of ``probe`` against every subject; audited as ``recognize``."""
     faces = store.analyzer.analyze(probe.bgr)
@@ -197,7 +197,7 @@ def recognize_probe(
     return result
 
 
-def subject(store: Store, subject_id: object) -> SubjectRow:
+def subject(store: SubjectParts, subject_id: object) -> SubjectRow:
     try:
         return tables(store).subject(positive_id(subject_id, "the subject id"))
     except InvalidRequestError:

@@ -31,12 +31,12 @@ from ..errors import AuthError, InvalidRequestError, LawfulBasisError, NotFoundE
 from ..privacy.audited import audited_change
 from ..store.catalog import utc_now
 from ..store.subjects import SubjectTables, WatchRow, subject_aad, watch_aad, watch_secret_aad
+from .parts import SubjectParts
 from .registry import seal, unseal
 from .validate import clean_text, positive_id
 from .webhooks import check_webhook_url
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..privacy.identity import IdentityCheck
     from ..types import ActionContext
 
@@ -54,7 +54,7 @@ class NewWatch:
     withdraw_credential: str | None = field(default=None, repr=False)
 
 
-def _expiry(store: Store, days: object) -> str:
+def _expiry(store: SubjectParts, days: object) -> str:
     try:
         n = int(str(days).strip()) if not isinstance(days, int) else days
     except ValueError:
@@ -72,7 +72,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _register(
-    store: Store, context: ActionContext, subject_id: int | None, owner: str, label: str,
+    store: SubjectParts, context: ActionContext, subject_id: int | None, owner: str, label: str,
     vector: np.ndarray, far: float, webhook_url: str, days: object, withdraw: bool,
 ) -> NewWatch:
     url = check_webhook_url(webhook_url, store.settings)
@@ -99,7 +99,7 @@ def _register(
     return NewWatch(table.watch(watch_id), secret.hex(), credential)
 
 
-def add_watch(store: Store, subject_id: object, webhook_url: str, days: object,
+def add_watch(store: SubjectParts, subject_id: object, webhook_url: str, days: object,
               context: ActionContext, far: float | None = None) -> NewWatch:
     """An operator's watch on an enrolled subject; refused unless the enrolment records the
     person's consent."""
@@ -121,7 +121,7 @@ def add_watch(store: Store, subject_id: object, webhook_url: str, days: object,
                      point.far, webhook_url, days, withdraw=False)
 
 
-def add_self_watch(store: Store, check: IdentityCheck, label: str, webhook_url: str,
+def add_self_watch(store: SubjectParts, check: IdentityCheck, label: str, webhook_url: str,
                    days: object, context: ActionContext) -> NewWatch:
     """A data subject's watch on themselves, after their token's identity check passed.
     Decided at the strictest calibrated point: an alert about a look-alike would show
@@ -136,14 +136,14 @@ def add_self_watch(store: Store, check: IdentityCheck, label: str, webhook_url: 
                      self_service_far(store), webhook_url, days, withdraw=True)
 
 
-def withdraw_watch(store: Store, watch_id: object, context: ActionContext,
+def withdraw_watch(store: SubjectParts, watch_id: object, context: ActionContext,
                    reason: str = "withdrawn") -> list[int]:
     wid = positive_id(watch_id, "the watch id")
     SubjectTables(store.catalog).watch(wid)  # NotFoundError naming it
     return _delete(store, [wid], context, reason)
 
 
-def _delete(store: Store, ids: list[int], context: ActionContext, reason: str) -> list[int]:
+def _delete(store: SubjectParts, ids: list[int], context: ActionContext, reason: str) -> list[int]:
     with audited_change(store.audit, store.data_dir, "watch_delete", context.actor,
                         context.purpose or f"watch {reason}", context.case,
                         {"watch_ids": ids, "reason": reason}, lock=WATCHES_LOCK,
@@ -153,7 +153,7 @@ def _delete(store: Store, ids: list[int], context: ActionContext, reason: str) -
     return gone
 
 
-def withdraw_with_credential(store: Store, credential: object,
+def withdraw_with_credential(store: SubjectParts, credential: object,
                              context: ActionContext) -> int:
     """A data subject ends their own watch with the credential they were given."""
     parts = str(credential or "").strip().split("_", 2)
@@ -172,7 +172,8 @@ def withdraw_with_credential(store: Store, credential: object,
     return wid
 
 
-def purge_expired(store: Store, context: ActionContext, now: datetime | None = None) -> list[int]:
+def purge_expired(store: SubjectParts, context: ActionContext,
+                  now: datetime | None = None) -> list[int]:
     """Delete every watch past its expiry (the retention run calls this)."""
     stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     ids = SubjectTables(store.catalog).expired_watch_ids(stamp)

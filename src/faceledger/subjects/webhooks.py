@@ -43,10 +43,10 @@ import httpx
 from ..errors import FaceLedgerError, InvalidRequestError
 from ..store.catalog import utc_now
 from ..store.subjects import Delivery, SubjectTables, watch_secret_aad
+from .parts import SubjectParts
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..ledger import Store
 
 log = logging.getLogger("faceledger.webhooks")
 
@@ -196,7 +196,7 @@ def backoff(settings: Settings, attempts: int) -> float:
     return min(MAX_BACKOFF_S, settings.webhook_retry_base_s * 2 ** max(0, attempts - 1))
 
 
-def deliver_due(store: Store, now: float | None = None, limit: int = 50,
+def deliver_due(store: SubjectParts, now: float | None = None, limit: int = 50,
                 client: httpx.Client | None = None) -> dict[str, int]:
     """Attempt every delivery that is due; counts of delivered, retried and failed."""
     table = SubjectTables(store.catalog)
@@ -240,7 +240,7 @@ class WebhookDispatcher:
     """Delivers from the outbox in a background thread until stopped; :meth:`wake` makes it
     look now (after an ingest batch raised alerts) instead of at its next poll."""
 
-    def __init__(self, store: Store, poll_s: float = 1.0) -> None:
+    def __init__(self, store: SubjectParts, poll_s: float = 1.0) -> None:
         self.store = store
         self.poll_s = poll_s
         self._wake = threading.Event()

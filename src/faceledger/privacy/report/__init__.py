@@ -12,18 +12,16 @@ import json
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import InvalidRequestError
 from ...store.files import private_dir
 from ..requests import RightsRequests
 from .dpia import render_dpia
 from .html import index_html, records_html
+from .parts import ReportParts
 from .records import KeyFact, records_of_processing
 from .statistics import compute_statistics, in_period
-
-if TYPE_CHECKING:
-    from ...ledger import Store
 
 FILES = ("records_of_processing.json", "records_of_processing.html", "dpia.md",
          "statistics.json", "audit_verification.json", "audit.jsonl", "index.html")
@@ -31,7 +29,8 @@ FILES = ("records_of_processing.json", "records_of_processing.html", "dpia.md",
 __all__ = ["FILES", "KeyFact", "write_regulator_report"]
 
 
-def _period_seqs(store: Store, start: datetime | None, end: datetime | None) -> tuple[int, int]:
+def _period_seqs(store: ReportParts, start: datetime | None,
+                 end: datetime | None) -> tuple[int, int]:
     """(last seq before the period, last seq inside it) for the export."""
     before, last = 0, 0
     for e in store.audit.entries():
@@ -42,7 +41,7 @@ def _period_seqs(store: Store, start: datetime | None, end: datetime | None) -> 
     return before, max(last, before)
 
 
-def write_regulator_report(store: Store, out: Path | str, keys: list[KeyFact],
+def write_regulator_report(store: ReportParts, out: Path | str, keys: list[KeyFact],
                            start: datetime | None = None, end: datetime | None = None,
                            register: RightsRequests | None = None,
                            actor: str = "cli") -> dict[str, Any]:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...store.report_queries import per_source_counts
 from ..crypto import TemplateCipher
 from ..sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
-
-if TYPE_CHECKING:
-    from ...ledger import Store
+from .parts import ReportParts
 
 CATEGORIES = [
     "photographs of the people who appear in the source (kept where the source keeps them; "
@@ -48,7 +46,7 @@ def recipients(keys: list[KeyFact]) -> list[dict[str, Any]]:
             for role, receives in ROLE_RECEIVES.items()]
 
 
-def safeguards(store: Store) -> dict[str, Any]:
+def safeguards(store: ReportParts) -> dict[str, Any]:
     cipher = store.cipher
     verification = store.audit.verify()
     return {
@@ -68,7 +66,7 @@ def safeguards(store: Store) -> dict[str, Any]:
     }
 
 
-def records_of_processing(store: Store, keys: list[KeyFact]) -> dict[str, Any]:
+def records_of_processing(store: ReportParts, keys: list[KeyFact]) -> dict[str, Any]:
     counts = per_source_counts(store.catalog)
     transfers = store.settings.transfers.strip()
     activities = []

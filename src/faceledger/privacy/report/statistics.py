@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..purposes import matching_sources, normalize
 from ..requests import KINDS, RequestView, parse_time
+from .parts import ReportParts
 
 if TYPE_CHECKING:
-    from ...ledger import Store
     from ..audit_chain import AuditEntry
 
 UNDECLARED = "(no source declares this purpose)"
@@ -115,7 +115,7 @@ def request_stats(views: Iterable[RequestView]) -> dict[str, Any]:
     }
 
 
-def compute_statistics(store: Store, roles: Mapping[str, str], views: list[RequestView],
+def compute_statistics(store: ReportParts, roles: Mapping[str, str], views: list[RequestView],
                        start: datetime | None, end: datetime | None) -> dict[str, Any]:
     sources = store.sources()
     period = [e for e in store.audit.entries() if in_period(e.at, start, end)]
