@@ -34,15 +34,18 @@ from .search.engine import load_probe, probe_faces, search_index
 from .store.backends import (
     BACKENDS_FILE,
     CATALOG_FILE,
+    is_server_db,
     open_catalog,
+    open_locks,
     open_vectors,
     parse_backends,
+    privacy_db,
     read_backends,
     write_backends,
 )
 from .store.files import private_dir, private_file, secure_tree
 from .store.interfaces import VectorStore
-from .store.locks import FileLock
+from .store.locks import Locks
 from .store.records import CheckReport, FaceRecord, PhotoRecord, RunRecord
 from .store.templates import Cipher
 from .types import ActionContext, ProbeResult, SourceInfo, Verification
@@ -91,16 +94,22 @@ class Store:
         secure_tree(self.data_dir)  # 0700 / 0600, also for stores made by older versions
         self.backends = read_backends(self.data_dir)
         self.catalog = open_catalog(self.data_dir, self.backends)
+        # named locks: files in the data dir, or advisory locks every machine of a cluster
+        # store shares (its data dir is per machine)
+        self.locks: Locks = open_locks(self.data_dir, self.catalog)
         self.store_id = self.catalog.meta("store_id") or ""
         pack_name = self.catalog.meta("pack") or settings.pack
         self.pack: PackSpec = get_pack(pack_name)
         self.cipher: Cipher = self._make_cipher()
         # anchored in the catalog: a wiped, truncated or rolled-back log refuses writes
         self.audit = open_audit_log(self.data_dir / AUDIT_FILE, self.cipher, self.catalog)
-        private_file(self.data_dir / PRIVACY_FILE)
+        # privacy.db in the data dir; a cluster store's catalog, shared by its machines
+        if not is_server_db(self.catalog):
+            private_file(self.data_dir / PRIVACY_FILE)
         self.optout: Any = open_optout(self)  # ``blocked_mask(vectors)``, used by ingest
         # erased photos' URIs as keyed hashes (the key is encrypted with the template key)
-        self.tombstones = Tombstones(self.data_dir / PRIVACY_FILE, self.cipher)
+        self.tombstones = Tombstones(privacy_db(self.data_dir, self.catalog, PRIVACY_FILE),
+                                     self.cipher)
         self.index_file: VectorStore = open_vectors(
             self.data_dir, self.backends, self.pack.name, self.pack.embedding_size,
             self.catalog.meta("index_kind") or settings.index_kind, self.catalog, self.cipher,
@@ -129,7 +138,7 @@ class Store:
             recover_crashed_runs(self, self._pending_intents("ingest_intent"))
             erasures = self._pending_intents("erase_intent")
             if erasures:
-                lock = FileLock(self.data_dir, ERASURE_LOCK)
+                lock = self.locks.lock(ERASURE_LOCK)
                 if lock.acquire(0.0):
                     try:
                         for entry in self._pending_intents("erase_intent"):  # under the lock
@@ -154,7 +163,7 @@ class Store:
 
     def _close_interrupted(self, entry: AuditEntry) -> None:
         lock_name = next((p.lock for p in self.audit.pending() if p.seq == entry.seq), None)
-        lock = FileLock(self.data_dir, lock_name) if lock_name else None
+        lock = self.locks.lock(lock_name) if lock_name else None
         if lock is not None and not lock.acquire(0.0):
             return  # still running
         try:
@@ -178,7 +187,7 @@ class Store:
                 continue
             live = False
             if pending.lock:
-                lock = FileLock(self.data_dir, pending.lock)
+                lock = self.locks.lock(pending.lock)
                 live = not lock.acquire(0.0, note_pid=False)
                 lock.release()
             out.append((entry, live))
@@ -186,11 +195,12 @@ class Store:
 
     # -- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:
-        self.catalog.close()
-        self.audit.close()
+        # the privacy state first: on a cluster store it is on the catalog's connections
         if self.optout is not None:
             self.optout.close()
         self.tombstones.close()
+        self.catalog.close()
+        self.audit.close()
 
     def __enter__(self) -> Store:
         return self
@@ -255,7 +265,7 @@ class Store:
             details["hosts"] = list(info.hosts)
         if info.endpoint:
             details["endpoint"] = info.endpoint
-        with FileLock(self.data_dir, "sources").require("another source change", 30.0) as lock:
+        with self.locks.lock("sources").require("another source change", 30.0) as lock:
             intent = self.audit.begin("source_add", actor, purpose=purpose,
                                       inputs={"source": name, **details}, lock=lock.name)
             try:

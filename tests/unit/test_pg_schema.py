@@ -7,7 +7,7 @@ import re
 import sqlite3
 
 from faceledger.store.migrations import MIGRATIONS
-from faceledger.store.pg_schema import CATALOG_MIGRATIONS, SHARED_NAMES
+from faceledger.store.pg_schema import CATALOG_MIGRATIONS, PRIVACY_TABLES, SHARED_NAMES
 
 
 def test_the_shared_migrations_have_the_sqlite_names_in_order():
@@ -44,4 +44,24 @@ def test_every_sqlite_table_and_column_exists_on_postgresql():
     for table, columns in sqlite_cols.items():
         assert table in pg_cols, table
         assert columns == pg_cols[table], (table, columns ^ pg_cols[table])
-    assert set(pg_cols) - set(sqlite_cols) == {"face_keys"}
+    assert set(pg_cols) - set(sqlite_cols) == {"face_keys", *PRIVACY_TABLES}
+
+
+def test_the_privacy_tables_are_privacy_dbs(tmp_path):
+    """A cluster store keeps privacy.db's tables in its catalog: the same columns as the
+    file the embedded store's tombstones and opt-out list make (read from a real one)."""
+    from faceledger.privacy.erasure import Tombstones
+    from faceledger.privacy.optout import OptOutList
+
+    path = tmp_path / "privacy.db"
+    Tombstones(path).close()
+    OptOutList(path, None, 0.5, 4).close()
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name <> '_migrations'")}
+    assert tables == set(PRIVACY_TABLES)
+    pg_cols = _pg_columns()
+    for table in tables:
+        columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        assert columns == pg_cols[table], (table, columns ^ pg_cols[table])

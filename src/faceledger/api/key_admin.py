@@ -23,7 +23,7 @@ def create_key(store: KeyAdminParts, keys: KeyStore, name: str, role: Role | str
     """A new key; the audit log names it (id, name, role), never its secret."""
     role = Role(role)
     key_id = keys.new_id()
-    with audited_change(store.audit, store.data_dir, "api_key_create", actor,
+    with audited_change(store.audit, store.locks, "api_key_create", actor,
                         inputs={"name": name, "role": role.value, "key_id": key_id},
                         lock=KEYS_LOCK, what="API key change") as done:
         issued = keys.create(name, role, key_id=key_id)
@@ -33,7 +33,7 @@ def create_key(store: KeyAdminParts, keys: KeyStore, name: str, role: Role | str
 
 def revoke_key(store: KeyAdminParts, keys: KeyStore, key_id: str, actor: str) -> ApiKey:
     """Revoke a key (its web sessions end too)."""
-    with audited_change(store.audit, store.data_dir, "api_key_revoke", actor,
+    with audited_change(store.audit, store.locks, "api_key_revoke", actor,
                         inputs={"key_id": key_id}, lock=KEYS_LOCK,
                         what="API key change") as done:
         key = keys.revoke(key_id)

@@ -331,7 +331,7 @@ def issue_subject_token(
     inputs = {"subject": subject.strip(), "kind": kind.value, "token_id": token_id,
               "reference_sha256": reference.photo_sha256, "ttl_s": ttl_s,
               **({"request_id": request_id} if request_id else {})}
-    with audited_change(store.audit, store.data_dir, "subject_token_issue", issued_by,
+    with audited_change(store.audit, store.locks, "subject_token_issue", issued_by,
                         inputs=inputs, lock=KEYS_LOCK, what="API key change") as done:
         issued = tokens.issue(token_id, subject, kind, issued_by, reference, ttl_s, request_id)
         done.outputs = {"token_id": issued.token.id, "expires_at": issued.token.expires_at,

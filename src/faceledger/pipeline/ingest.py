@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING
 from ..errors import ModelError
 from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
-from ..store.locks import FileLock
 from .listing import PhotoRef, list_source
 from .worker import AnalysisLane, PhotoResult, analyze_chunk, init_worker
 from .writer import CatalogWriter
@@ -118,7 +117,7 @@ def ingest_source(
     validate_source(info)  # refuses a source that lacks any part of its lawful basis
     source_id = catalog.source(name).id
     store.audit.require_writable()  # a log that cannot record the run: nothing starts
-    lock = FileLock(store.data_dir, run_lock_name(source_id))
+    lock = store.locks.lock(run_lock_name(source_id))
     lock.require(f"an ingest of source {name!r}")  # one run per source, across processes
     try:
         return _run_locked(store, name, info, source_id, lock.name, progress, stop_event,
@@ -226,7 +225,7 @@ def recover_crashed_runs(store: Store, pending: list) -> list[int]:
     }
     marked: list[int] = []
     for run_id, source_id in store.catalog.running_runs():
-        lock = FileLock(store.data_dir, run_lock_name(source_id))
+        lock = store.locks.lock(run_lock_name(source_id))
         if not lock.acquire(0.0):
             continue  # a live run of that source holds it
         try:
@@ -238,7 +237,7 @@ def recover_crashed_runs(store: Store, pending: list) -> list[int]:
         finally:
             lock.release()
     for run_id, entry in intents.items():  # died after finishing the run, before its entry
-        lock = FileLock(store.data_dir, run_lock_name(_source_of(store, run_id)))
+        lock = store.locks.lock(run_lock_name(_source_of(store, run_id)))
         if not lock.acquire(0.0):
             continue
         try:

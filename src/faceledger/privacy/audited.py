@@ -2,7 +2,8 @@
 
 :func:`audited_change` is the shape that erasure, ingest and key rotation follow, for the
 small changes that live in one file of their own (the opt-out list, API keys, subject
-tokens): take a named lock (:mod:`faceledger.store.locks`), write ``<action>_intent``, make
+tokens): take a named lock (the store's :class:`~faceledger.store.locks.Locks`: files in
+the data dir, or a cluster store's advisory locks), write ``<action>_intent``, make
 the change, write ``<action>`` naming the intent. A process that dies in between leaves an
 intent without its completion, which ``faceledger audit verify`` lists and the next open of
 the store closes as "interrupted" (its lock is free by then). A change refused with a
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FaceLedgerError
-from ..store.locks import FileLock
+from ..store.locks import FileLocks, Locks
 
 if TYPE_CHECKING:
     from .audit import AuditLog
@@ -38,7 +39,7 @@ class Completion:
 @contextmanager
 def audited_change(
     audit: AuditLog,
-    data_dir: Path,
+    locks: Locks | Path,
     action: str,
     actor: str,
     purpose: str | None = None,
@@ -50,10 +51,13 @@ def audited_change(
 ) -> Iterator[Completion]:
     """``with audited_change(...) as done: <change>; done.outputs = {...}``.
 
-    ``lock``: the lock held from before the intent until after the completion (one such
-    change at a time per store); ``what``: how a busy lock is named to the user."""
+    ``locks``: the store's (``store.locks``; a data dir means its file locks); ``lock``: the
+    lock held from before the intent until after the completion (one such change at a time
+    per store); ``what``: how a busy lock is named to the user."""
     audit.require_writable()  # before the lock and the change: a log that cannot record it
-    with FileLock(data_dir, lock).require(f"another {what}", LOCK_WAIT_S) as held:
+    if isinstance(locks, (str, Path)):
+        locks = FileLocks(locks)
+    with locks.lock(lock).require(f"another {what}", LOCK_WAIT_S) as held:
         intent = audit.begin(action, actor, purpose, case, inputs, lock=held.name)
         done = Completion(inputs=dict(inputs or {}))
         try:

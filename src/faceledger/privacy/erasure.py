@@ -11,7 +11,8 @@ One path serves erasure requests and retention alike (:func:`erase`):
 3. the vectors leave the index and the index file is rewritten (encrypted, fresh nonce);
 4. the WAL is checkpointed and truncated, so no older copy of a page survives in
    ``catalog.db-wal``; ``vacuum=True`` also rebuilds the file;
-5. each erased photo's URI is kept as a keyed-hash tombstone in ``privacy.db`` (written
+5. each erased photo's URI is kept as a keyed-hash tombstone in ``privacy.db`` (a cluster
+   store: in its PostgreSQL catalog, so every machine sees it; written
    before step 2, so a crash cannot lose it) so that re-ingesting the same folder does not
    bring it back (the controller should also remove the file itself: faceledger never
    deletes a source's files);
@@ -30,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,8 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import IntegrityError, StoreError
-from ..store.locks import FileLock
-from ..store.sql import SQLiteDB
+from ..store.sql import Database, SQLiteDB
 from .crypto import TemplateCipher
 
 if TYPE_CHECKING:
@@ -91,7 +92,9 @@ class Tombstones:
     Each tombstone is ``HMAC-SHA256(tombstone key, "<source id>\\n<uri>")``. The tombstone key
     is random and kept in ``privacy.db`` only encrypted with the store's template key (which
     lives outside the data dir), so a copy of the data dir cannot be used to confirm a
-    guessed URI. Key rotation re-encrypts it (:meth:`rewrap`); the tombstones stay valid.
+    guessed URI. A cluster store keeps the same tables in its catalog's PostgreSQL database
+    (``pg_0012_privacy``), so a photo erased through one machine is skipped by every
+    machine's ingest. Key rotation re-encrypts it (:meth:`rewrap`); the tombstones stay valid.
 
     Stores made before this kept ``sha256(salt + uri)`` with the salt beside the hashes.
     Those rows cannot be re-keyed without the URIs, so they are kept (scheme ``salt``) and
@@ -99,22 +102,26 @@ class Tombstones:
     URI again, and the salt is deleted once no salted row is left.
     """
 
-    def __init__(self, path: Path, cipher: object | None = None) -> None:
-        self.path = Path(path)
+    def __init__(self, db: Path | Database, cipher: object | None = None) -> None:
         self.cipher = cipher
+        self._db, self._owned = open_privacy_db(db, MIGRATIONS, PRAGMAS)
+        self.path = getattr(self._db, "path", None)
+        self.location = self._db.location
+        self._lock = getattr(self._db, "lock", None) or threading.RLock()
         try:
-            self._db = SQLiteDB(self.path, migrations=MIGRATIONS, pragmas=PRAGMAS)
-            self._lock = self._db.lock
-            columns = {r[1] for r in self._db.query("PRAGMA table_info(erased_photos)")}
-            if "scheme" not in columns:  # rows from before keyed tombstones are salted
-                self._db.execute(
-                    "ALTER TABLE erased_photos ADD COLUMN scheme TEXT NOT NULL DEFAULT 'salt'"
-                )
+            if self._db.dialect == "sqlite":
+                columns = {r[1] for r in self._db.query("PRAGMA table_info(erased_photos)")}
+                if "scheme" not in columns:  # rows from before keyed tombstones are salted
+                    self._db.execute(
+                        "ALTER TABLE erased_photos ADD COLUMN scheme TEXT NOT NULL "
+                        "DEFAULT 'salt'")
             self._key = self._load_key()
             rows = self._db.query("SELECT value FROM privacy_meta WHERE key = 'tombstone_salt'")
             self._salt = bytes.fromhex(rows[0][0]) if rows else None
         except StoreError as exc:
-            raise StoreError(f"cannot open {self.path}: {exc.message}") from exc
+            if self._owned:
+                self._db.close()
+            raise StoreError(f"cannot open {self.location}: {exc.message}") from exc
 
     # -- the key -------------------------------------------------------------------------
     def _wrap(self, key: bytes, cipher: object | None) -> str:
@@ -128,8 +135,9 @@ class Tombstones:
         ).fetchone()
         if row is None:
             key = secrets.token_bytes(32)
-            self._db.execute(
-                "INSERT OR IGNORE INTO privacy_meta (key, value) VALUES ('tombstone_key', ?)",
+            self._db.execute(  # two machines may race here: the first key written wins
+                "INSERT INTO privacy_meta (key, value) VALUES ('tombstone_key', ?) "
+                "ON CONFLICT DO NOTHING",
                 (self._wrap(key, self.cipher),),
             )
             row = self._db.execute(
@@ -147,7 +155,7 @@ class Tombstones:
                 ).fetchone()[0]
                 if keyed:  # without the key, erased photos would be collected again
                     raise IntegrityError(
-                        f"cannot read the tombstone key in {self.path.name} ({exc}); "
+                        f"cannot read the tombstone key in {self._where} ({exc}); "
                         f"{keyed} erased photos could be re-ingested: restore the template "
                         "key this store was made with"
                     ) from None
@@ -165,7 +173,11 @@ class Tombstones:
                     (self._wrap(key, self.cipher),),
                 )
             return key
-        raise IntegrityError("the tombstone key in privacy.db is malformed")
+        raise IntegrityError(f"the tombstone key in {self._where} is malformed")
+
+    @property
+    def _where(self) -> str:
+        return self.path.name if self.path is not None else self.location
 
     def rewrap(self, cipher: object) -> None:
         """Encrypt the tombstone key with another template key (key rotation)."""
@@ -193,8 +205,8 @@ class Tombstones:
             with self._db.write() as tx:
                 for source_id, uri in items:
                     tx.execute(
-                        "INSERT OR IGNORE INTO erased_photos (source_id, uri_hash, erased_at, "
-                        "reason, scheme) VALUES (?, ?, ?, ?, 'hmac')",
+                        "INSERT INTO erased_photos (source_id, uri_hash, erased_at, "
+                        "reason, scheme) VALUES (?, ?, ?, ?, 'hmac') ON CONFLICT DO NOTHING",
                         (int(source_id), self._hash(source_id, uri), now, reason),
                     )
 
@@ -255,8 +267,20 @@ class Tombstones:
             return int(self._db.execute("SELECT COUNT(*) FROM erased_photos").fetchone()[0])
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Close the database if this object opened it (a cluster store's is the
+        catalog's, closed with the catalog)."""
+        if self._owned:
+            with self._lock:
+                self._db.close()
+
+
+def open_privacy_db(where: Path | Database, migrations, pragmas) -> tuple[Database, bool]:
+    """(the database, whether the caller owns it): a path opens a SQLite file of the
+    caller's own with ``migrations``; a Database (a cluster store's catalog database, whose
+    migrations made these tables) is used as it is."""
+    if isinstance(where, (str, Path)):
+        return SQLiteDB(Path(where), migrations=migrations, pragmas=pragmas), True
+    return where, False
 
 
 def plan_erasure(
@@ -302,7 +326,8 @@ def erase(
 ) -> ErasureReport:
     """Erase faces and photos everywhere they are held; see the module docstring.
 
-    One erasure at a time per store (an OS lock, across processes). The audit log gets an
+    One erasure at a time per store (a named lock: across processes, and across the
+    machines of a cluster store). The audit log gets an
     ``erase_intent`` entry (the ids, the reason, who and why) before anything is deleted,
     and the ``erase`` entry after; an erasure killed in between is finished, and its
     ``erase`` entry written, by the next open of the store."""
@@ -316,7 +341,7 @@ def erase(
         **(inputs or {}),
     }
     store.audit.require_writable()  # before taking anything: a log that cannot record it
-    with FileLock(store.data_dir, ERASURE_LOCK).require("another erasure", ERASURE_WAIT):
+    with store.locks.lock(ERASURE_LOCK).require("another erasure", ERASURE_WAIT):
         return _erase_locked(store, request, context, vacuum)
 
 
@@ -399,5 +424,5 @@ def erased_sources(store: Store, plan: ErasurePlan) -> list[dict]:
 
 
 def tombstones(store: Store) -> Tombstones:
-    """The store's tombstone list (``privacy.db``)."""
+    """The store's tombstone list (``privacy.db``, or the cluster store's catalog)."""
     return store.tombstones

@@ -37,7 +37,6 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import ConfigError, IntegrityError
-from ..store.locks import FileLock
 from .crypto import (
     ENV_KEY,
     TemplateCipher,
@@ -194,7 +193,7 @@ def rotate_keys(
         )
         pending = pending_key_file(key_path)
     store.audit.require_writable()
-    with FileLock(store.data_dir, KEYS_LOCK).require("another key rotation") as lock:
+    with store.locks.lock(KEYS_LOCK).require("another key rotation") as lock:
         intent = store.audit.begin("key_rotate", actor, purpose="template key rotation",
                                    inputs={"old_key_id": cipher.key_id_hex}, lock=lock.name)
         old_id, final, faces, optout, others = _rotate(store, cipher, from_env, key_path,

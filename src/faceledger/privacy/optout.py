@@ -2,10 +2,13 @@
 
 Each entry holds one protected template of the person: the normalised mean of the
 embeddings of the selfies they gave, encrypted with the store's template key, in
-``privacy.db`` in the data dir. It has one use: every ingest compares each new face with
-the list and drops the faces that match, before anything about that face is written (the
-run report only counts them). Templates are never searched, never exported, never shown;
-removing an entry deletes its template with ``secure_delete`` on.
+``privacy.db`` in the data dir (a cluster store: in its PostgreSQL catalog, tables made by
+``pg_0012_privacy``, so that every machine's ingest honours the list). It has one use:
+every ingest compares each new face with the list and drops the faces that match, before
+anything about that face is written (the run report only counts them). Templates are never
+searched, never exported, never shown; removing an entry deletes its template with
+``secure_delete`` on (on PostgreSQL the tables are rewritten by ``VACUUM FULL`` and the old
+files unlinked: :meth:`OptOutList._scrub`).
 
 The blocking threshold is looser than the search's: missing an opted-out person is worse
 than dropping a stranger's face from a collection. It was tuned per pack on LFW
@@ -20,7 +23,9 @@ stranger grows with the number of people on the list.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +34,9 @@ import numpy as np
 
 from ..errors import NotFoundError, StoreError
 from ..models.registry import PackSpec
-from ..store.sql import SQLiteDB
+from ..store.sql import Database
+
+log = logging.getLogger("faceledger.privacy")
 
 OPTOUT_FAR = 2e-3
 OPTOUT_THRESHOLDS = {"yunet-omz0095": 0.47}  # tuned on LFW peopleDevTrain, see above
@@ -90,13 +97,15 @@ class OptOutEntry:
 class OptOutList:
     """Encrypted opt-out templates and the one question they answer: is this face blocked?"""
 
-    def __init__(self, path: Path, cipher, threshold: float, dim: int) -> None:
-        self.path = Path(path)
+    def __init__(self, db: Path | Database, cipher, threshold: float, dim: int) -> None:
+        from .erasure import open_privacy_db
+
         self.cipher = cipher
         self.threshold = float(threshold)
         self.dim = int(dim)
-        self._db = SQLiteDB(self.path, migrations=MIGRATIONS, pragmas=PRAGMAS)
-        self._lock = self._db.lock
+        self._db, self._owned = open_privacy_db(db, MIGRATIONS, PRAGMAS)
+        self.path = getattr(self._db, "path", None)
+        self._lock = getattr(self._db, "lock", None) or threading.RLock()
         # decrypted templates, built on first use, with the state of the table they were
         # read at: another process (the CLI beside a server) may add or remove an entry
         self._matrix: np.ndarray | None = None
@@ -130,7 +139,7 @@ class OptOutList:
             with self._db.write() as tx:
                 tx.execute("DELETE FROM optout_templates WHERE entry_id = ?", (entry_id,))
                 tx.execute("DELETE FROM optout_entries WHERE id = ?", (entry_id,))
-            self._db.checkpoint()
+            self._scrub()
             self._matrix = None
         return entry
 
@@ -149,7 +158,7 @@ class OptOutList:
                         (new_cipher.encrypt_vector(vec, _AAD), int(tid)),
                     )
                     changed += 1
-            self._db.checkpoint()
+            self._scrub()
             self._matrix = None
         return changed
 
@@ -198,16 +207,48 @@ class OptOutList:
         return self.similarities(vectors) >= self.threshold
 
     def close(self) -> None:
+        """Forget the decrypted templates; close the database if this object opened it (a
+        cluster store's is the catalog's, closed with the catalog)."""
         with self._lock:
             self._matrix = None
-            self._db.close()
+            if self._owned:
+                self._db.close()
+
+    def _scrub(self) -> None:
+        """Leave no removed or re-encrypted template readable in the database's files.
+        SQLite: ``secure_delete`` zeroed the rows; the WAL is truncated. PostgreSQL keeps
+        dead rows until VACUUM: ``VACUUM FULL`` writes the two small tables anew and
+        unlinks the old files, and a CHECKPOINT lets the WAL segments that carried the
+        rows be removed. What the WAL or a replica still holds is ciphertext under the
+        store key, which a key rotation retires."""
+        if self._db.dialect == "sqlite":
+            self._db.checkpoint()
+            return
+        try:
+            for sql in ("SET lock_timeout = '30s'", "VACUUM FULL optout_templates",
+                        "VACUUM FULL optout_entries", "CHECKPOINT"):
+                self._db.execute(sql)
+        except StoreError as exc:  # a busy table or no privilege: the rows go at the next
+            log.warning("opt-out list: %s (the removed rows stay in the table's files "
+                        "until the next VACUUM)", exc.message)
+        finally:
+            try:
+                self._db.execute("SET lock_timeout = 0")
+            except StoreError:
+                pass
 
     def _state(self) -> tuple[int, int]:
-        """(templates ever added, templates held): changes when any process adds or removes
-        an entry, so every ingest checks the list as it is now."""
-        row = self._db.query(  # one query: it runs for every photo an ingest stores
-            "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'optout_templates'), "
-            "COUNT(*) FROM optout_templates")[0]
+        """(templates ever added, templates held): changes when any process (on a cluster
+        store, any machine) adds or removes an entry, so every ingest checks the list as
+        it is now. On PostgreSQL the highest id committed stands for the first: ids are
+        handed out under the write lock, so they grow in commit order, and a (highest,
+        count) pair seen once cannot come back with other rows."""
+        if self._db.dialect == "sqlite":
+            sql = ("SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'optout_templates'), "
+                   "COUNT(*) FROM optout_templates")
+        else:
+            sql = "SELECT MAX(id), COUNT(*) FROM optout_templates"
+        row = self._db.query(sql)[0]  # one query: it runs for every photo an ingest stores
         return int(row[0] or 0), int(row[1])
 
 
@@ -217,9 +258,12 @@ def _unit(vec: np.ndarray) -> np.ndarray:
 
 
 def open_optout(store) -> OptOutList:
-    """The store's opt-out list in ``<data dir>/privacy.db`` at the pack's opt-out threshold."""
+    """The store's opt-out list (in ``<data dir>/privacy.db``, or in a cluster store's
+    catalog) at the pack's opt-out threshold."""
+    from ..store.backends import privacy_db
+
     return OptOutList(
-        Path(store.data_dir) / PRIVACY_FILE,
+        privacy_db(Path(store.data_dir), store.catalog, PRIVACY_FILE),
         store.cipher,
         optout_threshold(store.pack),
         store.pack.embedding_size,

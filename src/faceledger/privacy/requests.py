@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import FaceLedgerError, InvalidRequestError, NotFoundError, RightsRequestError
 from ..parts import HasSettings
-from ..store.locks import FileLock
+from ..store.locks import FileLocks, Locks
 from ..store.requests_table import RequestRow, RequestsTable
 from .receipts import ReceiptParts
 
@@ -155,11 +155,12 @@ def view(row: RequestRow, now: datetime) -> RequestView:
 class RightsRequests:
     """The register over the catalog's ``rights_requests`` table and the audit log."""
 
-    def __init__(self, catalog: Catalog, audit: AuditLog, data_dir: Path,
+    def __init__(self, catalog: Catalog, audit: AuditLog, locks: Locks | Path,
                  clock: Clock | None = None, receipts: ReceiptSigner | None = None) -> None:
         self.table = RequestsTable(catalog)
         self.audit = audit
-        self.data_dir = Path(data_dir)
+        # the store's named locks (a data dir: its file locks)
+        self.locks = FileLocks(locks) if isinstance(locks, (str, Path)) else locks
         self.clock = clock or utc_now
         self.receipts = receipts
 
@@ -167,7 +168,7 @@ class RightsRequests:
     def of(cls, store: RequestParts, clock: Clock | None = None) -> RightsRequests:
         from .receipts import ReceiptSigner
 
-        return cls(store.catalog, store.audit, store.data_dir, clock, ReceiptSigner.of(store))
+        return cls(store.catalog, store.audit, store.locks, clock, ReceiptSigner.of(store))
 
     # -- reading -------------------------------------------------------------------------
     def get(self, request_id: str) -> RequestRow:
@@ -305,8 +306,8 @@ class RightsRequests:
         """Intent, catalog write, completion: the audit log knows of the change before it
         is made and says whether it was."""
         action = f"rights_request_{change}"
-        with FileLock(self.data_dir, REQUESTS_LOCK).require("another request change",
-                                                            30.0) as lock:
+        with self.locks.lock(REQUESTS_LOCK).require("another request change",
+                                                    30.0) as lock:
             intent = self.audit.begin(action, actor, AUDIT_PURPOSE, request_id,
                                       inputs={"request_id": request_id, **inputs},
                                       lock=lock.name)

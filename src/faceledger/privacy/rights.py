@@ -88,7 +88,7 @@ def opt_out_vectors(
     vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
     ref = reference or context.case or "opt-out request"
     purpose = context.purpose or "data-subject opt-out request"
-    with audited_change(store.audit, store.data_dir, "optout_add", context.actor, purpose,
+    with audited_change(store.audit, store.locks, "optout_add", context.actor, purpose,
                         context.case, {"selfies_sha256": hashes, "reference": ref},
                         lock=OPTOUT_LOCK, what="opt-out change") as done:
         entry = store.optout.add(vectors, ref, actor=context.actor)
@@ -111,7 +111,7 @@ def remove_opt_out(
     from ..types import ActionContext
 
     context = context or ActionContext(purpose="opt-out withdrawn")
-    with audited_change(store.audit, store.data_dir, "optout_remove", context.actor,
+    with audited_change(store.audit, store.locks, "optout_remove", context.actor,
                         context.purpose, context.case, {"entry_id": int(entry_id)},
                         lock=OPTOUT_LOCK, what="opt-out change") as done:
         entry = store.optout.remove(entry_id)

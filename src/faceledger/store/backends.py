@@ -11,6 +11,11 @@ A cluster store names servers: ``{"catalog": "postgresql://host:5432/db",
 password is refused (give it in the driver's own settings, e.g. ``PGPASSWORD`` or
 ``~/.pgpass``). A cluster implementation's module is imported only when a store names it,
 so the embedded store needs none of its packages.
+
+What the machines of a cluster store share lives in the catalog's PostgreSQL database: the
+catalog, the audit log, the privacy state (tombstones, the opt-out list: :func:`privacy_db`)
+and the named locks (advisory locks: :func:`open_locks`). The data dir keeps only what is
+per machine: ``backends.json`` and, with FAISS vectors, the index segments.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ..errors import ConfigError, StoreError
 from .catalog import Catalog
 from .files import write_private
 from .interfaces import VectorStore
+from .locks import FileLocks, Locks
 from .templates import Cipher
 
 BACKENDS_FILE = "backends.json"
@@ -105,3 +111,28 @@ def open_vectors(
     from .milvus_vectors import open_milvus_vectors  # the cluster extra (pymilvus)
 
     return open_milvus_vectors(backends.vectors, pack, dim, kind, catalog, cipher)
+
+
+def is_server_db(catalog: Catalog) -> bool:
+    """True when the catalog is in a server database that many machines share."""
+    return getattr(getattr(catalog, "db", None), "dialect", "sqlite") != "sqlite"
+
+
+def open_locks(data_dir: Path, catalog: Catalog) -> Locks:
+    """The store's named locks: files in the data dir (one machine), or advisory locks in
+    the catalog's PostgreSQL database (every machine of a cluster store)."""
+    if is_server_db(catalog):
+        from .pg_locks import PgLocks
+
+        return PgLocks(catalog.db)
+    return FileLocks(data_dir)
+
+
+def privacy_db(data_dir: Path, catalog: Catalog, file_name: str) -> Path | object:
+    """Where the tombstones and the opt-out list are kept: ``file_name`` in the data dir
+    beside a SQLite catalog (each opens its own connection to it); the catalog's own
+    database for a cluster store (tables made by the catalog's migrations, connections
+    shared with the catalog, which closes them)."""
+    if is_server_db(catalog):
+        return catalog.db
+    return Path(data_dir) / file_name

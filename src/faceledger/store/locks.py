@@ -1,4 +1,7 @@
-"""Named OS locks under ``<data dir>/locks``: who is doing something right now.
+"""Named locks: who is doing something right now. One interface (:class:`Lock`, made by a
+store's :class:`Locks`), two implementations: OS locks under ``<data dir>/locks`` for the
+embedded store (:class:`FileLock`, here) and PostgreSQL advisory locks for a cluster store,
+whose writers run on many machines (:class:`~faceledger.store.pg_locks.PgLock`).
 
 A long action (an ingest run of one source, an erasure) holds ``fcntl.flock`` on its lock
 file for its whole life. The kernel drops the lock when the process dies, however it dies
@@ -16,7 +19,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 from ..errors import BusyError, StoreError
 from .files import PRIVATE_FILE, private_dir
@@ -25,13 +28,69 @@ LOCK_DIR = "locks"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
+class Lock(Protocol):
+    """An exclusive named lock, held until :meth:`release` or until its holder dies."""
+
+    name: str
+
+    @property
+    def held(self) -> bool: ...
+
+    def acquire(self, timeout: float | None = 0.0, *, note_pid: bool = True) -> bool:
+        """Take the lock; wait up to ``timeout`` seconds (``None``: forever). False if it
+        is still held by someone else after that."""
+        ...
+
+    def require(self, what: str, timeout: float = 0.0) -> Self:
+        """:meth:`acquire` or raise :class:`BusyError` naming ``what`` is in progress."""
+        ...
+
+    def holder(self) -> str | None:
+        """Who holds it (a process, and where), for the operator; None if unknown."""
+        ...
+
+    def release(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class Locks(Protocol):
+    """Where a store's named locks live; ``lock(name)`` makes a lock object (not taken)."""
+
+    def lock(self, name: str) -> Lock: ...
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise StoreError(f"bad lock name {name!r}")
+    return name
+
+
+def busy(what: str, holder: str | None) -> BusyError:
+    by = f" by {holder}" if holder else ""
+    return BusyError(f"{what} is in progress{by}; wait for it to finish")
+
+
+class FileLocks:
+    """The embedded store's locks: files under ``<data dir>/locks`` (one machine)."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir)
+
+    def lock(self, name: str) -> FileLock:
+        return FileLock(self.data_dir, name)
+
+    def __repr__(self) -> str:
+        return f"FileLocks({str(self.data_dir)!r})"
+
+
 class FileLock:
     """An exclusive lock held on ``<data dir>/locks/<name>.lock`` until :meth:`release`."""
 
     def __init__(self, data_dir: Path | str, name: str) -> None:
-        if not _NAME.match(name):
-            raise StoreError(f"bad lock name {name!r}")
-        self.name = name
+        self.name = check_name(name)
         self.path = Path(data_dir) / LOCK_DIR / f"{name}.lock"
         self._fd: int | None = None
 
@@ -69,12 +128,14 @@ class FileLock:
     def require(self, what: str, timeout: float = 0.0) -> Self:
         """:meth:`acquire` or raise :class:`BusyError` naming ``what`` is in progress."""
         if not self.acquire(timeout):
-            holder = self.holder()
-            by = f" by process {holder}" if holder else ""
-            raise BusyError(f"{what} is in progress{by}; wait for it to finish")
+            raise busy(what, self.holder())
         return self
 
-    def holder(self) -> int | None:
+    def holder(self) -> str | None:
+        pid = self.holder_pid()
+        return f"process {pid}" if pid else None
+
+    def holder_pid(self) -> int | None:
         try:
             text = self.path.read_text().strip()
             return int(text) if text else None
@@ -97,9 +158,11 @@ class FileLock:
         self.release()
 
 
-def is_free(data_dir: Path | str, name: str) -> bool:
-    """True when nobody holds the lock (checked by taking and dropping it at once)."""
-    lock = FileLock(data_dir, name)
+def is_free(where: Path | str | Locks, name: str) -> bool:
+    """True when nobody holds the lock (checked by taking and dropping it at once);
+    ``where``: a store's :class:`Locks`, or a data dir (its file locks)."""
+    locks = FileLocks(where) if isinstance(where, (str, Path)) else where
+    lock = locks.lock(name)
     if lock.acquire(0.0, note_pid=False):
         lock.release()
         return True

@@ -78,7 +78,7 @@ def forget_person(store: SubjectParts, vectors: np.ndarray, context: ActionConte
     table = SubjectTables(store.catalog)
     if not out["subjects"] and not out["watches"]:
         return out
-    with audited_change(store.audit, store.data_dir, "subject_forget", context.actor,
+    with audited_change(store.audit, store.locks, "subject_forget", context.actor,
                         context.purpose or "erasure of a person", context.case,
                         {"subjects": out["subjects"], "watches": out["watches"]},
                         lock=SUBJECTS_LOCK, what="subject change") as done:

@@ -110,7 +110,7 @@ def enrol_subject(
     hashes = [img.sha256 for img in images]
     inputs = {"name": name, "source": source, "photos_sha256": hashes,
               "consent_recorded": bool(consent)}
-    with audited_change(store.audit, store.data_dir, "subject_enrol", context.actor,
+    with audited_change(store.audit, store.locks, "subject_enrol", context.actor,
                         context.purpose or info.purpose, context.case, inputs,
                         lock=SUBJECTS_LOCK, what="subject change") as done:
         subject_id = tables(store).add_subject(
@@ -124,7 +124,7 @@ def delete_subject(store: SubjectParts, subject_id: object, context: ActionConte
     """Delete a subject with its templates, watches and alerts (physically)."""
     sid = positive_id(subject_id, "the subject id")
     row = tables(store).subject(sid)
-    with audited_change(store.audit, store.data_dir, "subject_delete", context.actor,
+    with audited_change(store.audit, store.locks, "subject_delete", context.actor,
                         context.purpose or "subject deleted", context.case,
                         {"subject_id": sid, "name": row.name, "source": row.source},
                         lock=SUBJECTS_LOCK, what="subject change") as done:

@@ -86,7 +86,7 @@ def _register(
     table = SubjectTables(store.catalog)
     inputs = {"subject_id": subject_id, "owner": owner, "expires_at": expires_at,
               "webhook_host": url.split("/")[2], "far": far}
-    with audited_change(store.audit, store.data_dir, "watch_add", context.actor, purpose,
+    with audited_change(store.audit, store.locks, "watch_add", context.actor, purpose,
                         case, inputs, lock=WATCHES_LOCK, what="watch change") as done:
         watch_id = table.add_watch(
             subject_id, owner, label, store.pack.name, far, url, withdraw_hash, purpose, case,
@@ -144,7 +144,7 @@ def withdraw_watch(store: SubjectParts, watch_id: object, context: ActionContext
 
 
 def _delete(store: SubjectParts, ids: list[int], context: ActionContext, reason: str) -> list[int]:
-    with audited_change(store.audit, store.data_dir, "watch_delete", context.actor,
+    with audited_change(store.audit, store.locks, "watch_delete", context.actor,
                         context.purpose or f"watch {reason}", context.case,
                         {"watch_ids": ids, "reason": reason}, lock=WATCHES_LOCK,
                         what="watch change") as done:
