@@ -13,12 +13,12 @@ import pytest
 from faceledger import Settings, init_store
 from faceledger.errors import BusyError
 from faceledger.privacy import erasure
-from faceledger.privacy.rights import opt_out_person
+from faceledger.privacy.rights import opt_out_person, remove_opt_out
 from faceledger.store.pg_locks import PgLock
 
 from ..cluster_support import drop_schema, new_schema_name, with_schema, without_password
 from ..conftest import lfw_image
-from .rights_support import CTX, make_gallery, source_kwargs
+from .rights_support import CTX, catalog_files, make_gallery, scan, source_kwargs
 
 PERSON = "Tony_Blair"
 OTHERS = ["Colin_Powell", "Serena_Williams"]
@@ -206,3 +206,19 @@ def test_the_lock_of_a_process_that_dies_is_free_at_once(machines, catalog_url):
         if child.poll() is None:
             child.kill()
             child.wait(10)
+
+
+def test_a_removed_opt_out_template_leaves_the_servers_files(machines, lfw_dir):
+    """On PostgreSQL a deleted row stays in the table's file until VACUUM: removing an
+    entry rewrites the list's tables and retires the WAL that carried the template. The
+    whole data directory of the server is scanned for the template's stored bytes."""
+    a, b = machines
+    entry = opt_out_person(a, [lfw_image(lfw_dir, PERSON, 1)], context=CTX,
+                           erase_existing=False).entry
+    stored = bytes(a.catalog.query("SELECT template FROM optout_templates")[0][0])
+    a.catalog.db.execute("CHECKPOINT")  # the row reaches the table's file
+    server_dir = catalog_files(a)[1]
+    assert scan(server_dir, {"t": stored[-48:]}), "control: the template is in the files"
+    remove_opt_out(b, entry.id, context=CTX)  # through the other machine
+    assert len(a.optout) == 0
+    assert scan(server_dir, {"t": stored[-48:]}) == {}

@@ -217,20 +217,22 @@ class OptOutList:
     def _scrub(self) -> None:
         """Leave no removed or re-encrypted template readable in the database's files.
         SQLite: ``secure_delete`` zeroed the rows; the WAL is truncated. PostgreSQL keeps
-        dead rows until VACUUM: ``VACUUM FULL`` writes the two small tables anew and
-        unlinks the old files, and a CHECKPOINT lets the WAL segments that carried the
-        rows be removed. What the WAL or a replica still holds is ciphertext under the
-        store key, which a key rotation retires."""
+        dead rows until VACUUM: ``VACUUM FULL`` writes the two small tables (one row per
+        person) anew and unlinks the old files; ``pg_switch_wal()`` and a CHECKPOINT let
+        the WAL segments that carried the rows be removed (on a service set up as for the
+        catalog's erasure: docs/privacy.md). What a replica or a WAL archive holds is
+        ciphertext under the store key, which a key rotation retires."""
         if self._db.dialect == "sqlite":
             self._db.checkpoint()
             return
         try:
-            for sql in ("SET lock_timeout = '30s'", "VACUUM FULL optout_templates",
-                        "VACUUM FULL optout_entries", "CHECKPOINT"):
+            self._db.execute("SET lock_timeout = '30s'")
+            for sql in ("VACUUM FULL optout_templates", "VACUUM FULL optout_entries",
+                        "SELECT pg_switch_wal()", "CHECKPOINT"):
                 self._db.execute(sql)
         except StoreError as exc:  # a busy table or no privilege: the rows go at the next
-            log.warning("opt-out list: %s (the removed rows stay in the table's files "
-                        "until the next VACUUM)", exc.message)
+            log.warning("opt-out list: %s (the removed rows stay in the database's files "
+                        "until the next VACUUM and checkpoint)", exc.message)
         finally:
             try:
                 self._db.execute("SET lock_timeout = 0")
