@@ -11,7 +11,7 @@ import time
 import pytest
 
 from faceledger import Settings, init_store
-from faceledger.errors import BusyError
+from faceledger.errors import AuthError, BusyError
 from faceledger.privacy import erasure
 from faceledger.privacy.rights import opt_out_person, remove_opt_out
 from faceledger.store.pg_locks import PgLock
@@ -222,3 +222,36 @@ def test_a_removed_opt_out_template_leaves_the_servers_files(machines, lfw_dir):
     remove_opt_out(b, entry.id, context=CTX)  # through the other machine
     assert len(a.optout) == 0
     assert scan(server_dir, {"t": stored[-48:]}) == {}
+
+
+def test_a_key_made_on_one_machine_opens_the_others_server_until_revoked(machines):
+    """keys.db's tables are in the shared database: machine B's real server accepts a key
+    created through machine A, and refuses it (and its web sessions) once A revokes it."""
+    import httpx
+
+    from faceledger.api import create_app
+    from faceledger.api.key_admin import create_key, revoke_key
+    from faceledger.api.keys import KeyStore
+    from faceledger.api.server import BackgroundServer
+
+    a, b = machines
+    keys_a = KeyStore.for_data_dir(a.data_dir)
+    server = None
+    try:
+        assert keys_a.path is None and not (a.data_dir / "keys.db").exists()
+        issued = create_key(a, keys_a, "ops on A", "auditor", actor="cli")
+        app = create_app(b.settings, store=b, preload_models=False)
+        server = BackgroundServer(app).start()
+        session = app.state.ctx.keys.sessions.create(issued.key.id)  # a sign-in on B
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            bearer = {"Authorization": f"Bearer {issued.secret}"}
+            assert client.get("/api/audit/verify", headers=bearer).status_code == 200
+            revoke_key(a, keys_a, issued.key.id, actor="cli")
+            assert client.get("/api/audit/verify", headers=bearer).status_code == 401
+        assert not b.audit.pending()
+        with pytest.raises(AuthError, match="signed out|revoked"):
+            app.state.ctx.keys.authenticate_session(session.secret)
+    finally:
+        if server is not None:
+            server.stop()
+        keys_a.close()

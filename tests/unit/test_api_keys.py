@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,10 +22,37 @@ def issue(keys, subject, kind, issued_by="cli", ttl_s=3600.0):
     return keys.tokens.issue(keys.tokens.new_id(), subject, kind, issued_by, REFERENCE, ttl_s)
 
 
-@pytest.fixture
-def keys(tmp_path):
-    with KeyStore.for_data_dir(tmp_path) as ks:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def keys(request, tmp_path):
+    """keys.db (the embedded store), and the same tables in a cluster store's PostgreSQL
+    database when that service is up (a new schema, dropped after)."""
+    if request.param == "sqlite":
+        with KeyStore.for_data_dir(tmp_path) as ks:
+            yield ks
+        return
+    from faceledger.api.pg_keys_db import PgKeysDB
+    from tests.cluster_support import drop_schema, new_schema_name, pg_base_url, with_schema
+
+    base = pg_base_url()
+    if not base:
+        message = "no PostgreSQL service (scripts/services.sh up)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    schema = new_schema_name("k")
+    with KeyStore(PgKeysDB(with_schema(base, schema))) as ks:
         yield ks
+    drop_schema(base, schema)
+
+
+def _stored_bytes(keys, tmp_path) -> bytes:
+    """Every byte the key store's files hold: keys.db and its WAL, or the PostgreSQL
+    server's whole data directory after a checkpoint (the service runs on this machine)."""
+    if keys.path is not None:
+        return b"".join(p.read_bytes() for p in tmp_path.glob("keys.db*"))
+    keys.db.execute("CHECKPOINT")
+    root = Path(keys.db.query("SHOW data_directory")[0][0])
+    return b"".join(p.read_bytes() for p in root.rglob("*") if p.is_file())
 
 
 def test_key_round_trip_and_only_its_hash_is_stored(keys, tmp_path):
@@ -32,13 +61,10 @@ def test_key_round_trip_and_only_its_hash_is_stored(keys, tmp_path):
     key = keys.authenticate(issued.secret)
     assert (key.name, key.role) == ("alice", Role.INVESTIGATOR)
     secret_part = issued.secret.split("_", 2)[2]
-    raw = (tmp_path / "keys.db").read_bytes()
-    for suffix in ("-wal", "-shm"):
-        path = tmp_path / f"keys.db{suffix}"
-        if path.exists():
-            raw += path.read_bytes()
+    raw = _stored_bytes(keys, tmp_path)
+    assert issued.key.id.encode() in raw  # control: the scan sees the key's row
     assert secret_part.encode() not in raw
-    rows = sqlite3.connect(tmp_path / "keys.db").execute("SELECT secret_sha256 FROM api_keys")
+    rows = keys.db.query("SELECT secret_sha256 FROM api_keys")
     assert [len(r[0]) for r in rows] == [64]
 
 
@@ -177,3 +203,19 @@ def test_a_new_keys_db_is_private(tmp_path):
     with KeyStore.for_data_dir(tmp_path):
         pass
     assert (tmp_path / "keys.db").stat().st_mode & 0o077 == 0
+
+
+def test_a_spent_tokens_reference_template_leaves_the_files(keys, tmp_path):
+    """Spending a token deletes its reference template from every file of the key store
+    (keys.db and its WAL; on PostgreSQL, the server's whole data directory)."""
+    import secrets
+
+    sealed = b"FLE1" + secrets.token_bytes(60)  # unique: no other test leaves it behind
+    reference = ReferenceTemplate(template=sealed, pack="yunet-omz0095",
+                                  photo_sha256="cd" * 32)
+    issued = keys.tokens.issue(keys.tokens.new_id(), "REQ-7", RightsKind.ACCESS, "cli",
+                               reference, 3600.0)
+    assert sealed[-32:] in _stored_bytes(keys, tmp_path)  # control
+    attempt = keys.tokens.begin_attempt(issued.secret, RightsKind.ACCESS)
+    keys.tokens.settle(attempt, verified=True)
+    assert sealed[-32:] not in _stored_bytes(keys, tmp_path)

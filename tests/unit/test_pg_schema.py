@@ -7,7 +7,12 @@ import re
 import sqlite3
 
 from faceledger.store.migrations import MIGRATIONS
-from faceledger.store.pg_schema import CATALOG_MIGRATIONS, PRIVACY_TABLES, SHARED_NAMES
+from faceledger.store.pg_schema import (
+    CATALOG_MIGRATIONS,
+    KEYS_MIGRATIONS,
+    PRIVACY_TABLES,
+    SHARED_NAMES,
+)
 
 
 def test_the_shared_migrations_have_the_sqlite_names_in_order():
@@ -27,9 +32,9 @@ def _sqlite_columns() -> dict[str, set[str]]:
     return {t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")} for t in tables}
 
 
-def _pg_columns() -> dict[str, set[str]]:
+def _pg_columns(migrations=CATALOG_MIGRATIONS) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
-    text = "\n".join(sql for _, sql in CATALOG_MIGRATIONS)
+    text = "\n".join(sql for _, sql in migrations)
     for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\s*\);", text, re.S):
         out[table] = {line.split()[0] for line in body.strip().splitlines()
                       if line.strip() and not line.strip().startswith(("UNIQUE", "CHECK"))
@@ -65,3 +70,21 @@ def test_the_privacy_tables_are_privacy_dbs(tmp_path):
     for table in tables:
         columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
         assert columns == pg_cols[table], (table, columns ^ pg_cols[table])
+
+
+def test_the_key_tables_are_keys_dbs(tmp_path):
+    """A cluster store keeps keys.db's tables (API keys, subject tokens, web sessions) in
+    its catalog's database: the same tables and columns as a real keys.db."""
+    from faceledger.api.keys_db import KeysDB
+
+    KeysDB(tmp_path / "keys.db").close()
+    conn = sqlite3.connect(tmp_path / "keys.db")
+    tables = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "AND name <> '_migrations'")}
+    pg_cols = _pg_columns(KEYS_MIGRATIONS)
+    assert tables == set(pg_cols)
+    for table in tables:
+        columns = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        assert columns == pg_cols[table], (table, columns ^ pg_cols[table])
+    assert all(name.startswith("pg_") for name, _ in KEYS_MIGRATIONS)

@@ -8,7 +8,8 @@ so a fast hash is enough (a slow KDF protects guessable passwords, not random ke
 Subject tokens (``fls_...``, :mod:`faceledger.api.subject_tokens`) are bound to the person
 by a reference photo and buy one rights request. Web sessions
 (:mod:`faceledger.api.sessions`) keep the API key out of the browser. All three live in
-one SQLite file with its own migrations (:mod:`faceledger.api.keys_db`).
+one SQLite file with its own migrations (:mod:`faceledger.api.keys_db`), or, for a cluster
+store, in the same tables of its catalog's PostgreSQL database, shared by every machine.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from ..errors import AuthError, ForbiddenError, NotFoundError
-from .keys_db import KeysDB
+from .keys_db import KeysDB, open_keys_db
 from .sessions import WebSessions
 from .subject_tokens import TOKEN_PREFIX, RightsKind, SubjectToken, SubjectTokens
 
@@ -83,17 +85,31 @@ def _row_key(r: tuple) -> ApiKey:
 
 class KeyStore:
     """Hashed API keys in ``data_dir / "keys.db"``, with the same file's subject tokens
-    (``.tokens``) and web sessions (``.sessions``). Thread-safe."""
+    (``.tokens``) and web sessions (``.sessions``); for a cluster store, in its catalog's
+    PostgreSQL database (:func:`~faceledger.api.keys_db.open_keys_db`). Thread-safe."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.db = KeysDB(self.path)
+    def __init__(self, path: Path | Any) -> None:
+        """``path``: a keys.db file, or an open key database (``KeysDB`` or ``PgKeysDB``)."""
+        self.db = KeysDB(Path(path)) if isinstance(path, (str, Path)) else path
+        self.path: Path | None = getattr(self.db, "path", None)  # None: on a server
         self.tokens = SubjectTokens(self.db)
         self.sessions = WebSessions(self.db)
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> KeyStore:
-        return cls(Path(data_dir) / "keys.db")
+        """The key store of the store in ``data_dir`` (its keys.db, or its cluster
+        database)."""
+        return cls(open_keys_db(Path(data_dir)))
+
+    @staticmethod
+    def exists_for(data_dir: Path) -> bool:
+        """Whether the store in ``data_dir`` may hold keys or tokens already (a cluster
+        store's key tables are in its database, so: always)."""
+        from ..store.backends import read_backends
+
+        if read_backends(Path(data_dir)).catalog != "sqlite":
+            return True
+        return (Path(data_dir) / "keys.db").exists()
 
     def close(self) -> None:
         self.db.close()

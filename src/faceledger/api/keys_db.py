@@ -5,11 +5,20 @@ The file holds API keys, one-time subject tokens (with their encrypted reference
 templates) and the web UI's sessions, every secret only as a SHA-256. ``secure_delete``
 is on and a delete that removes a reference template is followed by a WAL checkpoint,
 so a spent token's template leaves no bytes behind. The file is created mode 0600.
+
+A cluster store (a PostgreSQL catalog, shared by many machines) keeps the same tables in
+its catalog's database instead (:mod:`faceledger.api.pg_keys_db`, migration
+``pg_0012_keys`` in :mod:`faceledger.store.pg_schema`), so that a key created, a key
+revoked, a token spent or a session signed out on one machine is so on every machine's
+server. Its ``checkpoint`` rewrites the reference templates' table (``VACUUM FULL``) and
+retires the WAL: PostgreSQL's way of leaving no deleted template behind.
+:func:`open_keys_db` picks one from the store's ``backends.json``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..errors import StoreError
 from ..store.sql import SQLiteDB
@@ -95,4 +104,18 @@ class KeysDB(SQLiteDB):
 
     def transaction(self):
         return self.write()
+
+
+
+def open_keys_db(data_dir: Path) -> Any:
+    """The key store's database for the store in ``data_dir``: ``keys.db`` there, or, for
+    a store whose catalog is PostgreSQL, that database (every machine's server shares it)."""
+    from ..store.backends import read_backends
+
+    catalog = read_backends(Path(data_dir)).catalog
+    if catalog == "sqlite":
+        return KeysDB(Path(data_dir) / "keys.db")
+    from .pg_keys_db import PgKeysDB  # the cluster extra (psycopg)
+
+    return PgKeysDB(catalog)
 

@@ -376,7 +376,7 @@ def keys_rotate(ctx, new_key_out, as_json) -> None:
 
     with open_from(ctx) as store, ExitStack() as stack:
         also = []
-        if (store.data_dir / "keys.db").exists():  # open subject tokens' reference templates
+        if KeyStore.exists_for(store.data_dir):  # open subject tokens' reference templates
             also.append(stack.enter_context(KeyStore.for_data_dir(store.data_dir)).tokens)
         report = rotate_keys(store, new_key_out=new_key_out, also=also)
     if as_json:

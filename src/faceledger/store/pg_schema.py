@@ -326,6 +326,58 @@ CATALOG_MIGRATIONS: list[Migration] = [
     ),
 ]
 
+#: ``keys.db``'s tables (API keys, subject tokens and their reference templates, web
+#: sessions; :mod:`faceledger.api.keys_db`) for a cluster store, in its catalog's database:
+#: a key revoked, a token spent or a session signed out on one machine is so on all. The
+#: three SQLite migrations folded into one; a test pins the same tables and columns.
+KEYS_MIGRATIONS: list[Migration] = [
+    (
+        "pg_0012_keys",
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            secret_sha256 TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            revoked_at DOUBLE PRECISION,
+            last_used_at DOUBLE PRECISION
+        );
+        CREATE TABLE subject_tokens (
+            id TEXT PRIMARY KEY,
+            subject TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            issued_by TEXT NOT NULL,
+            secret_sha256 TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            used_at DOUBLE PRECISION,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL DEFAULT 3,
+            reference_sha256 TEXT,
+            request_id TEXT,
+            outcome TEXT
+        );
+        CREATE INDEX subject_tokens_request ON subject_tokens(request_id);
+        CREATE TABLE subject_token_references (
+            token_id TEXT PRIMARY KEY REFERENCES subject_tokens(id),
+            pack TEXT NOT NULL,
+            template BYTEA NOT NULL
+        );
+        ALTER TABLE subject_token_references ALTER COLUMN template SET STATISTICS 0;
+        CREATE TABLE web_sessions (
+            id_sha256 TEXT PRIMARY KEY,
+            key_id TEXT NOT NULL REFERENCES api_keys(id),
+            created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL,
+            last_seen_at DOUBLE PRECISION NOT NULL,
+            revoked_at DOUBLE PRECISION
+        );
+        CREATE INDEX web_sessions_key ON web_sessions(key_id);
+        """,
+    ),
+]
+
 #: the tables of ``privacy.db`` that ``pg_0012_privacy`` makes in a cluster store's catalog
 PRIVACY_TABLES = ("erased_photos", "privacy_meta", "optout_entries", "optout_templates")
 
