@@ -20,6 +20,8 @@ from ..cluster_support import drop_schema, new_schema_name, with_schema, without
 from ..conftest import lfw_image
 from .rights_support import CTX, catalog_files, make_gallery, scan, source_kwargs
 
+pytestmark = pytest.mark.cluster
+
 PERSON = "Tony_Blair"
 OTHERS = ["Colin_Powell", "Serena_Williams"]
 

@@ -22,7 +22,7 @@ def issue(keys, subject, kind, issued_by="cli", ttl_s=3600.0):
     return keys.tokens.issue(keys.tokens.new_id(), subject, kind, issued_by, REFERENCE, ttl_s)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.cluster)])
 def keys(request, tmp_path):
     """keys.db (the embedded store), and the same tables in a cluster store's PostgreSQL
     database when that service is up (a new schema, dropped after)."""
