@@ -25,16 +25,25 @@ if TYPE_CHECKING:
     from .search.decisions import OperatingPoint
     from .store.catalog import Catalog
     from .store.interfaces import VectorStore
+    from .store.locks import Locks
     from .store.templates import Cipher
     from .types import SourceInfo
 
 
 @runtime_checkable
 class HasSettings(Protocol):
-    """The store's settings and its data directory (for lock files and the like)."""
+    """The store's settings and its data directory."""
 
     settings: Settings
     data_dir: Path
+
+
+@runtime_checkable
+class HasLocks(Protocol):
+    """The store's named locks (:class:`~faceledger.store.locks.Locks`): files in the data
+    dir, or the advisory locks every machine of a cluster store shares."""
+
+    locks: Locks
 
 
 @runtime_checkable

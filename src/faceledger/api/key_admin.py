@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..parts import HasAudit, HasSettings
+from ..parts import HasAudit, HasLocks
 from ..privacy.audited import audited_change
 from .keys import ApiKey, IssuedSecret, KeyStore, Role
 from .keys_db import KEYS_LOCK
 
 
 @runtime_checkable
-class KeyAdminParts(HasAudit, HasSettings, Protocol):
-    """Key changes are audited and take the keys file's lock in the data directory."""
+class KeyAdminParts(HasAudit, HasLocks, Protocol):
+    """Key changes are audited and take the key store's named lock (store.locks)."""
 
 
 def create_key(store: KeyAdminParts, keys: KeyStore, name: str, role: Role | str,

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import FaceLedgerError, InvalidRequestError, NotFoundError, RightsRequestError
-from ..parts import HasSettings
+from ..parts import HasLocks, HasSettings
 from ..store.locks import FileLocks, Locks
 from ..store.requests_table import RequestRow, RequestsTable
 from .receipts import ReceiptParts
@@ -64,8 +64,8 @@ Clock = Callable[[], datetime]
 
 
 @runtime_checkable
-class RequestParts(ReceiptParts, HasSettings, Protocol):
-    """The rights register: the receipts' parts and the data directory (its lock)."""
+class RequestParts(ReceiptParts, HasSettings, HasLocks, Protocol):
+    """The rights register: the receipts' parts, the settings and the store's locks."""
 
 
 def utc_now() -> datetime:

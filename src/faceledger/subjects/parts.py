@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from ..parts import HasAudit, HasCatalog, HasKeys, HasModels, HasSettings, HasSources
+from ..parts import (
+    HasAudit,
+    HasCatalog,
+    HasKeys,
+    HasLocks,
+    HasModels,
+    HasSettings,
+    HasSources,
+)
 
 
 @runtime_checkable
-class SubjectParts(HasSettings, HasCatalog, HasAudit, HasKeys, HasModels, HasSources, Protocol):
+class SubjectParts(HasSettings, HasLocks, HasCatalog, HasAudit, HasKeys, HasModels, HasSources,
+                   Protocol):
     """Enrolment, watches, alerts and webhooks: the catalog's subject tables, the audit log,
     the template cipher, the models (to embed example photos), the sources (an enrolment's
     lawful basis) and the decrypted-template cache kept on the store."""
