@@ -30,6 +30,7 @@ from .catalog import Catalog
 from .files import write_private
 from .interfaces import VectorStore
 from .locks import FileLocks, Locks
+from .sql import Database
 from .templates import Cipher
 
 BACKENDS_FILE = "backends.json"
@@ -128,7 +129,7 @@ def open_locks(data_dir: Path, catalog: Catalog) -> Locks:
     return FileLocks(data_dir)
 
 
-def privacy_db(data_dir: Path, catalog: Catalog, file_name: str) -> Path | object:
+def privacy_db(data_dir: Path, catalog: Catalog, file_name: str) -> Path | Database:
     """Where the tombstones and the opt-out list are kept: ``file_name`` in the data dir
     beside a SQLite catalog (each opens its own connection to it); the catalog's own
     database for a cluster store (tables made by the catalog's migrations, connections
