@@ -336,16 +336,42 @@ class IVFPQIndex(VectorIndex):
         try:
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, ids.size]):
                 rows = order[lo:hi]
-                n = int(hi - lo)
+                lst = int(sorted_lists[lo])
                 part_ids = np.ascontiguousarray(ids[rows])
                 part = np.ascontiguousarray(flat[rows])
                 if packer is not None:
+                    part_ids, part = self._off_block_boundary(packer, lst, part_ids, part)
                     part = self._pack(packer, part)
-                index.invlists.add_entries(int(sorted_lists[lo]), n, faiss.swig_ptr(part_ids),
+                index.invlists.add_entries(lst, int(part_ids.size), faiss.swig_ptr(part_ids),
                                            faiss.swig_ptr(part))
-                index.ntotal += n
+                index.ntotal += int(hi - lo)
         finally:
             del packer
+
+    def _off_block_boundary(self, packer, lst: int, part_ids: np.ndarray, part: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray]:
+        """Make an append to a fast-scan list start off a block boundary.
+
+        FAISS's ``BlockInvertedLists::add_entries`` (1.15.1) takes a whole-block ``memcpy``
+        branch when the list already holds a multiple of ``block_size`` codes (1,024 for 64
+        sub-vectors), and that branch copies as many bytes as the whole grown list holds,
+        from the new codes' offset: it writes past the end of the list's buffer (and reads
+        past ours), corrupting the heap. A store opened from many segments appends to every
+        list once per segment, so at 10 M faces (lists of ~6,000) some append always starts
+        at 1,024, 2,048, ... and the process aborts. So when the list is non-empty and its
+        size is a multiple of the block's code count, its last code is taken out and
+        re-added in front of the new ones: the append then starts at ``size - 1`` and FAISS
+        packs it code by code (the path that is right). Only a non-empty list's first append
+        (size 0) takes the whole-block copy, which is right there."""
+        invlists = self._need_index().invlists
+        size = int(invlists.list_size(lst))
+        if size == 0 or size % packer.nvec:
+            return part_ids, part
+        last_id = int(faiss.rev_swig_ptr(invlists.get_ids(lst), size)[size - 1])
+        last = np.zeros(packer.code_size, np.uint8)
+        packer.unpack_1_c(invlists.get_codes(lst), size - 1, faiss.swig_ptr(last))
+        invlists.resize(lst, size - 1)
+        return np.r_[np.int64(last_id), part_ids], np.vstack([last[None, :], part])
 
     @staticmethod
     def _pack(packer, flat: np.ndarray) -> np.ndarray:
