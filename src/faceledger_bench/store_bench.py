@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import queue
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -47,6 +49,7 @@ class StoreBenchReport:
     open_cold_s: float
     open_warm_s: float
     rss_mb: float
+    rss_after_search_mb: float
     rss_before_open_mb: float
     ram_bytes_per_face: float
     disk_bytes_per_face: float
@@ -73,6 +76,12 @@ def _rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _note(**figures) -> None:
+    """A figure as soon as it is measured (stderr), kept if a later step of the phase dies."""
+    print("measured: " + ", ".join(f"{k}={round(v, 4) if isinstance(v, float) else v}"
+                                   for k, v in figures.items()), file=sys.stderr, flush=True)
 
 
 def _settings(root: Path, models_dir: Path) -> Settings:
@@ -102,8 +111,9 @@ def build(root: Path, models_dir: Path, gallery: SyntheticGallery, queries: np.n
             ids = _write_faces(store, source_id, run_id, batch.vectors, written)
             first_id = int(ids[0]) if first_id is None else first_id
             sims = queries @ batch.vectors.T
-            cs = np.concatenate([truth_s, sims], axis=1)
-            ci = np.concatenate([truth_i, np.broadcast_to(ids, sims.shape)], axis=1)
+            best = _top_k(sims, K)  # the batch's own top K first: a sort of 2 K, not N
+            cs = np.concatenate([truth_s, np.take_along_axis(sims, best, 1)], axis=1)
+            ci = np.concatenate([truth_i, ids[best]], axis=1)
             top = np.argsort(-cs, axis=1, kind="stable")[:, :K]
             truth_s = np.take_along_axis(cs, top, 1)
             truth_i = np.take_along_axis(ci, top, 1)
@@ -113,6 +123,21 @@ def build(root: Path, models_dir: Path, gallery: SyntheticGallery, queries: np.n
     finally:
         store.close()
     return truth_i, int(first_id or 1), time.perf_counter() - started
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the columns of the ``k`` highest scores, best first, ties to the lower
+    column (what a stable argsort of the whole row gives, without sorting the row)."""
+    if scores.shape[1] <= k:
+        return np.argsort(-scores, axis=1, kind="stable")
+    part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1)
+    order = np.argsort(-np.take_along_axis(scores, part, 1), axis=1, kind="stable")
+    top = np.take_along_axis(part, order, 1)
+    # a tie with the k-th score outside the k picked: that row is sorted whole
+    kth = np.take_along_axis(scores, top[:, -1:], 1)
+    for row in np.flatnonzero((scores >= kth).sum(axis=1) > k):
+        top[row] = np.argsort(-scores[row], kind="stable")[:k]
+    return top
 
 
 def _write_faces(store, source_id: int, run_id: int, vectors: np.ndarray, offset: int,
@@ -167,6 +192,7 @@ def _phase_cold(root: str, models_dir: str, out) -> None:
     t = time.perf_counter()
     store = open_store(_settings(Path(root), Path(models_dir)))
     seconds = time.perf_counter() - t
+    _note(open_cold_s=seconds, cold_rss_mb=_rss_mb())
     out.put({"open_cold_s": seconds, "kind": store.index_file.kind,
              "cold_rss_mb": _rss_mb(), "cold_before_mb": before})
     store.close()
@@ -184,6 +210,7 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
     open_s = time.perf_counter() - t
     after_open = _rss_mb()
     n = store.catalog.count_faces(store.pack.name)
+    _note(open_warm_s=open_s, rss_after_open_mb=after_open, rss_before_open_mb=before, n=n)
     store.analyzer  # noqa: B018  (the models count in the RSS, as in a server)
     lat, found = [], []
     for q in queries:
@@ -195,7 +222,10 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
     recall = float(np.mean([np.intersect1d(a[a >= 0], e).size / K
                             for a, e in zip(found_a, truth)]))
     mate1 = float(np.mean(found_a[: mates.size, 0] == mates)) if mates.size else float("nan")
-    rss = _rss_mb()
+    rss = after_search = _rss_mb()
+    _note(search_p50_ms=statistics.median(lat) * 1000,
+          search_p99_ms=float(np.percentile(lat, 99)) * 1000, recall_at_10=recall,
+          mate_at_1=mate1, rss_after_search_mb=after_search)
 
     # 1,000 faces through the ingest write path, then the index brought up to date
     source_id = store.catalog.source(SOURCE).id
@@ -205,6 +235,7 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
     store.index_file.sync(dict(zip(ids.tolist(), new_vectors)))
     store.index_file.save()
     add_s = time.perf_counter() - t
+    _note(add_1000_s=add_s)
 
     rng = np.random.default_rng(7)
     erase_ids = rng.choice(np.asarray(store.catalog.face_ids(store.pack.name)), 20, replace=False)
@@ -214,9 +245,12 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
         store.erase_faces([int(fid)], context=CTX)
         erase_lat.append(time.perf_counter() - t)
 
+    _note(erase_p50_s=statistics.median(erase_lat),
+          erase_p99_s=float(np.percentile(erase_lat, 99)))
     t = time.perf_counter()
     report = store.check()
     check_s = time.perf_counter() - t
+    _note(check_s=check_s, check_ok=report.ok, rss_mb=_rss_mb())
     from faceledger.privacy.retention import run_retention
 
     t = time.perf_counter()
@@ -227,7 +261,8 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
     catalog_bytes = sum(p.stat().st_size for p in (root_p / "data").glob("catalog.db*"))
     store.close()
     out.put({
-        "open_warm_s": open_s, "rss_mb": rss, "rss_before_open_mb": before,
+        "open_warm_s": open_s, "rss_mb": rss, "rss_after_search_mb": after_search,
+        "rss_before_open_mb": before,
         "ram_bytes_per_face": (after_open - before) * 1024 * 1024 / max(n, 1),
         "disk_bytes_per_face": disk / max(n, 1),
         "catalog_bytes_per_face": catalog_bytes / max(n, 1),
@@ -245,7 +280,14 @@ def _in_child(target, *args) -> dict:
     out = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, out))
     proc.start()
-    result = out.get()
+    while True:  # a child that dies (a native abort) must not leave the parent waiting
+        try:
+            result = out.get(timeout=5)
+            break
+        except queue.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"benchmark phase {target.__name__} died with exit code "
+                                   f"{proc.exitcode}") from None
     proc.join()
     if proc.exitcode:
         raise RuntimeError(f"benchmark phase {target.__name__} exited with {proc.exitcode}")

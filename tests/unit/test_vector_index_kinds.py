@@ -186,3 +186,68 @@ def test_fast_scan_removal_leaves_no_code_in_the_block_padding() -> None:
     idx.remove([middle])
     assert not code_at(lst, size - 2).any()
     assert last not in idx.ids() and middle not in idx.ids()
+
+
+_BLOCK_APPENDS = """
+import faiss, numpy as np
+from faceledger.store.ivf_index import IVFPQIndex
+
+def entries(index, lst):
+    lists, packer = index._index.invlists, index._index.get_CodePacker()
+    size = lists.list_size(lst)
+    codes = np.zeros((size, packer.code_size), np.uint8)
+    for slot in range(size):
+        packer.unpack_1_c(lists.get_codes(lst), slot, faiss.swig_ptr(codes[slot]))
+    return faiss.rev_swig_ptr(lists.get_ids(lst), size).copy(), codes
+
+x = np.random.default_rng(3).normal(size=(4200, 128)).astype(np.float32)
+x /= np.linalg.norm(x, axis=1, keepdims=True)
+ids = np.arange(x.shape[0], dtype=np.int64) * 3 + 1
+whole = IVFPQIndex(128, m=64, nlist=1, keep_vectors=False)
+whole.train(x)
+whole.add(ids, x)
+codes = whole.encode(x)
+parts = IVFPQIndex.from_codec(whole.codec(), 128)
+# appends that start exactly at 1,024, 2,048, 3,072 codes, and some that do not
+for lo, hi in [(0, 1024), (1024, 1030), (1030, 2048), (2048, 2049), (2049, 3072),
+               (3072, 4100), (4100, 4200)]:
+    parts.add_codes(ids[lo:hi], codes[lo:hi])
+a, b = entries(whole, 0), entries(parts, 0)
+print(len(parts), np.array_equal(a[0], b[0]), np.array_equal(a[1], b[1]))
+"""
+
+
+def test_fast_scan_appends_at_a_block_boundary_keep_the_heap_intact() -> None:
+    """Appending codes to a fast-scan list that already holds a multiple of 1,024 codes
+    (what opening a store from many segments does) must give the list ``add`` gives.
+
+    FAISS's own whole-block copy for that case writes past the list's buffer; it aborted
+    the 10 M store's first open with a corrupted heap. Run in a child process, so a
+    regression fails this test instead of killing the test run."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", _BLOCK_APPENDS], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["4200", "True", "True"]
+
+
+def test_fast_scan_packing_is_what_faiss_packs() -> None:
+    """The vectorised packing of flat codes into blocks gives FAISS's ``pack_all`` bytes."""
+    import faiss
+
+    idx = built("ivfpq4")[0]
+    packer = idx._index.get_CodePacker()
+    rng = np.random.default_rng(5)
+    for n in (1, 31, 32, 33, 1000):
+        flat = rng.integers(0, 256, size=(n, packer.code_size), dtype=np.uint8)
+        padded = np.zeros((-(-n // packer.nvec) * packer.nvec, packer.code_size), np.uint8)
+        padded[:n] = flat
+        want = np.zeros(padded.shape[0] // packer.nvec * packer.block_size, np.uint8)
+        for b in range(padded.shape[0] // packer.nvec):
+            packer.pack_all(faiss.swig_ptr(padded[b * packer.nvec:]),
+                            faiss.swig_ptr(want[b * packer.block_size:]))
+        assert np.array_equal(IVFPQIndex._pack(packer, flat), want)
