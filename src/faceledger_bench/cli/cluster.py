@@ -37,7 +37,7 @@ def bench_cluster(lfw_dir: Path | None, cache: Path | None, models_dir: Path | N
     """
     import faiss
 
-    from faceledger_bench.cluster_bench import load_all_lfw, run_lfw, run_synthetic
+    from faceledger_bench.cluster_bench import default_subset, load_all_lfw, run_lfw, run_synthetic
 
     def say(msg: str) -> None:
         click.echo(msg, err=True)
@@ -52,10 +52,7 @@ def bench_cluster(lfw_dir: Path | None, cache: Path | None, models_dir: Path | N
         if n > 0:
             threshold = float(report["faceledger"]["parameter"].split("=")[1].split(",")[0])
             faiss.omp_set_num_threads(threads)
-            from faceledger_bench.synthetic import load_or_compute_lfw
-
-            shaped = load_or_compute_lfw(lfw_dir, models_dir or default_models_dir())
-            report["synthetic"] = run_synthetic(shaped, n, add, threshold, say)
+            report["synthetic"] = run_synthetic(default_subset(emb), n, add, threshold, say)
     except FaceLedgerError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
@@ -66,7 +63,19 @@ def bench_cluster(lfw_dir: Path | None, cache: Path | None, models_dir: Path | N
             r = report[key]
             click.echo(f"{key:24} P {r['bcubed_precision']:.4f}  R {r['bcubed_recall']:.4f}  "
                        f"F {r['bcubed_f']:.4f}  {r['seconds']:.1f} s  ({r['parameter']})")
+        rb = report["rights_by_person"]
+        from faceledger.people.service import RIGHTS_THRESHOLDS
+
+        click.echo(f"rights by person ({rb['people']} people, one selfie each): threshold "
+                   f"{rb['rights_threshold']} chosen on peopleDevTrain (the product uses "
+                   f"{RIGHTS_THRESHOLDS.get(emb.pack)}); found "
+                   f"{rb['person']['found_share']:.2%}, wrongly included "
+                   f"{rb['person']['wrongly_included_share']:.2%}; held out "
+                   f"{rb['person_held_out']['found_share']:.2%} / "
+                   f"{rb['person_held_out']['wrongly_included_share']:.2%}")
         if "synthetic" in report:
             s = report["synthetic"]
-            click.echo(f"synthetic {s['faces']}: clustered in {s['seconds_to_cluster']} s "
-                       f"(F {s['bcubed_f']}); +{s['added']} faces in {s['seconds_to_add']} s")
+            click.echo(f"synthetic {s['faces']} ({s['index_kind']} k-NN graph): clustered in "
+                       f"{s['seconds_to_cluster']} s (index {s['seconds_index']} s, graph "
+                       f"{s['seconds_knn']} s, linkage {s['seconds_linkage']} s; F "
+                       f"{s['bcubed_f']}); +{s['added']} faces in {s['seconds_to_add']} s")
