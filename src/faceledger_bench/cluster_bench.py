@@ -307,15 +307,16 @@ def product_index(n: int, dim: int):
 
 
 def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], None],
-                  seed: int = 0, graph_nprobe: int = 16, graph_rerank: int = 128,
-                  k: int = 32, chunk: int = 32) -> dict:
+                  seed: int = 0, k: int = 32, chunk: int = 32) -> dict:
     """``n`` faces of ``bench index``'s synthetic gallery, clustered from a k-NN graph that
-    the product's own index kind answers (IVF-PQ above 100,000 faces: the store's
-    ``IVFPQIndex``, searched in blocks with ``graph_nprobe`` lists and ``graph_rerank``
-    exact re-ranks, since only neighbours as alike as one person's faces matter); then
+    the product's own index kind answers as re-clustering asks it (IVF-PQ above 100,000
+    faces: the store's ``IVFPQIndex.graph_search``, in blocks); then
     ``add`` more faces (new photos of held identities, and new people) added as ingest
-    does: a chunk of ``chunk`` faces goes into the index, is searched in one call at the
-    index's query-time setting, and each face joins a person or starts one."""
+    does: a chunk of ``chunk`` faces goes into the index, is searched in one call (the
+    neighbours' search, ``graph_search(wide=True)``, as ``assign_new_faces`` does), and
+    each face joins a person or starts one. Also measured: how many of ``bench index``'s
+    mated probes find their mate among their k neighbours, by the graph's search and by
+    exact search (the graph's recall where it matters: faces of one person)."""
     from faceledger.people.graph import knn_graph
 
     t_gen = time.perf_counter()
@@ -331,10 +332,7 @@ def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], 
     index.add(ids, vecs)
     t_index = time.perf_counter() - t0
     say(f"{index.kind} index built in {t_index:.1f} s")
-    query_nprobe, query_rerank = getattr(index, "nprobe", None), getattr(index, "rerank", None)
-    if index.kind == "ivfpq":
-        index.nprobe, index.rerank = graph_nprobe, graph_rerank
-    nbr, sims = knn_graph(index.search, vecs, ids, k)
+    nbr, sims = knn_graph(index.graph_search, vecs, ids, k)
     t_knn = time.perf_counter() - t0 - t_index
     say(f"k-NN graph in {t_knn:.1f} s")
     labels = average_linkage(vecs, knn_edges(nbr, sims, threshold), threshold)
@@ -342,8 +340,6 @@ def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], 
     t_link = total - t_index - t_knn
     p, r, f = bcubed(labels, ident)
     say(f"clustered in {total:.1f} s (linkage {t_link:.1f} s; BCubed F {f:.4f})")
-    if index.kind == "ivfpq":
-        index.nprobe, index.rerank = query_nprobe, query_rerank
     # the persons as ingest keeps them: per person the sum and count of its faces
     persons = IncrementalPersons(d)
     order = np.argsort(labels, kind="stable")
@@ -359,6 +355,8 @@ def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], 
     # half new photos of held identities (bench index's probes: real LFW mates and
     # synthetic ones), half new people
     probes = gallery.probes()
+    mate_recall = _mate_recall(index, probes, vecs, k)  # before the probes join the index
+    say(f"mated probes finding their mate among {k} neighbours: {mate_recall}")
     held = min(add // 2, probes.vectors.shape[0])
     pick = np.random.default_rng(seed + 1).choice(probes.vectors.shape[0], held, replace=False)
     from .synthetic import synth_faces
@@ -371,7 +369,7 @@ def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], 
         block = new[s:s + chunk]
         block_ids = np.arange(n + s, n + s + block.shape[0], dtype=np.int64)
         index.add(block_ids, block)
-        got_s, got_i = index.search(block, k)
+        got_s, got_i = index.graph_search(block, k, wide=True)
         for fid, vec, row_s, row_i in zip(block_ids.tolist(), block, got_s, got_i):
             cand = [int(x) for x, y in zip(row_i, row_s) if x >= 0 and x != fid
                     and y >= threshold]
@@ -381,7 +379,8 @@ def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], 
                  if persons.person_of[n + i] == persons.person_of.get(int(mates[i]), -1))
     say(f"added {add} faces in {t_add:.2f} s; {joined}/{held} new photos of held "
         "identities joined their mate's person")
-    out = {"faces": int(n), "index_kind": index.kind, "seconds_to_cluster": round(total, 1),
+    out = {"faces": int(n), "index_kind": index.kind, "mate_recall": mate_recall,
+           "seconds_to_cluster": round(total, 1),
            "seconds_index": round(t_index, 1), "seconds_knn": round(t_knn, 1),
            "seconds_linkage": round(t_link, 1), "k": k,
            "bcubed_precision": round(p, 4), "bcubed_recall": round(r, 4),
@@ -389,14 +388,33 @@ def run_synthetic(emb, n: int, add: int, threshold: float, say: Callable[[str], 
            "add_chunk": chunk, "added_joined_their_person": joined,
            "added_of_held_identities": int(held)}
     if index.kind == "ivfpq":
-        out.update(nlist=int(index.nlist), graph_nprobe=graph_nprobe,
-                   graph_rerank=graph_rerank, query_nprobe=int(index._index.nprobe),
+        from faceledger.store.ivf_index import GRAPH_NPROBE, GRAPH_RERANK, default_nprobe
+
+        out.update(nlist=int(index.nlist), graph_nprobe=GRAPH_NPROBE,
+                   graph_rerank=GRAPH_RERANK,
+                   query_nprobe=int(index.nprobe or default_nprobe(index.nlist)),
                    query_rerank=int(index.rerank))
     return out
 
 
 RIGHTS_GRID = tuple(round(0.475 + 0.005 * i, 3) for i in range(21))  # 0.475 .. 0.575
 RIGHTS_WRONG_GOAL = 0.005
+
+
+def _mate_recall(index, probes, vecs: np.ndarray, k: int) -> dict:
+    """Share of the mated probes whose mate is among their k neighbours: by the graph's
+    search, the wide one, and exact search (blocks of the gallery, no O(n^2) memory)."""
+    q, mate = probes.vectors, probes.mate
+    rank = np.zeros(q.shape[0], np.int64)  # gallery faces more alike than the mate
+    mate_sim = np.sum(q * vecs[mate], axis=1)
+    for s in range(0, vecs.shape[0], 65536):
+        sims = q @ vecs[s:s + 65536].T
+        rank += np.count_nonzero(sims > mate_sim[:, None], axis=1)
+    out = {"probes": int(q.shape[0]), "exact": round(float(np.mean(rank < k)), 4)}
+    for name, kw in (("graph", {}), ("graph_wide", {"wide": True})):
+        _, ids = index.graph_search(q, k, **kw)
+        out[name] = round(float(np.mean((ids == mate[:, None]).any(axis=1))), 4)
+    return out
 
 
 def rights_by_person(emb, threshold: float, access_threshold: float, train: np.ndarray,

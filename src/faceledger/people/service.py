@@ -71,7 +71,10 @@ def assign_new_faces(store: Store, known: dict[int, np.ndarray]) -> dict[int, in
     t = threshold_for(store)
     ids = sorted(known)
     queries = np.stack([known[i] for i in ids]).astype(np.float32)
-    sims, nbrs = store.index_file.search(queries, NEIGHBOURS)
+    # only neighbours as alike as one person's faces matter: the graph's search, wide
+    graph = getattr(store.index_file, "graph_search", None)
+    sims, nbrs = (graph(queries, NEIGHBOURS, wide=True) if graph is not None
+                  else store.index_file.search(queries, NEIGHBOURS))
     placed: dict[int, int] = {}
     locked_persons: set[int] = set()
     with store.catalog.write() as conn:
@@ -128,8 +131,8 @@ def recluster(store: Store, k: int = NEIGHBOURS, batch: int = 8192) -> dict[str,
         return {"faces": 0, "persons": 0}
     vectors = np.concatenate(chunks).astype(np.float32)
     pos = {f: i for i, f in enumerate(ids)}
-    nbr_ids, nbr_sims = knn_graph(store.index_file.search, vectors, np.array(ids, np.int64),
-                                  k, batch)
+    search = getattr(store.index_file, "graph_search", store.index_file.search)
+    nbr_ids, nbr_sims = knn_graph(search, vectors, np.array(ids, np.int64), k, batch)
     old = table.assignments()
     seeds = {pos[f]: p for f, p, locked in old if locked and f in pos}
     rejects: dict[int, set[int]] = {}
