@@ -198,12 +198,19 @@ def test_opt_out_of_a_whole_person(store, lfw_dir, tmp_path):
     assert run.blocked == 3 and run.faces == 1, run
 
 
-def test_erasing_a_whole_person_drops_its_subject_records_too(store, lfw_dir):
+def test_erasing_a_whole_person_leaves_no_cover_crop(store, lfw_dir):
+    from faceledger.errors import FaceLedgerError
+
     person, faces = _one_person(store, "Hugo_Chavez")
     needles = _needles(store, faces, "Qwertzu Hiddenname")
+    row, _ = store.person(person)
+    assert row.cover_face_id in faces
+    needles["cover-crop"] = store.face_crop(row.cover_face_id)  # where a cache would fill
     report = store.erase_person(person, context=CTX)
     assert sorted(report.faces) == faces
     _no_trace(store, person, needles)
+    with pytest.raises(FaceLedgerError):
+        store.face_crop(row.cover_face_id)
 
 
 def test_cli_person_erase_and_opt_out(store, monkeypatch):
