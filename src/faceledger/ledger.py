@@ -592,13 +592,17 @@ class Store:
 
     def erase_person(self, person_id: int, context: ActionContext | None = None):
         """Erase every face of this person (Art. 17); the person goes with its last face."""
-        from .privacy.erasure import erase
-        from .store.persons import Persons
+        from .privacy.rights import erase_person_id
 
-        table = Persons(self.catalog)
-        table.require(person_id)
-        return erase(self, face_ids=table.members(person_id), context=context,
-                     inputs={"person": int(person_id)})
+        return erase_person_id(self, person_id, context)
+
+    def opt_out_person_id(self, person_id: int, context: ActionContext | None = None,
+                          reference: str | None = None):
+        """Opt a whole person out (Art. 21): its template on the opt-out list, its faces
+        erased."""
+        from .privacy.rights import opt_out_person_id
+
+        return opt_out_person_id(self, person_id, context, reference)
 
     def counts(self) -> dict[str, int]:
         counts = self.catalog.counts()

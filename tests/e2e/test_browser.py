@@ -154,3 +154,44 @@ def test_a_dragged_photo_is_searched(page, site):
     first.wait_for()
     assert name in first.inner_text()
     shot(page, "search-dragged")
+
+
+def test_a_search_lists_persons_beside_the_faces(page, site):
+    """Each probe face lists the persons its matches belong to (cover face, face and photo
+    counts, sources), linked to the person's page, above the individual faces."""
+    import re
+
+    import httpx
+
+    _, photos = list(site["people"].items())[6]
+    with httpx.Client(base_url=site["url"], timeout=60, headers={
+            "Authorization": f"Bearer {site['keys']['investigator']}"}) as inv:
+        r = inv.post("/api/search", files={"probe": ("p.jpg", photos[2].read_bytes())},
+                     data={"purpose": "browser test", "case": "E2E-P"})
+        assert r.status_code == 200, r.text
+        listed = r.json()["faces"][0]["persons"]
+    assert listed, "the API lists the probe's persons"
+    top = listed[0]
+    assert top["sources"] == ["e2e-gallery"] and top["faces"] >= len(top["matched_faces"]) >= 1
+    assert top["url"] == f"/people/{top['person']}"
+
+    sign_in(page, site, "investigator")
+    page.get_by_test_id("probe").set_input_files(str(photos[2]))
+    page.get_by_test_id("purpose").fill("browser test")
+    page.get_by_test_id("case").fill("E2E-P")
+    page.get_by_test_id("search").click()
+    card = page.get_by_test_id("persons").first.get_by_test_id("person-result").first
+    card.wait_for()
+    expect(page.get_by_test_id("match").first).to_be_visible()  # the faces are still listed
+    counts = card.get_by_test_id("person-counts").inner_text()
+    assert counts == f"{top['faces']} faces · {top['photos']} photos"
+    assert card.get_by_test_id("person-sources").inner_text() == "e2e-gallery"
+    assert f"{len(top['matched_faces'])} matched" in card.get_by_test_id("person-best").inner_text()
+    width = card.locator("img").evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert width > 0  # the cover face really loaded
+    shot(page, "search-persons")
+    card.click()
+    page.wait_for_url(re.compile(rf"/people/{top['person']}$"))
+    count = page.get_by_test_id("person-count").inner_text()
+    assert count.startswith(f"{top['faces']} faces"), count
+    expect(page.get_by_test_id("face")).to_have_count(top["faces"])

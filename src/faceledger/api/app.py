@@ -148,9 +148,11 @@ def create_app(
     app.include_router(subjects_routes.router)
     app.include_router(alerts_routes.router)
 
+    from .routes import erasure as erasure_routes
     from .routes import people as people_routes
 
     app.include_router(people_routes.router)
+    app.include_router(erasure_routes.router)
     app.include_router(web_pages.router)
     app.mount("/static", StaticFiles(directory=str(web / "static")), name="static")
     app.add_middleware(_MetricsMiddleware, ctx_getter=lambda: app.state.ctx)

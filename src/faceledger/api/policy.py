@@ -98,6 +98,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/people/{person_id}/rename"): _r(INV),
     ("POST", "/api/people/{person_id}/hide"): _r(INV),
     ("POST", "/api/people/{person_id}/not-this"): _r(INV),
+    # operator-reviewed erasure and opt-out (admins answer the register's requests)
+    ("POST", "/api/erasure/review"): _r(A),
+    ("POST", "/api/erasure/confirm"): _r(A),
+    ("POST", "/api/people/{person_id}/erase"): _r(A),
+    ("POST", "/api/people/{person_id}/opt-out"): _r(A),
     ("GET", "/people"): _r(INV),
     ("GET", "/people/{person_id}"): _r(INV),
     ("GET", "/photos/{photo_id}"): _r(INV),

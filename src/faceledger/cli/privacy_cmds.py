@@ -174,6 +174,11 @@ def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> 
               help="With selfies: a listed face id that is not the person (repeat).")
 @click.option("--include-possible", is_flag=True,
               help="With selfies: also erase faces listed as 'possible' (review them first).")
+@click.option("--include-cluster", is_flag=True,
+              help="With selfies: also erase the faces reached only through the person's "
+              "cluster (listed as 'cluster'; review them first, or confirm some with --face).")
+@click.option("--person", "person_ids", multiple=True, type=int,
+              help="Erase every face of this person (repeat); review its page first.")
 @click.option("--far", type=float, default=None,
               help="With selfies: operating point for finding the faces (default 1e-3).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -182,40 +187,68 @@ def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> 
 @json_option
 @click.pass_context
 @handle_errors
-def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, include_possible, far, yes, vacuum,
-                 purpose, case, actor, as_json) -> None:
-    """Erase a person's faces: found with selfies (listed for review first), or by id.
+def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, include_possible, include_cluster,
+                 person_ids, far, yes, vacuum, purpose, case, actor, as_json) -> None:
+    """Erase a person's faces: found with selfies (listed for review first), by person, or
+    by id. With selfies, the faces matched directly are erased as decided ('match'; 'possible'
+    with --include-possible); the faces reached only through the person's cluster are listed
+    apart and erased only with --include-cluster, or one by one with --face.
 
     \b
     Examples:
       faceledger rights erase selfie.jpg --case REQ-43            # list, confirm, erase
+      faceledger rights erase selfie.jpg --face 17 --case REQ-43  # and cluster face 17
+      faceledger rights erase selfie.jpg --include-cluster --case REQ-43
+      faceledger rights erase --person 12 --case REQ-43
       faceledger rights erase --face 17 --face 18 --case REQ-43 --yes
       faceledger rights erase --photo 5 --case REQ-44 --yes
     """
-    from ..privacy.access import find_person
     from ..privacy.erasure import erase, plan_erasure
+    from ..privacy.rights import chosen_faces, find_for_erasure
+    from ..store.persons import Persons
 
-    if not (selfies or face_ids or photo_ids):
-        raise click.UsageError("give selfies, --face ids or --photo ids")
+    if not (selfies or face_ids or photo_ids or person_ids):
+        raise click.UsageError("give selfies, --person ids, --face ids or --photo ids")
     with open_from(ctx) as store:
         context = _context(store, actor, purpose, case, "data-subject erasure request")
         faces = set(face_ids)
         extra: dict = {}
+        table = Persons(store.catalog)
+        for pid in person_ids:
+            table.require(pid)
+            faces |= set(table.members(pid))
+        if person_ids:
+            extra["persons"] = sorted(set(person_ids))
         if selfies:
-            person = find_person(store, list(selfies), far)
-            records = store.catalog.faces(person.face_ids)
+            from ..privacy.access import selfie_embeddings
+
+            vectors, hashes = selfie_embeddings(store, list(selfies))
+            person = find_for_erasure(store, vectors, hashes, far)
+            chosen = set(chosen_faces(person, None, include_possible, include_cluster))
+            chosen -= set(exclude)
+            records = store.catalog.faces(person.face_ids + person.cluster_face_ids)
             if not as_json:
                 click.echo(f"{len(person.matches)} face(s) found at similarity >= "
                            f"{person.threshold:.3f}:")
                 for m in person.matches:
                     rec = records[m.face_id]
-                    kept = m.face_id not in exclude and (m.decision == "match" or include_possible)
-                    mark = "" if kept else "  (kept: excluded or 'possible')"
+                    mark = "" if m.face_id in chosen else "  (kept: excluded or 'possible')"
                     click.echo(f"  face {m.face_id:>7}  {m.similarity:6.3f}  {m.decision:<8} "
                                f"{rec.photo_uri}  source={rec.source}{mark}")
-            faces |= {m.face_id for m in person.matches if m.face_id not in set(exclude)
-                      and (m.decision == "match" or include_possible)}
-            extra = {"selfies_sha256": person.selfies_sha256, "found": len(person.matches)}
+                if person.cluster:
+                    click.echo(f"{len(person.cluster)} face(s) reached only through the "
+                               f"person's cluster (review: erased only with "
+                               f"--include-cluster or --face ID):")
+                for m in person.cluster:
+                    rec = records[m.face_id]
+                    mark = "" if m.face_id in chosen | faces else "  (kept: not confirmed)"
+                    click.echo(f"  face {m.face_id:>7}  {m.similarity:6.3f}  cluster  "
+                               f"person {m.person_id}  {rec.photo_uri}  source={rec.source}"
+                               f"{mark}")
+            faces |= chosen
+            extra.update(selfies_sha256=person.selfies_sha256, found=len(person.matches),
+                         reached_through_persons=len(person.cluster),
+                         cluster_faces_erased=len(set(person.cluster_face_ids) & faces))
         plan, missing = plan_erasure(store, faces, photo_ids)
         if missing:
             click.echo(f"not found (already erased?): {', '.join(map(str, missing))}", err=True)
@@ -229,9 +262,13 @@ def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, include_possible, f
             return
         report = erase(store, face_ids=faces, photo_ids=photo_ids, context=context,
                        inputs=extra, vacuum=vacuum)
+        kept = sorted(set(person.cluster_face_ids) - faces) if selfies else []
     if as_json:
-        echo_json(asdict(report))
+        echo_json({**asdict(report), "cluster_faces_kept_for_review": kept})
         return
+    if kept:
+        click.echo(f"{len(kept)} face(s) reached only through the cluster were kept (not "
+                   "confirmed)")
     click.echo(f"erased {len(report.faces)} face(s), {len(report.photos)} photo record(s), "
                f"{report.index_vectors} index vector(s); WAL "
                f"{'truncated' if report.checkpointed else 'NOT truncated (a reader is open)'}"
@@ -245,7 +282,10 @@ def optout() -> None:
 
 
 @optout.command("add")
-@click.argument("selfies", nargs=-1, required=True, type=SELFIE)
+@click.argument("selfies", nargs=-1, type=SELFIE)
+@click.option("--person", "person_id", type=int, default=None,
+              help="Instead of selfies: opt this whole person out (the mean of its faces is "
+              "the template; every face of it is erased). Review its page first.")
 @click.option("--reference", help="The request this answers (default: the case reference).")
 @click.option("--keep-existing", is_flag=True,
               help="Do not erase the faces held now (by default they are erased at the "
@@ -254,17 +294,29 @@ def optout() -> None:
 @json_option
 @click.pass_context
 @handle_errors
-def optout_add(ctx, selfies, reference, keep_existing, purpose, case, actor, as_json) -> None:
+def optout_add(ctx, selfies, person_id, reference, keep_existing, purpose, case, actor,
+               as_json) -> None:
     """Put a person on the opt-out list (one template, kept encrypted, used only to block).
 
-    Example: faceledger rights optout add selfie.jpg --case REQ-45
+    \b
+    Examples:
+      faceledger rights optout add selfie.jpg --case REQ-45
+      faceledger rights optout add --person 12 --case REQ-45
     """
-    from ..privacy.rights import opt_out_person
+    from ..privacy.rights import opt_out_person, opt_out_person_id
 
+    if bool(selfies) == (person_id is not None):
+        raise click.UsageError("give selfies or --person, not both")
+    if person_id is not None and keep_existing:
+        raise click.UsageError("--person erases the person's faces; --keep-existing does not "
+                               "apply")
     with open_from(ctx) as store:
         context = _context(store, actor, purpose, case, "data-subject opt-out request")
-        result = opt_out_person(store, list(selfies), context=context, reference=reference,
-                                erase_existing=not keep_existing)
+        if person_id is not None:
+            result = opt_out_person_id(store, person_id, context=context, reference=reference)
+        else:
+            result = opt_out_person(store, list(selfies), context=context,
+                                    reference=reference, erase_existing=not keep_existing)
     if as_json:
         echo_json(asdict(result))
         return

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..store.persons import Persons
 from .cluster import Constraints, average_linkage, best_person, knn_edges
+from .graph import knn_graph
 
 if TYPE_CHECKING:
     from ..ledger import Store
@@ -27,10 +28,20 @@ if TYPE_CHECKING:
 THRESHOLDS = {"yunet-omz0095": 0.475}
 DEFAULT_THRESHOLD = 0.475
 NEIGHBOURS = 32
+#: a rights request reaches a person only when a selfie's average similarity to the
+#: person's faces reaches this (higher than the clustering threshold: a look-alike's
+#: person the selfie would barely join is not this person). Chosen on LFW's
+#: peopleDevTrain people only (``faceledger bench cluster``, ``rights_by_person``): the
+#: lowest threshold whose wrongly included share there is at most 0.5 %.
+RIGHTS_THRESHOLDS = {"yunet-omz0095": 0.515}
 
 
 def threshold_for(store: Store) -> float:
     return THRESHOLDS.get(store.pack.name, DEFAULT_THRESHOLD)
+
+
+def rights_threshold_for(store: Store) -> float:
+    return RIGHTS_THRESHOLDS.get(store.pack.name, threshold_for(store))
 
 
 def persons(store: Store) -> Persons:
@@ -60,7 +71,10 @@ def assign_new_faces(store: Store, known: dict[int, np.ndarray]) -> dict[int, in
     t = threshold_for(store)
     ids = sorted(known)
     queries = np.stack([known[i] for i in ids]).astype(np.float32)
-    sims, nbrs = store.index_file.search(queries, NEIGHBOURS)
+    # only neighbours as alike as one person's faces matter: the graph's search, wide
+    graph = getattr(store.index_file, "graph_search", None)
+    sims, nbrs = (graph(queries, NEIGHBOURS, wide=True) if graph is not None
+                  else store.index_file.search(queries, NEIGHBOURS))
     placed: dict[int, int] = {}
     locked_persons: set[int] = set()
     with store.catalog.write() as conn:
@@ -102,7 +116,7 @@ def _confirmed(conn, person_id: int) -> bool:
     return Persons.confirmed(conn, person_id)
 
 
-def recluster(store: Store, k: int = NEIGHBOURS, batch: int = 4096) -> dict[str, int]:
+def recluster(store: Store, k: int = NEIGHBOURS, batch: int = 8192) -> dict[str, int]:
     """Cluster every face of the store again (average linkage over the index's k-NN
     graph), keeping every correction. Person ids (and names) are kept for the clusters that
     hold most of their faces."""
@@ -117,13 +131,8 @@ def recluster(store: Store, k: int = NEIGHBOURS, batch: int = 4096) -> dict[str,
         return {"faces": 0, "persons": 0}
     vectors = np.concatenate(chunks).astype(np.float32)
     pos = {f: i for i, f in enumerate(ids)}
-    nbr_ids = np.full((len(ids), k), -1, np.int64)
-    nbr_sims = np.zeros((len(ids), k), np.float32)
-    for s in range(0, len(ids), batch):
-        sims, nb = store.index_file.search(vectors[s:s + batch], k)
-        w = nb.shape[1]  # the index may hold fewer faces than k
-        nbr_ids[s:s + batch, :w] = [[pos.get(int(j), -1) for j in row] for row in nb]
-        nbr_sims[s:s + batch, :w] = sims
+    search = getattr(store.index_file, "graph_search", store.index_file.search)
+    nbr_ids, nbr_sims = knn_graph(search, vectors, np.array(ids, np.int64), k, batch)
     old = table.assignments()
     seeds = {pos[f]: p for f, p, locked in old if locked and f in pos}
     rejects: dict[int, set[int]] = {}
@@ -266,12 +275,13 @@ def persons_in_results(store: Store, results: list) -> list[list[dict]]:
 def reach_by_person(store: Store, queries: np.ndarray, face_ids: list[int]
                     ) -> tuple[list[int], list[int]]:
     """What a rights request reaches through persons: of the persons holding the faces the
-    selfies matched (``face_ids``), those the selfie would join (their faces are on average
-    alike a selfie at the clustering threshold; one stray match is not enough), and the
-    faces reached only through them, to be shown for review before an erasure takes them.
-    Measured by ``faceledger bench cluster`` (``rights_by_person``)."""
+    selfies matched (``face_ids``), those whose faces are on average alike a selfie at
+    :data:`RIGHTS_THRESHOLDS` (one stray match is not enough, nor a look-alike's person
+    the selfie would barely join), and the faces reached only through them, to be shown
+    for review before an erasure takes them. Measured by ``faceledger bench cluster``
+    (``rights_by_person``)."""
     table = persons(store)
-    t = threshold_for(store)
+    t = rights_threshold_for(store)
     direct = {int(f) for f in face_ids}
     cand = sorted(set(table.person_of(sorted(direct)).values()))
     members = table.members_of(cand)

@@ -15,7 +15,10 @@ never the purposes or case references those searches were made under: those are 
 people's investigations, not the person's data (Art. 15(4)).
 
 High recall means some "possible" faces may be someone else's: the operator reviews them
-before handing the copy over (Art. 15(4): the copy must not adversely affect others).
+before handing the copy over (Art. 15(4): the copy must not adversely affect others). The
+copy also lists, as "cluster", the faces reached only through the persons of the matches
+(:func:`with_persons`: the person's other photos that no selfie matched directly), for the
+same review.
 
 The selfies are only held in memory: they are decoded, embedded and dropped; the audit log
 keeps their sha256.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,7 +54,8 @@ Selfie = bytes | str | Path | DecodedImage
 class PersonMatch:
     face_id: int
     similarity: float
-    decision: str  # "match" (at the store's operating point) or "possible"
+    decision: str  # "match" (at the store's operating point), "possible", or "cluster"
+    person_id: int | None = None  # for "cluster": the person it was reached through
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,19 @@ class PersonSearch:
     match_threshold: float
     matches: list[PersonMatch] = field(default_factory=list)
     queries: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: faces reached only through the persons of the matches (:func:`with_persons`), never
+    #: matched directly: listed for review, erased only when a reviewer confirms them
+    cluster: list[PersonMatch] = field(default_factory=list)
+    persons: list[int] = field(default_factory=list)
 
     @property
     def face_ids(self) -> list[int]:
+        """The faces matched directly."""
         return [m.face_id for m in self.matches]
+
+    @property
+    def cluster_face_ids(self) -> list[int]:
+        return [m.face_id for m in self.cluster]
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,25 @@ def person_from_vectors(
     held = store.catalog.faces([m.face_id for m in matches])
     matches = [m for m in matches if m.face_id in held]
     return PersonSearch(hashes, far, threshold, strict, matches, queries)
+
+
+def with_persons(store: Store, person: PersonSearch) -> PersonSearch:
+    """``person`` with the faces its request reaches through persons: of the persons
+    holding its matches, those a selfie is on average alike at the rights threshold
+    (:func:`faceledger.people.service.reach_by_person`), and their faces that no selfie
+    matched directly, each with its similarity to the closest selfie and its person."""
+    if person.queries is None or not person.matches:
+        return person
+    pids, via = store.reach_by_person(person.queries, person.face_ids)
+    if not via:
+        return replace(person, persons=list(pids))
+    owner = store.persons_of_faces(via)
+    rows = store.catalog.embeddings(via, store.pack.name)
+    sims = {fid: float(np.max(person.queries @ store.cipher.decrypt_vector(blob)))
+            for fid, blob in rows}
+    cluster = [PersonMatch(fid, round(sim, 4), "cluster", owner.get(fid))
+               for fid, sim in sorted(sims.items(), key=lambda kv: -kv[1])]
+    return replace(person, cluster=cluster, persons=list(pids))
 
 
 def _range_search(
@@ -213,11 +245,11 @@ def _processing(sources: list, recipients: list[dict[str, str]]) -> dict[str, An
 def build_access_data(
     store: Store, person: PersonSearch, recipients: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
-    records = store.catalog.faces(person.face_ids)
+    records = store.catalog.faces(person.face_ids + person.cluster_face_ids)
     sources = {s.name: s for s in store.sources()}
     returned = _times_returned(store, set(records))
     faces = []
-    for m in person.matches:
+    for m in [*person.matches, *person.cluster]:
         rec = records.get(m.face_id)
         if rec is None:
             continue
@@ -242,6 +274,7 @@ def build_access_data(
             "face_recorded_at": rec.created_at,
             "erase_by": _erase_by(photo.ingested_at, src.retention_days),
             "returned_by_searches": returned.get(rec.id, 0),
+            **({"reached_through_person": m.person_id} if m.decision == "cluster" else {}),
         })
     held = sorted({f["source"] for f in faces})
     return {
@@ -266,8 +299,9 @@ RIGHTS_TEXT = (
     "You may ask for these faces to be erased (GDPR Art. 17), object to further processing "
     "and be put on an opt-out list so that no later collection keeps your face (Art. 21), "
     "and lodge a complaint with a supervisory authority (Art. 77), in France the CNIL. "
-    "'possible' entries were found at a high-recall setting and may show someone else; "
-    "they were reviewed before this copy was handed over."
+    "'possible' entries were found at a high-recall setting, and 'cluster' entries were "
+    "reached through the group of photos the system formed of the same person; they may "
+    "show someone else and were reviewed before this copy was handed over."
 )
 
 
@@ -286,7 +320,7 @@ def export_access(
 
     store.audit.require_writable()
     context = context or ActionContext(purpose="data-subject access request")
-    person = find_person(store, selfies, far)
+    person = with_persons(store, find_person(store, selfies, far))
     data = build_access_data(store, person)
     crops: dict[str, bytes] = {}
     for face in data["faces"]:

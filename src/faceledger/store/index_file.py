@@ -407,6 +407,13 @@ class IndexFile:
             finally:
                 faiss.omp_set_num_threads(threads)
 
+    def graph_search(self, queries: np.ndarray, k: int, wide: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """The index's search for its faces' neighbours of the same person (clustering)."""
+        self.sync()
+        with self._lock:
+            return self.index.graph_search(queries, k, wide)
+
     def remove(self, ids: list[int] | np.ndarray) -> int:
         """Drop deleted faces from memory now (the caller has deleted their rows, so the
         log names them); returns how many vectors left this process's memory."""

@@ -59,6 +59,12 @@ def default_nprobe(nlist: int) -> int:
     return int(max(1, min(nlist, nlist // 2)))
 
 
+#: lists visited and exact re-ranks per face when a k-NN graph of the gallery is built
+#: (``graph_search``): measured with ``faceledger bench cluster`` at 1 M faces
+GRAPH_NPROBE = 32
+GRAPH_RERANK = 128
+
+
 def _jitter(sample: np.ndarray, size: int, scale: float = 0.05) -> np.ndarray:
     rng = np.random.default_rng(0)
     rows = sample[rng.integers(0, sample.shape[0], size)]
@@ -120,9 +126,11 @@ class IVFPQIndex(VectorIndex):
         self.expected_n = expected_n
         self._index: faiss.IndexIVF | None = None
         # float16 copies for re-ranking, kept in memory unless a vector file is attached
-        self._vec_ids = np.zeros(0, np.int64)
-        self._vecs = np.zeros((0, dim), np.float16)
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        # grown by doubling (an ingest chunk appends a few faces: copying every float16
+        # vector held for each chunk cost 0.5 GB of copying per chunk at 1 M faces)
+        self._id_buf = np.zeros(0, np.int64)
+        self._vec_buf = np.zeros((0, dim), np.float16)
+        self._held = 0
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
         #: the trained, empty FAISS index, serialised (what ``codec()`` hands out)
         self._codec_faiss: bytes | None = None
@@ -177,15 +185,47 @@ class IVFPQIndex(VectorIndex):
         index = self._need_index()
         index.add_with_ids(vectors, ids)
         if self.keep_vectors:
-            self._pending.append((ids.copy(), vectors.astype(np.float16)))
-            self._sorted = None
+            self._append_vectors(ids, vectors.astype(np.float16))
+
+    # the float16 copies: ``_vecs[i]`` is the vector of face ``_vec_ids[i]``
+    @property
+    def _vecs(self) -> np.ndarray:
+        return self._vec_buf[: self._held]
+
+    @_vecs.setter
+    def _vecs(self, value: np.ndarray) -> None:
+        self._vec_buf = value
+        self._held = int(value.shape[0])
+
+    @property
+    def _vec_ids(self) -> np.ndarray:
+        return self._id_buf[: self._held]
+
+    @_vec_ids.setter
+    def _vec_ids(self, value: np.ndarray) -> None:
+        self._id_buf = value  # always set together with _vecs (same length)
+
+    def _append_vectors(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        start, end = self._held, self._held + ids.size
+        if end > self._vec_buf.shape[0]:
+            cap = max(end, 2 * self._vec_buf.shape[0], 1024)
+            vec_buf = np.zeros((cap, self.dim), np.float16)
+            id_buf = np.zeros(cap, np.int64)
+            vec_buf[:start], id_buf[:start] = self._vecs, self._vec_ids
+            self._vec_buf, self._id_buf = vec_buf, id_buf
+        self._vec_buf[start:end] = vecs
+        self._id_buf[start:end] = ids
+        self._held = end
+        if self._sorted is not None and start and ids.size:
+            keys, order = self._sorted
+            if np.all(np.diff(ids) > 0) and ids[0] > keys[-1]:  # the usual case: new ids
+                self._sorted = (np.concatenate([keys, ids]),
+                                np.concatenate([order, np.arange(start, end)]))
+                return
+        self._sorted = None
 
     def _flush_pending(self) -> None:
-        if self._pending:
-            self._vec_ids = np.concatenate([self._vec_ids] + [p[0] for p in self._pending])
-            self._vecs = np.concatenate([self._vecs] + [p[1] for p in self._pending])
-            self._pending = []
-            self._sorted = None
+        """Nothing waits any more (kept for the callers that flushed before reading)."""
 
     def _lookup(self, ids: np.ndarray) -> np.ndarray:
         """Rows of ``ids`` in the in-memory vectors (-1 when absent)."""
@@ -246,37 +286,73 @@ class IVFPQIndex(VectorIndex):
             del packer
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        nlist = self._index.nlist if self._index is not None else 1
+        return self._search(queries, k, self.nprobe or default_nprobe(nlist), self.rerank)
+
+    def graph_search(self, queries: np.ndarray, k: int, wide: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """The search for a face's neighbours of the same person (clustering), with
+        :data:`GRAPH_RERANK` exact re-ranks: more than enough for neighbours that alike,
+        where the query-time 1,024 re-ranks are for a probe's every near face and cost
+        most of a query. A k-NN graph of the whole gallery visits :data:`GRAPH_NPROBE`
+        lists per face (an edge is kept when either of its two faces finds the other);
+        ``wide`` (one new face looking for its person: one direction only) visits a
+        quarter of the lists."""
+        nlist = self._index.nlist if self._index is not None else 1
+        nprobe = max(GRAPH_NPROBE, nlist // 4) if wide else GRAPH_NPROBE
+        return self._search(queries, k, nprobe, GRAPH_RERANK)
+
+    def _search(self, queries: np.ndarray, k: int, nprobe: int, rerank: int
+                ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(np.asarray(queries, np.float32).reshape(-1, self.dim))
         nq = queries.shape[0]
         if self._index is None or self._index.ntotal == 0 or k <= 0:
             return np.zeros((nq, 0), np.float32), np.zeros((nq, 0), np.int64)
         k = min(k, int(self._index.ntotal))
-        self._index.nprobe = int(min(self.nprobe or default_nprobe(self._index.nlist),
-                                     self._index.nlist))
+        self._index.nprobe = int(min(nprobe, self._index.nlist))
         can_rerank = self.keep_vectors or self.reranker is not None
-        shortlist = max(k, self.rerank) if can_rerank else k
+        shortlist = max(k, rerank) if can_rerank else k
         sims, ids = self._index.search(queries, shortlist)
-        if not can_rerank or self.rerank <= 0:
+        if not can_rerank or rerank <= 0:
             return sims[:, :k], ids[:, :k]
         out_s = np.full((nq, k), -np.inf, np.float32)
         out_i = np.full((nq, k), -1, np.int64)
+        if self.reranker is None:
+            self._rerank_held(queries, ids, k, out_s, out_i)
+            return out_s, out_i
         for q in range(nq):
             cand = ids[q][ids[q] >= 0]
             if not cand.size:
                 continue
-            if self.reranker is not None:
-                cand, vecs = self.reranker(cand)
-                if not cand.size:
-                    continue
-            else:
-                rows = self._lookup(cand)
-                keep = rows >= 0
-                cand, vecs = cand[keep], self._vecs[rows[keep]].astype(np.float32)
+            cand, vecs = self.reranker(cand)
+            if not cand.size:
+                continue
             exact = vecs @ queries[q]
             top = np.argsort(-exact, kind="stable")[:k]
             out_s[q, : top.size] = exact[top]
             out_i[q, : top.size] = cand[top]
         return out_s, out_i
+
+    def _rerank_held(self, queries: np.ndarray, ids: np.ndarray, k: int, out_s: np.ndarray,
+                     out_i: np.ndarray, chunk_bytes: int = 64 << 20) -> None:
+        """Exact re-ranking against the in-memory float16 vectors, a block of queries at a
+        time (one gather and one batched product per block, not a Python step per query:
+        a k-NN graph over a whole gallery searches every face)."""
+        rows = self._lookup(ids.reshape(-1)).reshape(ids.shape)
+        rows[ids < 0] = -1
+        step = max(1, chunk_bytes // max(1, ids.shape[1] * self.dim * 4))
+        for s in range(0, ids.shape[0], step):
+            r = rows[s:s + step]
+            held = r >= 0
+            vecs = self._vecs[np.where(held, r, 0)].astype(np.float32)
+            exact = np.matmul(vecs, queries[s:s + step, :, None])[:, :, 0]
+            exact[~held] = -np.inf
+            top = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+            got = np.take_along_axis(exact, top, axis=1)
+            cand = np.take_along_axis(ids[s:s + step], top, axis=1)
+            ok = np.isfinite(got)
+            out_s[s:s + step, :top.shape[1]] = np.where(ok, got, -np.inf)
+            out_i[s:s + step, :top.shape[1]] = np.where(ok, cand, -1)
 
     def ids(self) -> np.ndarray:
         if self._index is None:
@@ -294,8 +370,8 @@ class IVFPQIndex(VectorIndex):
 
     def compact(self) -> None:
         """Removal is already physical in memory; this only releases spare capacity."""
-        self._flush_pending()
-        self._vecs = np.ascontiguousarray(self._vecs)
+        self._vec_ids = self._vec_ids.copy()  # drops the spare capacity
+        self._vecs = self._vecs.copy()
 
     def iter_vectors(self, batch: int = 65536):
         """The float16 copies (as float32) of every face held; raises without them."""

@@ -43,6 +43,14 @@ class VectorIndex(abc.ABC):
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (similarities, ids) per query, best first; missing slots have id -1."""
 
+    def graph_search(self, queries: np.ndarray, k: int, wide: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` for building a k-NN graph of the gallery's own faces (clustering):
+        only neighbours as alike as one person's faces matter there, which an approximate
+        index finds with far less work than a query-time search (``wide``: for a new face
+        looking for its person, a search one direction only). Exact indexes search."""
+        return self.search(queries, k)
+
     @abc.abstractmethod
     def ids(self) -> np.ndarray:
         """All ids held, as int64."""

@@ -76,6 +76,21 @@ function matchCard(m) {
   return card;
 }
 
+function personCard(p) {
+  const card = el("a", { class: "person-result", href: p.url, "data-testid": "person-result" });
+  if (p.cover_url) card.append(el("img", { src: p.cover_url, alt: `person ${p.person}`, loading: "lazy" }));
+  card.append(el("span", { class: "person-caption" },
+    el("strong", { text: p.name || `Person ${p.person}`, "data-testid": "person-name" }),
+    el("br"),
+    el("span", { text: `${(p.best_similarity * 100).toFixed(1)} % best · ${p.matched_faces.length} matched`, "data-testid": "person-best" }),
+    el("br"),
+    el("span", { text: `${p.faces} faces · ${p.photos} photos`, "data-testid": "person-counts" }),
+    el("br"),
+    el("span", { text: (p.sources || []).join(", "), "data-testid": "person-sources" }),
+  ));
+  return card;
+}
+
 function initSearch() {
   const form = $("#search-form");
   dropZone($("#drop"), $("#probe"), $("#preview"));
@@ -95,7 +110,13 @@ function initSearch() {
       data.faces.forEach((face, i) => {
         const grid = el("div", { class: "grid-results" });
         face.matches.forEach((m) => grid.append(matchCard(m)));
-        results.append(el("h2", { text: `Probe face ${i + 1}` }), grid);
+        results.append(el("h2", { text: `Probe face ${i + 1}` }));
+        if (face.persons && face.persons.length) {
+          const persons = el("div", { class: "person-results", "data-testid": "persons" });
+          face.persons.forEach((p) => persons.append(personCard(p)));
+          results.append(el("h3", { text: "Persons" }), persons, el("h3", { text: "Faces" }));
+        }
+        results.append(grid);
       });
     } catch (err) {
       showError(status, err);
