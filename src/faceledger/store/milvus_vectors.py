@@ -26,9 +26,9 @@ Same behaviour as :class:`~faceledger.store.index_file.IndexFile` from the store
 
 A collection per model pack, reached through an alias: ``rebuild`` and ``reencrypt``
 fill a new collection and move the alias in one step, so searches never see a half-built
-one. IVF-PQ scores are approximate, so for it a shortlist is re-ranked with the exact
-vectors from the catalog (as IndexFile does); FLAT, IVF_FLAT and HNSW keep float32 vectors
-and their scores are exact.
+one. IVF_PQ and IVF_SQ8 scores are approximate, so for them a shortlist is re-ranked with
+the exact vectors from the catalog (as IndexFile does); FLAT, IVF_FLAT and HNSW keep
+float32 vectors and their scores are exact.
 """
 
 from __future__ import annotations
@@ -54,13 +54,15 @@ from .templates import Cipher
 MILVUS_KINDS: dict[str, tuple[str, dict, dict]] = {
     "flat": ("FLAT", {}, {}),
     "ivfflat": ("IVF_FLAT", {"nlist": 1024}, {"nprobe": 32}),
+    "ivfsq8": ("IVF_SQ8", {"nlist": 1024}, {"nprobe": 32}),
     "ivfpq": ("IVF_PQ", {"nlist": 1024, "m": 32, "nbits": 8}, {"nprobe": 32}),
     "hnsw": ("HNSW", {"M": 16, "efConstruction": 128}, {"ef": 96}),
 }
 #: "auto": chosen by measurement (docs/benchmarks.md, "Milvus"): HNSW keeps recall@10 and
 #: the rank-1 mate at 100 k-300 k faces at the lowest latency of the three on this machine
 AUTO_KIND = "hnsw"
-RERANK = 4  # IVF-PQ: shortlist k * RERANK, re-ranked exactly
+RERANK = 4  # approximate scores: shortlist k * RERANK, re-ranked exactly
+APPROXIMATE = frozenset({"ivfpq", "ivfsq8"})  # kinds whose scores are not the exact ones
 BATCH = 8_192
 APPLIED_META = "milvus_applied:"  # + physical collection name: the log position it holds
 ROTATION_LABEL = "milvus-rotation"
@@ -68,7 +70,8 @@ DEFAULT_PORT = 19530
 
 
 def kind_of(kind: str) -> str:
-    name = {"IVF_FLAT": "ivfflat", "IVF_PQ": "ivfpq", "HNSW": "hnsw", "FLAT": "flat"}.get(
+    name = {"IVF_FLAT": "ivfflat", "IVF_SQ8": "ivfsq8", "IVF_PQ": "ivfpq", "HNSW": "hnsw",
+            "FLAT": "flat"}.get(
         kind, kind.lower())
     if name == "auto":
         return AUTO_KIND
@@ -334,7 +337,7 @@ class MilvusVectors:
         if not n or k <= 0:
             return sims, out
         _, _, search_params = MILVUS_KINDS[self.kind]
-        limit = min(16_384, k * RERANK if self.kind == "ivfpq" else k)
+        limit = min(16_384, k * RERANK if self.kind in APPROXIMATE else k)
         c = self._collection(self.physical)
         hits = c.search(self.rotation.apply(queries), "v",
                         {"metric_type": "IP", "params": search_params}, limit=limit,
@@ -342,7 +345,7 @@ class MilvusVectors:
         for row, found in enumerate(hits):
             ids = np.asarray(list(found.ids), np.int64)
             scores = np.asarray(list(found.distances), np.float32)
-            if self.kind == "ivfpq" and ids.size:
+            if self.kind in APPROXIMATE and ids.size:
                 got_ids, vectors = self._decode(self.catalog.embeddings(ids, self.pack))
                 scores = vectors @ queries[row]
                 ids = got_ids

@@ -49,8 +49,9 @@ from .group import bench
                    "(server from scripts/services.sh).")
 @click.option("--milvus-url", envvar="FACELEDGER_MILVUS_URL", default=None,
               help="milvus://host:port/collection (default $FACELEDGER_MILVUS_URL).")
-@click.option("--milvus-kinds", default="hnsw,ivfpq,ivfflat", show_default=True,
-              help="Comma-separated Milvus index kinds (hnsw, ivfpq, ivfflat, flat).")
+@click.option("--milvus-kinds", default="hnsw,ivfflat,ivfsq8", show_default=True,
+              help="Comma-separated Milvus index kinds (hnsw, ivfflat, ivfsq8, ivfpq, flat); "
+                   "IVF nlist is 4 sqrt(rows per sealed segment).")
 @click.option("--milvus-pid", type=int, default=None,
               help="The Milvus server's PID, for its RSS (default: the one services.sh "
                    "recorded).")
