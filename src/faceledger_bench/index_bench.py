@@ -283,7 +283,7 @@ def _measure_milvus(milvus, q, probes, truth: _TopK, k: int, opt: BenchOptions, 
             "guarantee", "Bounded", "Strong"]
         for consistency in modes:
             lat = []
-            for i in range(nq if consistency != "Strong" else min(nq, 100)):
+            for i in range(nq if consistency != "Strong" else min(nq, 100)):  # 200 ms each
                 t0 = time.perf_counter()
                 milvus.search_one(q[i:i + 1], k, setting, consistency)
                 lat.append(time.perf_counter() - t0)

@@ -54,7 +54,7 @@ def test_the_rotation_keeps_similarities_and_hides_the_vectors():
     assert np.array_equal(Rotation(b"k" * 32, DIM).matrix, a.matrix)  # derived, not random
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivfpq", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "ivfsq8", "ivfpq", "hnsw"])
 def test_two_processes_agree_and_an_erasure_is_out_of_reach_at_once(setup, kind):
     writer, vectors, _ = setup
     first = writer.add(unit_vectors(600, seed=1))
