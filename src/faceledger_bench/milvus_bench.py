@@ -3,8 +3,10 @@
 The gallery is inserted once into one Milvus collection (insert rate: rows per second
 until flushed); each index kind is then built on it in turn (drop, create, wait, load),
 measured, and released. Latency is one query after another over gRPC on loopback, with
-strong consistency (what a store search uses). Server RSS is read from /proc for the
-PID that ``scripts/services.sh`` recorded (or ``--milvus-pid``).
+the store's consistency (a guarantee timestamp from the server's clock taken after the last
+write), beside strong and bounded consistency, and the first search after a deletion.
+Server RSS is read from /proc for the PID that ``scripts/services.sh`` recorded (or
+``--milvus-pid``).
 
 The store's rotation (:class:`faceledger.store.milvus_vectors.Rotation`) is left out: it
 keeps every inner product, so it changes no figure here but the rotation's own cost.
@@ -39,8 +41,19 @@ class MilvusSetting:
         return " ".join(f"{k}={v}" for k, v in {**self.build, **self.search}.items())
 
 
+#: rows per sealed segment: Milvus seals a growing segment at dataCoord.segment.maxSize (512
+#: MB) x sealProportion (0.23) and builds each segment's index on its own, so an IVF index's
+#: nlist applies per segment, not to the whole collection
+SEGMENT_BYTES = 512 * 1024 * 1024 * 0.23
+
+
+def segment_rows(n: int, dim: int) -> int:
+    return int(min(n, SEGMENT_BYTES // (4 * dim + 8)))
+
+
 def default_settings(kinds: tuple[str, ...], n: int, dim: int) -> list[MilvusSetting]:
-    nlist = int(min(4096, max(64, 4 * np.sqrt(n))))
+    rows = segment_rows(n, dim)
+    nlist = int(min(4096, max(64, 4 * np.sqrt(rows))))  # Milvus's rule, per segment
     out = []
     for kind in kinds:
         if kind == "hnsw":
@@ -48,14 +61,18 @@ def default_settings(kinds: tuple[str, ...], n: int, dim: int) -> list[MilvusSet
                 out.append(MilvusSetting("hnsw", "HNSW", {"M": 16, "efConstruction": 128},
                                          {"ef": ef}))
         elif kind == "ivfpq":
-            m = 64 if dim % 64 == 0 else 32
-            for nprobe in (nlist // 16, nlist // 8):
+            m = 32 if dim % 32 == 0 else 16
+            for nprobe in (nlist // 8, nlist // 2):
                 out.append(MilvusSetting("ivfpq", "IVF_PQ",
                                          {"nlist": nlist, "m": m, "nbits": 8},
                                          {"nprobe": max(1, nprobe)}))
-        elif kind == "ivfflat":
-            for nprobe in (nlist // 32, nlist // 16):
-                out.append(MilvusSetting("ivfflat", "IVF_FLAT", {"nlist": nlist},
+        elif kind in ("ivfflat", "ivfsq8"):
+            index_type = {"ivfflat": "IVF_FLAT", "ivfsq8": "IVF_SQ8"}[kind]
+            # face embeddings are nearly isotropic: the exact top 10 spreads over most
+            # lists, so the sweep reaches a quarter of them (docs/benchmarks.md, "How cost
+            # grows"; at 100 k an eighth already finds the mate within 2.4 points of exact)
+            for nprobe in (nlist // 16, nlist // 8, nlist // 4):
+                out.append(MilvusSetting(kind, index_type, {"nlist": nlist},
                                          {"nprobe": max(1, nprobe)}))
         elif kind == "flat":
             out.append(MilvusSetting("flat", "FLAT", {}, {}))
@@ -109,6 +126,7 @@ class MilvusGallery:
         self.pid = pid or recorded_pid()
         self.insert_seconds = 0.0
         self.rows = 0
+        self.guarantee_ts = 0
 
     def insert(self, ids: np.ndarray, vectors: np.ndarray, chunk: int = 10_000) -> None:
         t0 = time.perf_counter()
@@ -150,16 +168,45 @@ class MilvusGallery:
         for s in range(0, q.shape[0], 256):
             hits = self.c.search(q[s:s + 256], "v",
                                  {"metric_type": "IP", "params": setting.search}, limit=k,
-                                 consistency_level="Strong")
+                                 **self.consistency("guarantee"))
             for row, found in enumerate(hits):
                 ids = list(found.ids)
                 out[s + row, :len(ids)] = ids
         return out
 
+    def consistency(self, mode: str) -> dict:
+        """``Strong``, ``Bounded``, or ``guarantee``: what a store search passes
+        (:class:`~faceledger.store.milvus_vectors.MilvusVectors`), a timestamp from the
+        server's clock taken after the last write (here: after the gallery was flushed)."""
+        if mode != "guarantee":
+            return {"consistency_level": mode}
+        if not self.guarantee_ts:
+            from faceledger.store.milvus_vectors import server_timestamp
+
+            self.guarantee_ts = server_timestamp(self.using) or 0
+        if not self.guarantee_ts:
+            return {"consistency_level": "Strong"}
+        return {"consistency_level": "Customized", "guarantee_timestamp": self.guarantee_ts}
+
     def search_one(self, q: np.ndarray, k: int, setting: MilvusSetting,
-                   consistency: str = "Strong") -> None:
+                   consistency: str = "guarantee") -> None:
         self.c.search(q, "v", {"metric_type": "IP", "params": setting.search}, limit=k,
-                      consistency_level=consistency)
+                      **self.consistency(consistency))
+
+    def search_after_erasure(self, q: np.ndarray, k: int, setting: MilvusSetting,
+                             fake_id: int) -> float:
+        """Seconds for the first search after a deletion, as the store runs it: delete
+        (an id outside the gallery, so the figures of later settings are unchanged), take
+        a timestamp from the server after it, search with that guarantee."""
+        from faceledger.store.milvus_vectors import server_timestamp
+
+        self.c.delete(f"id in [{int(fake_id)}]")
+        ts = server_timestamp(self.using)
+        t1 = time.perf_counter()
+        self.c.search(q, "v", {"metric_type": "IP", "params": setting.search}, limit=k,
+                      consistency_level="Customized", guarantee_timestamp=ts)
+        self.guarantee_ts = max(self.guarantee_ts, ts or 0)
+        return time.perf_counter() - t1
 
     def rss_mb(self) -> float:
         return server_rss_mb(self.pid)

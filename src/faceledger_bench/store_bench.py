@@ -11,6 +11,15 @@ opened, not built:
 * ``warm``: a second open (segments read back), the models loaded, then searches
   (recall@10 against exact search over the same gallery), 1,000 faces added, 20 one-face
   erasures, ``check`` and a retention run.
+
+A search is timed twice: the vector store alone (``search_p50_ms``), and as
+``Store.search`` runs it after the models (``engine_p50_ms``: the vector search, the
+catalog rows of the matches, the decisions and the audit record of the search).
+
+With ``catalog``/``vectors`` URLs (``--catalog postgresql://...``, ``--vectors
+milvus://...``) the store is a cluster store: a fresh PostgreSQL schema and Milvus
+collection for the run, dropped afterwards; ``beside_embedded`` measures the embedded
+store on the same gallery first, in the same run.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,6 +75,9 @@ class StoreBenchReport:
     retention_s: float
     queries: int
     cpu: str
+    engine_p50_ms: float = float("nan")
+    engine_p99_ms: float = float("nan")
+    backends: str = "embedded (SQLite + FAISS)"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -84,17 +97,30 @@ def _note(**figures) -> None:
                                    for k, v in figures.items()), file=sys.stderr, flush=True)
 
 
-def _settings(root: Path, models_dir: Path) -> Settings:
+@dataclass(frozen=True)
+class Where:
+    """The backends of the store under test ("" = embedded SQLite and FAISS)."""
+
+    catalog: str = ""
+    vectors: str = ""
+
+    @property
+    def cluster(self) -> bool:
+        return bool(self.catalog or self.vectors)
+
+
+def _settings(root: Path, models_dir: Path, where: Where = Where()) -> Settings:
     return Settings(data_dir=root / "data", models_dir=models_dir,
-                    key_file=root / "keys" / "bench.key", workers=1)
+                    key_file=root / "keys" / "bench.key", workers=1,
+                    catalog=where.catalog, vectors=where.vectors)
 
 
 def build(root: Path, models_dir: Path, gallery: SyntheticGallery, queries: np.ndarray,
-          say=print) -> tuple[np.ndarray, int, float]:
+          say=print, where: Where = Where()) -> tuple[np.ndarray, int, float]:
     """Write the gallery into a new store; returns (exact top-k face ids of ``queries``,
     the first face id, seconds)."""
     started = time.perf_counter()
-    store = init_store(_settings(root, models_dir))
+    store = init_store(_settings(root, models_dir, where))
     try:
         store.add_source(SOURCE, location=root, controller="faceledger benchmarks",
                          lawful_basis="legitimate-interests",
@@ -187,10 +213,23 @@ def _built(root: Path, models_dir: Path, gallery: SyntheticGallery, queries: np.
     return truth, first_id, build_s
 
 
-def _phase_cold(root: str, models_dir: str, out) -> None:
+def _wait_for_index(store) -> None:
+    """A Milvus collection serves searches before its index is built (brute force on the
+    sealed segments): wait for the build, so searches are timed on the index."""
+    vectors = store.index_file
+    if not hasattr(vectors, "using"):
+        return
+    from pymilvus import utility
+
+    utility.wait_for_index_building_complete(vectors.physical, using=vectors.using,
+                                             timeout=3600)
+
+
+def _phase_cold(root: str, models_dir: str, where: Where, out) -> None:
     before = _rss_mb()
     t = time.perf_counter()
-    store = open_store(_settings(Path(root), Path(models_dir)))
+    store = open_store(_settings(Path(root), Path(models_dir), where))
+    _wait_for_index(store)
     seconds = time.perf_counter() - t
     _note(open_cold_s=seconds, cold_rss_mb=_rss_mb())
     out.put({"open_cold_s": seconds, "kind": store.index_file.kind,
@@ -198,16 +237,17 @@ def _phase_cold(root: str, models_dir: str, out) -> None:
     store.close()
 
 
-def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarray,
-                mates: np.ndarray, new_vectors: np.ndarray, out) -> None:
+def _phase_warm(root: str, models_dir: str, where: Where, queries: np.ndarray,
+                truth: np.ndarray, mates: np.ndarray, new_vectors: np.ndarray, out) -> None:
     import faiss
 
     faiss.omp_set_num_threads(1)
     root_p = Path(root)
     before = _rss_mb()
     t = time.perf_counter()
-    store = open_store(_settings(root_p, Path(models_dir)))
+    store = open_store(_settings(root_p, Path(models_dir), where))
     open_s = time.perf_counter() - t
+    _wait_for_index(store)
     after_open = _rss_mb()
     n = store.catalog.count_faces(store.pack.name)
     _note(open_warm_s=open_s, rss_after_open_mb=after_open, rss_before_open_mb=before, n=n)
@@ -222,10 +262,12 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
     recall = float(np.mean([np.intersect1d(a[a >= 0], e).size / K
                             for a, e in zip(found_a, truth)]))
     mate1 = float(np.mean(found_a[: mates.size, 0] == mates)) if mates.size else float("nan")
-    rss = after_search = _rss_mb()
+    after_search = _rss_mb()
     _note(search_p50_ms=statistics.median(lat) * 1000,
           search_p99_ms=float(np.percentile(lat, 99)) * 1000, recall_at_10=recall,
           mate_at_1=mate1, rss_after_search_mb=after_search)
+    engine_lat = _engine_latencies(store, queries)
+    rss = _rss_mb()
 
     # 1,000 faces through the ingest write path, then the index brought up to date
     source_id = store.catalog.source(SOURCE).id
@@ -259,6 +301,8 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
     rss = max(rss, _rss_mb())
     disk = store.index_file.disk_bytes()
     catalog_bytes = sum(p.stat().st_size for p in (root_p / "data").glob("catalog.db*"))
+    if where.cluster and hasattr(store.index_file, "drop"):
+        store.index_file.drop()  # the run's collection
     store.close()
     out.put({
         "open_warm_s": open_s, "rss_mb": rss, "rss_after_search_mb": after_search,
@@ -268,11 +312,35 @@ def _phase_warm(root: str, models_dir: str, queries: np.ndarray, truth: np.ndarr
         "catalog_bytes_per_face": catalog_bytes / max(n, 1),
         "search_p50_ms": statistics.median(lat) * 1000,
         "search_p99_ms": float(np.percentile(lat, 99)) * 1000,
+        "engine_p50_ms": statistics.median(engine_lat) * 1000,
+        "engine_p99_ms": float(np.percentile(engine_lat, 99)) * 1000,
         "recall_at_10": recall, "mate_at_1": mate1, "add_1000_s": add_s,
         "erase_p50_s": statistics.median(erase_lat),
         "erase_p99_s": float(np.percentile(erase_lat, 99)),
         "check_s": check_s, "check_ok": report.ok, "retention_s": retention_s,
     })
+
+
+def _engine_latencies(store, queries: np.ndarray) -> list[float]:
+    """Seconds per search as ``Store.search`` runs it once the probe's face is embedded:
+    the vector search, the matches' catalog rows and decisions, the search's audit record."""
+    import hashlib
+
+    from faceledger.images.decode import DecodedImage
+    from faceledger.search.engine import search_index
+    from faceledger.types import DetectedFace, FaceEmbedding
+
+    point = store.operating_point(search=True)
+    face = DetectedFace((10.0, 10.0, 100.0, 120.0), ((0.0, 0.0),) * 5, 0.9)
+    rgb = np.zeros((1, 1, 3), np.uint8)
+    out = []
+    for q in queries:
+        probe = DecodedImage(rgb, hashlib.sha256(q.tobytes()).hexdigest(), 1, "png")
+        t = time.perf_counter()
+        results = search_index(store, [FaceEmbedding(face, q, 0.9)], K, point)
+        store._record_search(CTX, probe, point, K, results)
+        out.append(time.perf_counter() - t)
+    return out
 
 
 def _in_child(target, *args) -> dict:
@@ -295,10 +363,11 @@ def _in_child(target, *args) -> dict:
 
 
 def run_store_bench(gallery: SyntheticGallery, models_dir: Path, queries_n: int = 500,
-                    workdir: Path | None = None, say=print, keep: Path | None = None
-                    ) -> StoreBenchReport:
+                    workdir: Path | None = None, say=print, keep: Path | None = None,
+                    where: Where = Where()) -> StoreBenchReport:
     """With ``keep``, the built catalog is kept in that folder and a later run with the same
-    folder starts from a copy of it (the index files are always built afresh)."""
+    folder starts from a copy of it (the index files are always built afresh; embedded
+    stores only)."""
     probes = gallery.probes()
     take = min(queries_n, probes.vectors.shape[0])
     real = int(min(probes.real.sum(), take // 2))
@@ -306,20 +375,68 @@ def run_store_bench(gallery: SyntheticGallery, models_dir: Path, queries_n: int 
     queries = np.ascontiguousarray(probes.vectors[pick], np.float32)
     with tempfile.TemporaryDirectory(prefix="faceledger-store-bench-", dir=workdir) as tmp:
         root = Path(tmp)
-        truth, first_id, build_s = _built(root, models_dir, gallery, queries, say, keep)
+        if where.cluster:
+            truth, first_id, build_s = build(root, models_dir, gallery, queries, say, where)
+        else:
+            truth, first_id, build_s = _built(root, models_dir, gallery, queries, say, keep)
         mates = probes.mate[pick[:real]] + first_id  # gallery index -> face id
-        say(f"built {gallery.n} faces in {build_s:.0f} s; cold open (trains the index)")
-        cold = _in_child(_phase_cold, str(root), str(models_dir))
+        say(f"built {gallery.n} faces in {build_s:.0f} s; cold open (builds the index)")
+        cold = _in_child(_phase_cold, str(root), str(models_dir), where)
         say(f"cold open {cold['open_cold_s']:.1f} s ({cold['kind']}); warm phase")
         rng = np.random.default_rng(99)
         new = rng.normal(size=(1000, queries.shape[1])).astype(np.float32)
         new /= np.linalg.norm(new, axis=1, keepdims=True)
-        warm = _in_child(_phase_warm, str(root), str(models_dir), queries, truth, mates, new)
+        warm = _in_child(_phase_warm, str(root), str(models_dir), where, queries, truth,
+                         mates, new)
     if not warm.pop("check_ok"):
         raise RuntimeError("check found the catalog and the index disagreeing")
     return StoreBenchReport(n=gallery.n, kind=cold["kind"], build_s=build_s,
                             open_cold_s=cold["open_cold_s"], queries=int(take),
-                            cpu=_cpu(), **warm)
+                            cpu=_cpu(), backends=_describe(where), **warm)
+
+
+def _describe(where: Where) -> str:
+    if not where.cluster:
+        return "embedded (SQLite + FAISS)"
+    from urllib.parse import urlsplit
+
+    parts = [urlsplit(u)._replace(query="").geturl() for u in (where.catalog, where.vectors)]
+    return "cluster (" + " + ".join(p for p in parts if p) + ")"
+
+
+def cluster_where(catalog: str | None, vectors: str | None) -> tuple[Where, Callable[[], None]]:
+    """The run's own PostgreSQL schema and Milvus collection under the given servers, and
+    a function that drops the schema afterwards. A password in the PostgreSQL URL moves to
+    ``PGPASSWORD`` (a store records no credentials); the spawned phases inherit it."""
+    import uuid
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    run = "bench_" + uuid.uuid4().hex[:10]
+    cleanup: Callable[[], None] = lambda: None  # noqa: E731
+    pg = ""
+    if catalog:
+        parts = urlsplit(catalog)
+        base = catalog
+        if parts.password is not None:
+            os.environ["PGPASSWORD"] = parts.password
+            parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@"))
+            base = urlunsplit(parts)
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+        pg = urlunsplit(parts._replace(query=urlencode(
+            query + [("options", f"-csearch_path={run}")])))
+
+        def cleanup() -> None:
+            import psycopg
+            from psycopg import sql
+
+            with psycopg.connect(base, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(run)))
+    milvus = ""
+    if vectors:
+        parts = urlsplit(vectors)
+        milvus = urlunsplit(parts._replace(path="/" + run))
+    return Where(pg, milvus), cleanup
 
 
 def _cpu() -> str:

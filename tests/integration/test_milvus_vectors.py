@@ -54,7 +54,7 @@ def test_the_rotation_keeps_similarities_and_hides_the_vectors():
     assert np.array_equal(Rotation(b"k" * 32, DIM).matrix, a.matrix)  # derived, not random
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivfpq", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "ivfsq8", "ivfpq", "hnsw"])
 def test_two_processes_agree_and_an_erasure_is_out_of_reach_at_once(setup, kind):
     writer, vectors, _ = setup
     first = writer.add(unit_vectors(600, seed=1))
@@ -124,3 +124,33 @@ def test_an_erased_vector_leaves_the_segment_files_after_compaction(setup, servi
     segments = [p for p in left[0] if not p.startswith("rocksmq")]
     assert not segments, f"the erased vector is still in {segments}"
     assert any("insert_log" in p for p in left[1])  # a kept face is still there
+
+
+def test_the_next_search_honours_an_erasure_without_strong_reads(setup):
+    """Searches pass a guarantee timestamp, not strong consistency: each erasure (told to
+    one process, or only written to the catalog's log) must still be out of reach of the
+    very next search of every process. The control, a bounded-staleness search issued
+    right after the same deletions, shows that a cheaper read would have returned them."""
+    from pymilvus import Collection
+
+    writer, vectors, _ = setup
+    ids = writer.add(unit_vectors(400, seed=9))
+    a, b = vectors("flat"), vectors("flat")
+    b.search(writer.vectors[ids[0]][None, :], 1)  # b holds a guarantee from before
+    raw = Collection(a.physical, using=a.using)
+    stale = 0
+    erased = ids[1:25]
+    for turn, fid in enumerate(erased):
+        probe = writer.vectors[fid][None, :]
+        writer.delete([fid])
+        if turn % 2 == 0:
+            a.remove([fid])  # the eraser's own process deletes in Milvus at once
+            found = raw.search(a.rotation.apply(probe), "v", {"metric_type": "IP"},
+                               limit=1, consistency_level="Bounded")
+            stale += int(fid in list(found[0].ids))
+        for f in (b, a):  # else nobody told: the log alone names the deletion
+            _, got = f.search(probe, 5)
+            assert fid not in got, f"erased face {fid} returned (turn {turn})"
+    assert a.guarantee_ts > 0 and b.guarantee_ts > 0  # the guarantee path ran, not Strong
+    assert stale > 0, "the bounded control never saw an erased face: the test proves nothing"
+    assert a.check().ok and b.check().ok and len(a) == 400 - len(erased)

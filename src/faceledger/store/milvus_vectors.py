@@ -6,8 +6,15 @@ Same behaviour as :class:`~faceledger.store.index_file.IndexFile` from the store
   log position that the collection reflects is kept in the catalog (``store_meta``), so
   whichever process syncs first applies a change for all of them; inserts are upserts
   and deletes are idempotent, so two processes applying the same change agree;
-* an erasure is out of reach at once: ``remove`` deletes in Milvus, and every search runs
-  with strong consistency, so no search after it returns the face;
+* an erasure is out of reach at once: ``remove`` deletes in Milvus, and no search after it
+  returns the face. A search does not pay for strong consistency every time (a strong
+  search waits for the server's next time tick, ~200 ms); it passes a *guarantee
+  timestamp* instead (:meth:`_guarantee`): one taken from the server's clock (the TSO)
+  after the last change this process made or saw in the log. A change applied by any
+  process is in Milvus before the log position that records it is written, so a
+  timestamp taken after seeing that position covers it, and the server answers only once
+  it has applied everything up to that timestamp. Between changes the guarantee stays put
+  and searches are answered at once (docs/benchmarks.md, "Milvus beside FAISS");
 * it becomes physical after a compaction that the store triggers (``save`` after a
   deletion flushes and compacts; Milvus's garbage collector then unlinks the old segment
   files): :func:`scan_for_vectors` looks for a vector's bytes under Milvus's data dir;
@@ -19,9 +26,9 @@ Same behaviour as :class:`~faceledger.store.index_file.IndexFile` from the store
 
 A collection per model pack, reached through an alias: ``rebuild`` and ``reencrypt``
 fill a new collection and move the alias in one step, so searches never see a half-built
-one. IVF-PQ scores are approximate, so for it a shortlist is re-ranked with the exact
-vectors from the catalog (as IndexFile does); FLAT, IVF_FLAT and HNSW keep float32 vectors
-and their scores are exact.
+one. IVF_PQ and IVF_SQ8 scores are approximate, so for them a shortlist is re-ranked with
+the exact vectors from the catalog (as IndexFile does); FLAT, IVF_FLAT and HNSW keep
+float32 vectors and their scores are exact.
 """
 
 from __future__ import annotations
@@ -43,17 +50,27 @@ from .catalog import Catalog
 from .records import CheckReport
 from .templates import Cipher
 
-#: index kinds: the project's names (and Milvus's) -> (index type, build params, search params)
+#: index kinds: the project's names (and Milvus's) -> (index type, build params, search params).
+#: Milvus builds an index per sealed segment (~115 k faces of 256-d: 512 MB x 0.23), so IVF's
+#: nlist is per segment (4 sqrt(rows) ~ 1,360 -> 1,024). Face embeddings are nearly
+#: isotropic: the exact top 10 spreads over most lists, so IVF probes an eighth of them
+#: (measured at 100 k: the real mate at rank 1 within 2.4 points of exact search, where a
+#: 32nd loses 10 points; docs/benchmarks.md, "Milvus beside FAISS").
 MILVUS_KINDS: dict[str, tuple[str, dict, dict]] = {
     "flat": ("FLAT", {}, {}),
-    "ivfflat": ("IVF_FLAT", {"nlist": 1024}, {"nprobe": 32}),
-    "ivfpq": ("IVF_PQ", {"nlist": 1024, "m": 32, "nbits": 8}, {"nprobe": 32}),
-    "hnsw": ("HNSW", {"M": 16, "efConstruction": 128}, {"ef": 96}),
+    "ivfflat": ("IVF_FLAT", {"nlist": 1024}, {"nprobe": 128}),
+    "ivfsq8": ("IVF_SQ8", {"nlist": 1024}, {"nprobe": 128}),
+    "ivfpq": ("IVF_PQ", {"nlist": 1024, "m": 32, "nbits": 8}, {"nprobe": 128}),
+    "hnsw": ("HNSW", {"M": 16, "efConstruction": 128}, {"ef": 128}),
 }
-#: "auto": chosen by measurement (docs/benchmarks.md, "Milvus"): HNSW keeps recall@10 and
-#: the rank-1 mate at 100 k-300 k faces at the lowest latency of the three on this machine
-AUTO_KIND = "hnsw"
-RERANK = 4  # IVF-PQ: shortlist k * RERANK, re-ranked exactly
+#: "auto": chosen by measurement (docs/benchmarks.md, "Milvus beside FAISS", 100 k and 1 M
+#: faces): IVF_SQ8 finds the real mate as often as IVF_FLAT (and at 100 k as often as HNSW
+#: at ef 128, within a point), holds a quarter of their RAM (1 byte a dimension), and builds
+#: in less time than HNSW (a rebuild is what a key rotation costs); its scores are
+#: re-ranked exactly from the catalog. IVF_PQ's 8-bit codebooks took 4x IVF_SQ8's build.
+AUTO_KIND = "ivfsq8"
+RERANK = 4  # approximate scores: shortlist k * RERANK, re-ranked exactly
+APPROXIMATE = frozenset({"ivfpq", "ivfsq8"})  # kinds whose scores are not the exact ones
 BATCH = 8_192
 APPLIED_META = "milvus_applied:"  # + physical collection name: the log position it holds
 ROTATION_LABEL = "milvus-rotation"
@@ -61,7 +78,8 @@ DEFAULT_PORT = 19530
 
 
 def kind_of(kind: str) -> str:
-    name = {"IVF_FLAT": "ivfflat", "IVF_PQ": "ivfpq", "HNSW": "hnsw", "FLAT": "flat"}.get(
+    name = {"IVF_FLAT": "ivfflat", "IVF_SQ8": "ivfsq8", "IVF_PQ": "ivfpq", "HNSW": "hnsw",
+            "FLAT": "flat"}.get(
         kind, kind.lower())
     if name == "auto":
         return AUTO_KIND
@@ -152,6 +170,8 @@ class MilvusVectors:
         self._purge_due = False
         self._lock = threading.RLock()
         self._connected = False
+        self.guarantee_ts = 0  # searches wait until the server has applied this timestamp
+        self._changed = True  # a change made or seen since guarantee_ts was taken
 
     # -- plumbing -------------------------------------------------------------------------
     @property
@@ -257,6 +277,7 @@ class MilvusVectors:
             head = self.catalog.log_head()
             if head == self.applied:
                 return 0, 0
+            self._changed = True  # whoever applies it, it is in Milvus once recorded
             physical = self._resolve()
             position = self._shared_position(physical)
             if position >= head:
@@ -272,6 +293,7 @@ class MilvusVectors:
             for ids, vectors in self._vectors_of(adds, known or {}):
                 c.upsert([ids.tolist(), self.rotation.apply(vectors)])
                 added += ids.size
+                self._changed = True
             if adds.size:
                 # a face erased while we read it may have been upserted after the eraser's
                 # delete: delete again whatever the catalog no longer holds
@@ -290,6 +312,7 @@ class MilvusVectors:
             chunk = [int(i) for i in ids[start:start + BATCH]]
             c.delete(f"id in {chunk}")
         self._purge_due = True
+        self._changed = True
         return int(ids.size)
 
     def _vectors_of(self, ids: np.ndarray, known: dict[int, np.ndarray]
@@ -322,15 +345,15 @@ class MilvusVectors:
         if not n or k <= 0:
             return sims, out
         _, _, search_params = MILVUS_KINDS[self.kind]
-        limit = min(16_384, k * RERANK if self.kind == "ivfpq" else k)
+        limit = min(16_384, k * RERANK if self.kind in APPROXIMATE else k)
         c = self._collection(self.physical)
         hits = c.search(self.rotation.apply(queries), "v",
                         {"metric_type": "IP", "params": search_params}, limit=limit,
-                        consistency_level="Strong")
+                        **self._consistency())
         for row, found in enumerate(hits):
             ids = np.asarray(list(found.ids), np.int64)
             scores = np.asarray(list(found.distances), np.float32)
-            if self.kind == "ivfpq" and ids.size:
+            if self.kind in APPROXIMATE and ids.size:
                 got_ids, vectors = self._decode(self.catalog.embeddings(ids, self.pack))
                 scores = vectors @ queries[row]
                 ids = got_ids
@@ -340,6 +363,18 @@ class MilvusVectors:
             out[row, :take] = ids[:take]
             sims[row, :take] = scores[:take]
         return sims, out
+
+    def _consistency(self) -> dict:
+        """A search's consistency: 'read everything up to ``guarantee_ts``', renewed from
+        the server's clock when something changed since it was taken (strong consistency
+        if the server cannot hand out a timestamp)."""
+        with self._lock:
+            if self._changed:
+                ts = server_timestamp(self.using)
+                if ts is None:
+                    return {"consistency_level": "Strong"}
+                self.guarantee_ts, self._changed = max(self.guarantee_ts, ts), False
+            return {"consistency_level": "Customized", "guarantee_timestamp": self.guarantee_ts}
 
     def remove(self, ids: list[int] | np.ndarray) -> int:
         """The caller deleted these faces' rows: delete them in Milvus now (the log names
@@ -414,6 +449,7 @@ class MilvusVectors:
                     if ids.size:
                         c.insert([ids.tolist(), self.rotation.apply(vectors)])
             c.flush()
+            self._changed = True
             self.catalog.set_meta(APPLIED_META + name, str(head))
             if old is None:
                 utility.create_alias(name, self.alias, using=self.using)
@@ -470,6 +506,24 @@ class MilvusVectors:
             physical = self._resolve()
             utility.drop_alias(self.alias, using=self.using)
             utility.drop_collection(physical, using=self.using)
+
+
+def server_timestamp(using: str) -> int | None:
+    """A fresh hybrid timestamp from the Milvus server's TSO (the clock that orders every
+    insert and delete), or None if the server cannot give one. pymilvus 2.4 has no public
+    call for it; the RPC (``AllocTimestamp``, Milvus >= 2.3) is on its gRPC stub. Milvus
+    2.3.5 returns timestamp 0 for a delete, so the delete's own timestamp cannot be used."""
+    from pymilvus import connections
+    from pymilvus.grpc_gen import milvus_pb2
+
+    try:
+        stub = connections._fetch_handler(using)._stub
+        reply = stub.AllocTimestamp(milvus_pb2.AllocTimestampRequest(), timeout=10)
+    except Exception:  # noqa: BLE001  (UNIMPLEMENTED on an older server, a private API moved)
+        return None
+    if reply.status.code or reply.status.error_code or not reply.timestamp:
+        return None
+    return int(reply.timestamp)
 
 
 def scan_for_vectors(data_dir: Path, vectors: np.ndarray, window: int = 32) -> dict[int, list[str]]:

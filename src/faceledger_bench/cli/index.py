@@ -49,11 +49,14 @@ from .group import bench
                    "(server from scripts/services.sh).")
 @click.option("--milvus-url", envvar="FACELEDGER_MILVUS_URL", default=None,
               help="milvus://host:port/collection (default $FACELEDGER_MILVUS_URL).")
-@click.option("--milvus-kinds", default="hnsw,ivfpq,ivfflat", show_default=True,
-              help="Comma-separated Milvus index kinds (hnsw, ivfpq, ivfflat, flat).")
+@click.option("--milvus-kinds", default="hnsw,ivfflat,ivfsq8", show_default=True,
+              help="Comma-separated Milvus index kinds (hnsw, ivfflat, ivfsq8, ivfpq, flat); "
+                   "IVF nlist is 4 sqrt(rows per sealed segment).")
 @click.option("--milvus-pid", type=int, default=None,
               help="The Milvus server's PID, for its RSS (default: the one services.sh "
                    "recorded).")
+@click.option("--latency-queries", type=int, default=1000, show_default=True,
+              help="Single queries timed per setting (Milvus: at most 500, strong 100).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bench_index(
@@ -76,6 +79,7 @@ def bench_index(
     milvus_url: str | None,
     milvus_kinds: str,
     milvus_pid: int | None,
+    latency_queries: int,
     seed: int,
     as_json: bool,
 ) -> None:
@@ -118,6 +122,7 @@ def bench_index(
             milvus_url=milvus_url,
             milvus_kinds=tuple(k.strip() for k in milvus_kinds.split(",") if k.strip()),
             milvus_pid=milvus_pid,
+            latency_queries=latency_queries,
         )
         report = run_index_bench(gallery, options, workdir=workdir, progress=say)
     except FaceLedgerError as exc:

@@ -29,10 +29,21 @@ from .group import bench
 @click.option("--keep", type=click.Path(path_type=Path), default=None,
               help="Keep the built catalog here and reuse it in a later run with the same "
                    "--n (the index is always built afresh): for the 10 M run.")
+@click.option("--catalog", default=None,
+              help="A cluster store's catalog: postgresql://user[:password]@host:port/db "
+                   "(the run gets a schema of its own, dropped afterwards; a password moves "
+                   "to PGPASSWORD). Default: embedded SQLite.")
+@click.option("--vectors", default=None,
+              help="A cluster store's vectors: milvus://host:port (a collection of the "
+                   "run's own, dropped afterwards). Default: embedded FAISS.")
+@click.option("--beside-embedded", is_flag=True,
+              help="With --catalog/--vectors: measure the embedded store on the same gallery "
+                   "first, in the same run, and print both with their ratios.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bench_store(n: int, queries: int, lfw_dir: Path | None, cache: Path | None,
-                models_dir: Path | None, workdir: Path | None, keep: Path | None, seed: int,
+                models_dir: Path | None, workdir: Path | None, keep: Path | None,
+                catalog: str | None, vectors: str | None, beside_embedded: bool, seed: int,
                 as_json: bool) -> None:
     """Build a store of N faces through the ingest write path and measure it.
 
@@ -41,8 +52,18 @@ def bench_store(n: int, queries: int, lfw_dir: Path | None, cache: Path | None,
     20 erasures, check, and a retention run; each phase in a fresh process.
 
     Example: faceledger bench store --n 1000000 --json
+
+    Example: faceledger bench store --n 100000 --catalog "$FACELEDGER_PG_URL"
+    --vectors "$FACELEDGER_MILVUS_URL" --beside-embedded --json
     """
-    from faceledger_bench.store_bench import report_json, run_store_bench
+    import json
+
+    from faceledger_bench.store_bench import (
+        Where,
+        cluster_where,
+        report_json,
+        run_store_bench,
+    )
     from faceledger_bench.synthetic import SyntheticGallery, fit_gallery_model, load_or_compute_lfw
 
     def say(msg: str) -> None:
@@ -52,11 +73,44 @@ def bench_store(n: int, queries: int, lfw_dir: Path | None, cache: Path | None,
     try:
         emb = load_or_compute_lfw(lfw_dir or default_datasets_dir() / "lfw", models, cache=cache)
         gallery = SyntheticGallery(fit_gallery_model(emb), emb, n, seed=seed)
-        report = run_store_bench(gallery, models, queries, workdir=workdir, say=say, keep=keep)
+        if not (catalog or vectors):
+            report = run_store_bench(gallery, models, queries, workdir=workdir, say=say,
+                                     keep=keep)
+        else:
+            where, cleanup = cluster_where(catalog, vectors)
+            reports = {}
+            if beside_embedded:
+                say("the embedded store first")
+                reports["embedded"] = run_store_bench(gallery, models, queries,
+                                                      workdir=workdir, say=say, where=Where())
+            try:
+                say(f"the cluster store ({where.catalog or 'sqlite'} + "
+                    f"{where.vectors or 'faiss'})")
+                reports["cluster"] = run_store_bench(gallery, models, queries,
+                                                     workdir=workdir, say=say, where=where)
+            finally:
+                cleanup()
     except FaceLedgerError as exc:
         raise click.ClickException(exc.message) from exc
-    if as_json:
-        click.echo(report_json(report))
+    if not (catalog or vectors):
+        if as_json:
+            click.echo(report_json(report))
+            return
+        for key, value in report.as_dict().items():
+            click.echo(f"{key}: {round(value, 4) if isinstance(value, float) else value}")
         return
-    for key, value in report.as_dict().items():
-        click.echo(f"{key}: {round(value, 4) if isinstance(value, float) else value}")
+    out = {name: json.loads(report_json(r)) for name, r in reports.items()}
+    if "embedded" in out:
+        e, c = out["embedded"], out["cluster"]
+        out["cluster_over_embedded"] = {
+            key: round(c[key] / e[key], 2) for key in (
+                "search_p50_ms", "search_p99_ms", "engine_p50_ms", "engine_p99_ms",
+                "open_cold_s", "open_warm_s", "add_1000_s", "erase_p50_s", "check_s",
+                "build_s") if isinstance(e.get(key), (int, float)) and e[key]}
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    for name, values in out.items():
+        click.echo(f"[{name}]")
+        for key, value in values.items():
+            click.echo(f"  {key}: {value}")
