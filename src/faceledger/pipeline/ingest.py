@@ -112,6 +112,7 @@ def ingest_source(
     workers: int | None = None,
     actor: str = "cli",
     ray: str | None = None,
+    processes: bool = False,
 ) -> IngestReport:
     catalog = store.catalog
     info = store.source(name)
@@ -122,7 +123,7 @@ def ingest_source(
     lock.require(f"an ingest of source {name!r}")  # one run per source, across processes
     try:
         return _run_locked(store, name, info, source_id, lock.name, progress, stop_event,
-                           workers, actor, ray)
+                           workers, actor, ray, processes)
     finally:
         lock.release()
 
@@ -130,7 +131,7 @@ def ingest_source(
 def _run_locked(
     store: Store, name: str, info, source_id: int, lock_name: str,
     progress: ProgressCallback | None, stop_event: threading.Event | None,
-    workers: int | None, actor: str, ray: str | None = None,
+    workers: int | None, actor: str, ray: str | None = None, processes: bool = False,
 ) -> IngestReport:
     catalog = store.catalog
     listing = list_source(info)
@@ -165,7 +166,7 @@ def _run_locked(
             results = analyse_on_ray(store, todo, ray, stop_event, workers=workers)
         else:
             assert workers is not None
-            results = _analyse(store, todo, workers, stop_event)
+            results = _analyse(store, todo, workers, stop_event, processes)
         batch: list[PhotoResult] = []
         for result in results:
             batch.append(result)
@@ -269,8 +270,13 @@ def _record_end(store: Store, run_id: int, intent, status: str, counts: dict) ->
 
 
 def _analyse(
-    store: Store, todo: list[PhotoRef], workers: int, stop_event: threading.Event | None
+    store: Store, todo: list[PhotoRef], workers: int, stop_event: threading.Event | None,
+    processes: bool = False,
 ) -> Iterator[PhotoResult]:
+    """Results in the order of ``todo``, from ``workers`` lanes: in this process (one lane
+    in this thread; several in threads sharing one copy of the models), or in worker
+    processes with ``processes=True`` or when the pack's recognizer cannot run in two
+    threads at once (each process loads its own models)."""
     limits = store.limits
     chunks = (todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK))
     if workers <= 1 or len(todo) <= CHUNK:
@@ -286,6 +292,9 @@ def _analyse(
         finally:
             lane.close()
         return
+    if not processes and store.analyzer.recognizer.concurrent:
+        yield from _analyse_in_threads(store, chunks, workers, stop_event)
+        return
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
         max_workers=workers,
@@ -296,10 +305,53 @@ def _analyse(
             store.settings.accept_research_licence, limits,
         ),
     )
+    try:
+        yield from _in_order(lambda chunk: pool.submit(analyze_chunk, chunk), chunks,
+                             workers, stop_event)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _analyse_in_threads(
+    store: Store, chunks: Iterator[list[PhotoRef]], workers: int,
+    stop_event: threading.Event | None,
+) -> Iterator[PhotoResult]:
+    """``workers`` lanes in threads of this process, each with its own
+    :meth:`~faceledger.models.analyzer.FaceAnalyzer.sibling` of the store's analyzer (the
+    detector copied, the recognizer shared: OpenVINO runs one inference per stream and
+    per core side by side). The models, OpenCV and Pillow release the GIL, so the lanes
+    use the cores without a second interpreter or a second copy of the models."""
+    local = threading.local()
+    lanes: list[AnalysisLane] = []
+    lanes_lock = threading.Lock()
+
+    def analyse(chunk: list[PhotoRef]) -> list[PhotoResult]:
+        lane = getattr(local, "lane", None)
+        if lane is None:
+            lane = local.lane = AnalysisLane(store.analyzer.sibling(), store.limits)
+            with lanes_lock:
+                lanes.append(lane)
+        return lane.analyze(chunk)
+
+    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lane")
+    try:
+        yield from _in_order(lambda chunk: pool.submit(analyse, chunk), chunks, workers,
+                             stop_event)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for lane in lanes:
+            lane.close()
+
+
+def _in_order(
+    submit: Callable[[list[PhotoRef]], cf.Future], chunks: Iterator[list[PhotoRef]],
+    workers: int, stop_event: threading.Event | None,
+) -> Iterator[PhotoResult]:
+    """The results of the chunks in order, with ``IN_FLIGHT`` chunks queued per worker."""
     pending: deque[cf.Future] = deque()
     try:
         for chunk in chunks:
-            pending.append(pool.submit(analyze_chunk, chunk))
+            pending.append(submit(chunk))
             if len(pending) >= workers * IN_FLIGHT:
                 break
         while pending:
@@ -314,9 +366,8 @@ def _analyse(
                 ) from exc
             nxt = next(chunks, None)
             if nxt is not None:
-                pending.append(pool.submit(analyze_chunk, nxt))
+                pending.append(submit(nxt))
             yield from results
     finally:
         for fut in pending:
             fut.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
