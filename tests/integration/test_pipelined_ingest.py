@@ -94,8 +94,14 @@ def test_lanes_in_threads_share_the_recognizer(tmp_path, models_dir, lfw_dir):
 
 
 def test_worker_count_follows_the_free_cores():
+    """Worker processes get the free cores; lanes in threads one per core."""
     assert auto_workers(2, cores=2, load=0.1) == 2
     assert auto_workers(2, cores=2, load=0.9) == 1  # one core busy: a second worker contends
     assert auto_workers(2, cores=2, load=7.5) == 1  # a busy machine: never more than one
     assert auto_workers(1, cores=8, load=0.0) == 1  # FACELEDGER_WORKERS caps it
     assert auto_workers(4, cores=8, load=2.0) == 4
+    # lanes in threads share the models: one per core whatever the load (a busy machine
+    # shares its cores between threads, so a second lane is never slower than one)
+    assert auto_workers(2, cores=2, load=7.5, shared_models=True) == 2
+    assert auto_workers(1, cores=2, load=0.0, shared_models=True) == 1
+    assert auto_workers(8, cores=2, load=0.0, shared_models=True) == 2

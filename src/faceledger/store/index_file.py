@@ -60,8 +60,8 @@ SMALL_ADD = 1024  # an ingest batch adds ~40; a catch-up at open adds thousands
 
 @contextlib.contextmanager
 def one_omp_thread(rows: int, small: int = SMALL_SEARCH) -> Iterator[None]:
-    """Run a FAISS call on fewer than ``small`` vectors on one OpenMP thread. Spread over threads, a few
-    vectors cost more than they save, and each parallel call leaves OpenMP's threads
+    """Run a FAISS call on fewer than ``small`` vectors on one OpenMP thread. Spread over
+    threads, a few vectors cost more than they save, and each parallel call leaves OpenMP's threads
     spinning for their next task: on a busy machine (model threads, other requests) that
     costs a lot (measured: search p50 41 ms with 2 threads, 0.7 ms with 1, over 16k LFW
     faces; an ingest adding ~40 faces per batch spent 3.5 % of its CPU in OpenMP's spin)."""
