@@ -75,6 +75,7 @@ def test_lanes_in_threads_share_the_recognizer(tmp_path, models_dir, lfw_dir):
     photos = photo_folder(tmp_path, lfw_dir, per_person=2)
     st = new_store(tmp_path / "s", models_dir, photos)
     analyzer = st.analyzer
+    assert analyzer.parallel_in_threads  # the default pack: lanes in threads
     twin = analyzer.sibling()
     assert twin.detector is not analyzer.detector
     assert twin.recognizer is analyzer.recognizer

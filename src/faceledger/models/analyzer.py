@@ -55,6 +55,12 @@ class FaceAnalyzer:
         self.detector.load()
         self.recognizer.load()
 
+    @property
+    def parallel_in_threads(self) -> bool:
+        """True if siblings in several threads detect and embed at once (the detector can
+        be copied and the recognizer is ``concurrent``)."""
+        return self.detector.cloneable and self.recognizer.concurrent
+
     def sibling(self) -> FaceAnalyzer:
         """An analyzer for another thread of this process, with the same results and one
         copy of the large model: its own detector where the detector can be copied (YuNet),

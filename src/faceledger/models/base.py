@@ -39,6 +39,9 @@ class Model(abc.ABC):
 class Detector(Model):
     """Finds faces with five landmarks in a BGR uint8 image."""
 
+    #: True if :meth:`clone` gives a copy (so that threads can detect at once)
+    cloneable: bool = False
+
     def clone(self) -> Detector | None:
         """A copy of this detector for another thread (the same weights and settings), or
         None if this detector cannot be copied cheaply: then threads share it, one at a

@@ -47,6 +47,8 @@ class YuNetDetector(Detector):
         self.threads = threads
         self._net: cv2.FaceDetectorYN | None = None
 
+    cloneable = True
+
     def clone(self) -> YuNetDetector:
         """The same detector for another thread: an OpenCV ``FaceDetectorYN`` keeps the
         input size of its last call, so threads must not share one (the network is 230 KB

@@ -96,11 +96,12 @@ def auto_workers(limit: int, cores: int | None = None, load: float | None = None
                  shared_models: bool = False) -> int:
     """Analysis lanes for a run, at least one and at most ``limit`` and the cores.
 
-    Lanes in threads of this process (``shared_models``: the pack's recognizer runs calls
-    from several threads at once) cost no start-up and no second copy of the models, and
-    the kernel shares the cores between threads: on a busy machine a second lane takes
-    its share of the CPU instead of waiting, so there is one lane per core whatever the
-    load (measured here: 2 lanes 1.2-1.6x one at a load average of 7.5 on 2 cores).
+    Lanes in threads of this process (``shared_models``: the pack's models run in several
+    threads at once, ``FaceAnalyzer.parallel_in_threads``) cost no start-up and no second
+    copy of the models, and the kernel shares the cores between threads: on a busy machine
+    a second lane takes its share of the CPU instead of waiting, so there is one lane per
+    core whatever the load (measured here: 2 lanes 1.2-1.6x one at a load average of 7.5
+    on 2 cores).
     Worker processes each start an interpreter and load the models (~1 s of CPU and
     ~250 MB each): they get the cores nobody else is using (cores minus the one-minute
     load average, rounded), since on a busy machine a second one only contends."""
@@ -156,7 +157,7 @@ def _run_locked(
     started = time.perf_counter()
     status = "failed"
     if workers is None and ray is None:
-        shared = not processes and store.analyzer.recognizer.concurrent
+        shared = not processes and store.analyzer.parallel_in_threads
         workers = auto_workers(store.settings.workers, shared_models=shared)
     intent = None
     writer: CatalogWriter | None = None
@@ -287,8 +288,9 @@ def _analyse(
 ) -> Iterator[PhotoResult]:
     """Results in the order of ``todo``, from ``workers`` lanes: in this process (one lane
     in this thread; several in threads sharing one copy of the models), or in worker
-    processes with ``processes=True`` or when the pack's recognizer cannot run in two
-    threads at once (each process loads its own models)."""
+    processes with ``processes=True`` or when the pack's models cannot run in two threads
+    at once (a detector that cannot be copied, a recognizer that is not ``concurrent``):
+    each process loads its own models."""
     limits = store.limits
     chunks = (todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK))
     if workers <= 1 or len(todo) <= CHUNK:
@@ -304,7 +306,7 @@ def _analyse(
         finally:
             lane.close()
         return
-    if not processes and store.analyzer.recognizer.concurrent:
+    if not processes and store.analyzer.parallel_in_threads:
         yield from _analyse_in_threads(store, chunks, workers, stop_event)
         return
     context = multiprocessing.get_context("spawn")
