@@ -157,8 +157,8 @@ def _cpu_times() -> tuple[float, float]:
 def model_cpu_seconds(photos: list[Path], analyzer, limits) -> tuple[float, int]:
     """CPU seconds of the detector and the recognizer alone over ``photos`` (decoding and
     alignment done first and not counted), called as the ingest lanes call them. The
-    process's CPU time, not this thread's: OpenVINO runs a request on its stream's thread
-    while the caller waits (nothing else runs in this process meanwhile)."""
+    process's CPU time, not this thread's: a runtime may infer in threads of its own
+    (OpenVINO with several streams does), and nothing else runs in this process meanwhile."""
     from faceledger.images import decode_image
     from faceledger.pipeline.worker import FACES_PER_CALL
 
