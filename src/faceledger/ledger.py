@@ -286,14 +286,16 @@ class Store:
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, name: str, progress=None, stop_event: threading.Event | None = None,
-               workers: int | None = None, actor: str = "cli", ray: str | None = None):
-        """Ingest a source (see :mod:`faceledger.pipeline.ingest`). ``workers``: worker
-        processes (None: the free cores); ``ray``: ``"auto"`` or a Ray cluster's address
+               workers: int | None = None, actor: str = "cli", ray: str | None = None,
+               processes: bool = False):
+        """Ingest a source (see :mod:`faceledger.pipeline.ingest`). ``workers``: analysis
+        lanes (None: the free cores), threads of this process sharing its models, or worker
+        processes with ``processes=True``; ``ray``: ``"auto"`` or a Ray cluster's address
         to analyse on Ray actors instead (``pip install 'faceledger[ray]'``)."""
         from .pipeline.ingest import ingest_source
 
         return ingest_source(self, name, progress=progress, stop_event=stop_event,
-                             workers=workers, actor=actor, ray=ray)
+                             workers=workers, actor=actor, ray=ray, processes=processes)
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
         return self.catalog.runs(limit)

@@ -6,9 +6,11 @@ In one run, on the same photos:
   and the faces aligned beforehand, untimed), their CPU time measured on one thread and
   divided over the cores: ``photos / (model CPU seconds / cores)``. No ingest of these
   photos on this machine can be faster while it runs these models.
-* **ingests** with 1 and 2 worker processes (and, with Ray installed, on a local Ray
-  instance with 1 and 2 actors): photos/s and faces/s in wall time, the CPU the run used
-  (this process and its workers), its peak RSS, and how busy the machine was meanwhile.
+* **ingests** with 1 and 2 lanes in this process (threads sharing one copy of the models;
+  optionally also 2 worker processes, and, with Ray installed, on a local Ray instance with
+  1 and 2 actors): photos/s and faces/s in wall time, the CPU the run used (this process
+  and its workers) per photo and per second of wall time (the cores it got), its peak RSS,
+  and how busy the machine was meanwhile.
 * **face_recognition** (the ``peers`` extra), photo by photo: ``load_image_file``,
   ``face_locations`` (HOG), ``face_encodings``, as its README shows.
 
@@ -36,7 +38,7 @@ from faceledger.types import ActionContext
 
 @dataclass(frozen=True)
 class IngestRun:
-    mode: str  # "local" | "ray"
+    mode: str  # "local" (lanes in threads of this process) | "processes" | "ray"
     workers: int
     photos: int
     faces: int
@@ -53,6 +55,15 @@ class IngestRun:
     @property
     def faces_per_second(self) -> float:
         return self.faces / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_photo(self) -> float:
+        return self.cpu_seconds / self.photos * 1000 if self.photos else 0.0
+
+    @property
+    def cores_used(self) -> float:
+        """CPU seconds per wall second: the cores the run got (at most the machine's)."""
+        return self.cpu_seconds / self.seconds if self.seconds else 0.0
 
 
 @dataclass
@@ -106,13 +117,16 @@ class IngestBenchResult:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["runs"] = [dict(asdict(r), photos_per_second=round(r.photos_per_second, 2),
-                          faces_per_second=round(r.faces_per_second, 2)) for r in self.runs]
+                          faces_per_second=round(r.faces_per_second, 2),
+                          cpu_ms_per_photo=round(r.cpu_ms_per_photo, 2),
+                          cores_used=round(r.cores_used, 2)) for r in self.runs]
         main = self.main_run
         d.update(
             photos_per_second=round(self.photos_per_second, 2),
             faces_per_second=round(main.faces_per_second, 2),
             model_bound_photos_per_second=round(self.model_bound_photos_per_second, 2),
             model_bound_ratio=round(self.model_bound_ratio, 3),
+            model_cpu_ms_per_photo=round(self.model_cpu_seconds / self.photos * 1000, 2),
             cpu_efficiency=round(self.cpu_efficiency, 3),
             vs_face_recognition=(round(self.vs_face_recognition, 2)
                                  if self.vs_face_recognition is not None else None),
@@ -142,7 +156,9 @@ def _cpu_times() -> tuple[float, float]:
 
 def model_cpu_seconds(photos: list[Path], analyzer, limits) -> tuple[float, int]:
     """CPU seconds of the detector and the recognizer alone over ``photos`` (decoding and
-    alignment done first and not counted), called as the ingest lanes call them."""
+    alignment done first and not counted), called as the ingest lanes call them. The
+    process's CPU time, not this thread's: a runtime may infer in threads of its own
+    (OpenVINO with several streams does), and nothing else runs in this process meanwhile."""
     from faceledger.images import decode_image
     from faceledger.pipeline.worker import FACES_PER_CALL
 
@@ -151,14 +167,14 @@ def model_cpu_seconds(photos: list[Path], analyzer, limits) -> tuple[float, int]
     detect = embed = 0.0
     faces = 0
     for bgr in images:
-        start = time.thread_time()
+        start = time.process_time()
         found = analyzer.detect(bgr)
-        detect += time.thread_time() - start
+        detect += time.process_time() - start
         crops = [analyzer.recognizer.align(bgr, f) for f in found]
-        start = time.thread_time()
+        start = time.process_time()
         analyzer.recognizer.embed_crops(crops, flip=analyzer.spec.flip,
                                         faces_per_call=FACES_PER_CALL)
-        embed += time.thread_time() - start
+        embed += time.process_time() - start
         faces += len(found)
     return detect + embed, faces
 
@@ -204,6 +220,7 @@ def _add_source(store, listing: Path, lfw_dir: Path) -> None:
 def run_ingest_bench(
     lfw_dir: Path, models_dir: Path, n: int = 400, workers: tuple[int, ...] = (1, 2),
     queries: int = 20, ray_workers: tuple[int, ...] = (1, 2), peers: bool = True,
+    process_workers: tuple[int, ...] = (),
 ) -> IngestBenchResult:
     photos = lfw_photos(lfw_dir, n)
     cores = os.cpu_count() or 1
@@ -225,7 +242,7 @@ def run_ingest_bench(
 
         st = fresh("models")
         model_cpu, _ = model_cpu_seconds(photos, st.analyzer, st.limits)
-        plan = [("local", w) for w in workers]
+        plan = [("local", w) for w in workers] + [("processes", w) for w in process_workers]
         ray = _ray_or_none() if ray_workers else None
         if ray_workers and ray is None:
             notes.append("ray is not installed: no Ray runs (pip install 'faceledger[ray]')")
@@ -240,12 +257,13 @@ def run_ingest_bench(
                          runtime_env=_ray_env(), _node_ip_address="127.0.0.1")
             ours0, busy0 = _cpu_times()
             report = st.ingest("lfw-bench", workers=w, actor="bench",
-                               ray="auto" if mode == "ray" else None)
+                               ray="auto" if mode == "ray" else None,
+                               processes=mode == "processes")
             ours1, busy1 = _cpu_times()
             runs.append(IngestRun(
                 mode, w, report.photos, report.faces, report.errors, report.seconds,
                 round(ours1 - ours0, 3), round(max(0.0, (busy1 - busy0) - (ours1 - ours0)), 3),
-                _peak_rss_mb(w if mode == "local" and w > 1 else 0, kids_before)))
+                _peak_rss_mb(w if mode == "processes" and w > 1 else 0, kids_before)))
         if ray is not None and ray.is_initialized():
             ray.shutdown()
         peer = face_recognition_run(photos) if peers else None

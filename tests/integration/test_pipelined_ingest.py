@@ -43,26 +43,66 @@ def test_lane_gives_the_photo_by_photo_results(tmp_path, lfw_dir, models_dir, da
     st.close()
 
 
-def test_two_worker_processes_give_the_catalog_of_one(tmp_path, lfw_dir, models_dir):
+def test_two_lanes_give_the_catalog_of_one(tmp_path, lfw_dir, models_dir):
+    """Two lanes in threads of this process (one copy of the models) and two worker
+    processes both give the catalog of one lane."""
     photos = photo_folder(tmp_path, lfw_dir, per_person=4)
     one = new_store(tmp_path / "one", models_dir, photos)
     r1 = one.ingest("events", workers=1)
-    two = new_store(tmp_path / "two", models_dir, photos, batch_size=4)
-    r2 = two.ingest("events", workers=2)
-    assert r1.status == r2.status == "completed"
+    assert r1.status == "completed"
     counts = lambda r: (r.photos, r.faces, r.errors, r.duplicates)  # noqa: E731
-    assert counts(r1) == counts(r2) == (42, r1.faces, 1, 1)
+    assert counts(r1) == (42, r1.faces, 1, 1)
     assert r1.faces >= 40
-    assert_same_catalog(catalog_summary(one), catalog_summary(two))
-    again = two.ingest("events", workers=2)  # resumable: nothing is read twice
-    assert (again.photos, again.skipped) == (0, 42)
+    for name, processes in (("threads", False), ("processes", True)):
+        two = new_store(tmp_path / name, models_dir, photos, batch_size=4)
+        r2 = two.ingest("events", workers=2, processes=processes)
+        assert r2.status == "completed"
+        assert counts(r2) == counts(r1), name
+        assert_same_catalog(catalog_summary(one), catalog_summary(two))
+        again = two.ingest("events", workers=2, processes=processes)  # resumable
+        assert (again.photos, again.skipped) == (0, 42)
+        two.close()
     one.close()
-    two.close()
+
+
+def test_lanes_in_threads_share_the_recognizer(tmp_path, models_dir, lfw_dir):
+    """A sibling analyzer (one per lane thread) has its own detector and the same
+    recognizer, and gives the same faces and embeddings when two threads run at once."""
+    import concurrent.futures as cf
+
+    from faceledger.images import decode_image
+
+    photos = photo_folder(tmp_path, lfw_dir, per_person=2)
+    st = new_store(tmp_path / "s", models_dir, photos)
+    analyzer = st.analyzer
+    assert analyzer.parallel_in_threads  # the default pack: lanes in threads
+    twin = analyzer.sibling()
+    assert twin.detector is not analyzer.detector
+    assert twin.recognizer is analyzer.recognizer
+    images = [decode_image(p.read_bytes(), st.limits, name=str(p)).bgr
+              for p in sorted(photos.rglob("*.jpg")) if p.name != "broken.jpg"]
+    alone = [analyzer.analyze(bgr) for bgr in images]
+    with cf.ThreadPoolExecutor(2) as pool:  # both analyzers busy at the same time
+        halves = [pool.submit(lambda a, part: [a.analyze(b) for b in part], a, images[k::2])
+                  for k, a in enumerate((analyzer, twin))]
+        together = [None] * len(images)
+        together[0::2], together[1::2] = halves[0].result(), halves[1].result()
+    for old, new in zip(alone, together):
+        assert [f.face.box for f in new] == [f.face.box for f in old]
+        for fo, fn in zip(old, new):
+            assert _cos(fo.embedding, fn.embedding) >= 0.999
+    st.close()
 
 
 def test_worker_count_follows_the_free_cores():
+    """Worker processes get the free cores; lanes in threads one per core."""
     assert auto_workers(2, cores=2, load=0.1) == 2
     assert auto_workers(2, cores=2, load=0.9) == 1  # one core busy: a second worker contends
     assert auto_workers(2, cores=2, load=7.5) == 1  # a busy machine: never more than one
     assert auto_workers(1, cores=8, load=0.0) == 1  # FACELEDGER_WORKERS caps it
     assert auto_workers(4, cores=8, load=2.0) == 4
+    # lanes in threads share the models: one per core whatever the load (a busy machine
+    # shares its cores between threads, so a second lane is never slower than one)
+    assert auto_workers(2, cores=2, load=7.5, shared_models=True) == 2
+    assert auto_workers(1, cores=2, load=0.0, shared_models=True) == 1
+    assert auto_workers(8, cores=2, load=0.0, shared_models=True) == 2

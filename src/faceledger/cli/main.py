@@ -227,15 +227,19 @@ def source_list(ctx, as_json) -> None:
 @main.command()
 @click.argument("name")
 @click.option("--workers", type=int, default=None,
-              help="Worker processes (default: the free cores, at most FACELEDGER_WORKERS); "
-              "with --ray, Ray actors (default: one per CPU of the cluster).")
+              help="Analysis lanes (default: one per core, at most FACELEDGER_WORKERS): "
+              "threads sharing one copy of the models, or with --processes worker "
+              "processes (default: the free cores); with --ray, Ray actors (default: one "
+              "per CPU of the cluster).")
+@click.option("--processes", is_flag=True, default=False,
+              help="Run the lanes as worker processes, each with its own models.")
 @click.option("--ray", "ray_address", default=None, metavar="auto|ADDRESS",
               help="Analyse on a Ray cluster (pip install 'faceledger[ray]'): auto, or the "
               "cluster's HOST:PORT. Every node must see the source and the models directory.")
 @json_option
 @click.pass_context
 @handle_errors
-def ingest(ctx, name, workers, ray_address, as_json) -> None:
+def ingest(ctx, name, workers, processes, ray_address, as_json) -> None:
     """Ingest a registered source.  Example: faceledger ingest events-2026
 
     Resumable: photos already ingested are skipped; Ctrl-C keeps what was committed.
@@ -257,7 +261,8 @@ def ingest(ctx, name, workers, ray_address, as_json) -> None:
             )
             bar.refresh()
 
-        report = store.ingest(name, progress=progress, workers=workers, ray=ray_address)
+        report = store.ingest(name, progress=progress, workers=workers, ray=ray_address,
+                              processes=processes)
         if bar is not None:
             bar.close()
     if as_json:

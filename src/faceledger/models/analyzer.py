@@ -55,6 +55,27 @@ class FaceAnalyzer:
         self.detector.load()
         self.recognizer.load()
 
+    @property
+    def parallel_in_threads(self) -> bool:
+        """True if siblings in several threads detect and embed at once (the detector can
+        be copied and the recognizer is ``concurrent``)."""
+        return self.detector.cloneable and self.recognizer.concurrent
+
+    def sibling(self) -> FaceAnalyzer:
+        """An analyzer for another thread of this process, with the same results and one
+        copy of the large model: its own detector where the detector can be copied (YuNet),
+        the same recognizer; whatever cannot run in two threads at once (a detector that
+        cannot be copied, a recognizer that is not ``concurrent``) stays behind this
+        analyzer's locks. Ingest lanes in threads use one sibling each."""
+        detector = self.detector.clone()
+        twin = FaceAnalyzer(self.spec, detector or self.detector, self.recognizer)
+        if detector is None:
+            twin._detect_lock = self._detect_lock
+        if not self.recognizer.concurrent:
+            twin._embed_lock = self._embed_lock
+        twin.load()
+        return twin
+
     def detect(self, bgr: np.ndarray) -> list[DetectedFace]:
         with self._detect_lock:
             return self.detector.detect(bgr)

@@ -39,6 +39,15 @@ class Model(abc.ABC):
 class Detector(Model):
     """Finds faces with five landmarks in a BGR uint8 image."""
 
+    #: True if :meth:`clone` gives a copy (so that threads can detect at once)
+    cloneable: bool = False
+
+    def clone(self) -> Detector | None:
+        """A copy of this detector for another thread (the same weights and settings), or
+        None if this detector cannot be copied cheaply: then threads share it, one at a
+        time."""
+        return None
+
     def detect(self, bgr: np.ndarray) -> list[DetectedFace]:
         self.load()
         if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.shape[0] < 2 or bgr.shape[1] < 2:
@@ -53,6 +62,9 @@ class Recognizer(Model):
     """Turns a face (image + landmarks) into an L2-normalised embedding."""
 
     embedding_size: int
+    #: True if several threads may embed at once (the recognizer keeps per-thread state
+    #: and its runtime runs calls from different threads side by side)
+    concurrent: bool = False
 
     def embed(self, bgr: np.ndarray, faces: list[DetectedFace], flip: bool = False) -> np.ndarray:
         self.load()

@@ -9,8 +9,18 @@ Speed notes (measured in ``docs/benchmarks.md``, section "Runtimes"):
   the dynamic network, where the difference is small.
 * With ``flip=True`` a face and its mirror image go through the network in one call (batch 2)
   instead of two calls.
-* Each thread gets its own infer requests (an OpenVINO request must not be shared between
-  threads); compiled networks are shared.
+* A compiled network runs one inference at a time (one "stream"): with one stream, a
+  second thread's request waits for the first's to finish (measured: a batch-2 request
+  issued during a batch-128 one returned only after it). With several streams, OpenVINO
+  hands each synchronous request to a stream thread of its own while the caller waits, a
+  thread switch per call that a busy machine makes slow. So each call borrows a *slot*,
+  a network compiled for one stream and its infer request, that no other thread uses
+  meanwhile; a thread that finds every slot busy compiles one more (~0.1 s, once per
+  process). The request then runs in the calling thread, and several threads (ingest
+  lanes, server calls) infer side by side with one copy of the model on disk and a
+  compiled copy (~2 MB of weights) per thread at once. Slots give bit-identical outputs.
+* CPU pinning is off: the inference thread is the caller's, and pinning it to a core on
+  a shared machine keeps it waiting while another core is free.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ DYNAMIC = -1
 
 
 class OpenVinoRecognizer(Recognizer):
+    concurrent = True  # each call borrows a compiled network no other thread uses
+
     def __init__(
         self,
         xml_path: Path,
@@ -43,7 +55,8 @@ class OpenVinoRecognizer(Recognizer):
         precision: str | None = None,
     ) -> None:
         """``precision`` is OpenVINO's INFERENCE_PRECISION_HINT ("f32", "bf16", "f16"); None
-        keeps the CPU plugin's choice (bf16 on CPUs with AMX/AVX512-BF16, else f32)."""
+        keeps the CPU plugin's choice (bf16 on CPUs with AMX/AVX512-BF16, else f32).
+        ``threads``: inference threads per call (None: the plugin's latency choice)."""
         super().__init__()
         self.xml_path = Path(xml_path)
         self.reference = reference
@@ -55,9 +68,8 @@ class OpenVinoRecognizer(Recognizer):
         self._core: Any = None
         self._model: Any = None
         self._config: dict[str, str] = {}
-        self._compiled: dict[int, Any] = {}
-        self._compile_lock = threading.Lock()
-        self._local = threading.local()
+        self._idle: dict[int, list[tuple[Any, Any]]] = {}  # batch key -> idle slots
+        self._slots_lock = threading.Lock()
 
     def _load(self) -> None:
         try:
@@ -67,41 +79,38 @@ class OpenVinoRecognizer(Recognizer):
             self._model = self._core.read_model(str(self.xml_path))
         except Exception as exc:  # OpenVINO's own errors, translated at the boundary
             raise ModelError(f"cannot read OpenVINO model {self.xml_path}: {exc}") from exc
-        config = {"PERFORMANCE_HINT": "LATENCY"}
+        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
+                  "ENABLE_CPU_PINNING": "NO"}
         if self.threads:
             config["INFERENCE_NUM_THREADS"] = str(self.threads)
         if self.precision:
             config["INFERENCE_PRECISION_HINT"] = self.precision
         self._config = config
         # the single-face, flip-averaged case is the common one: have it ready
-        self._compiled_for(2)
+        key = _key(2)
+        self._idle[key] = [self._new_slot(key)]
 
-    def _compiled_for(self, size: int) -> Any:
-        """The compiled network for a batch of ``size`` (static for small sizes)."""
-        key = size if size in STATIC_BATCHES else DYNAMIC
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            with self._compile_lock:
-                compiled = self._compiled.get(key)
-                if compiled is None:
-                    model = self._model.clone()
-                    model.reshape([key, 3, self.input_size, self.input_size])
-                    try:
-                        compiled = self._core.compile_model(model, "CPU", self._config)
-                    except Exception as exc:
-                        raise ModelError(f"cannot compile {self.xml_path}: {exc}") from exc
-                    self._compiled[key] = compiled
-        return compiled
+    def _new_slot(self, key: int) -> tuple[Any, Any]:
+        """A network compiled for a batch of ``key`` (static for small sizes, else
+        dynamic) and its infer request."""
+        model = self._model.clone()
+        model.reshape([key, 3, self.input_size, self.input_size])
+        try:
+            compiled = self._core.compile_model(model, "CPU", self._config)
+        except Exception as exc:
+            raise ModelError(f"cannot compile {self.xml_path}: {exc}") from exc
+        return compiled, compiled.create_infer_request()
 
-    def _request_for(self, size: int) -> Any:
-        key = size if size in STATIC_BATCHES else DYNAMIC
-        requests = getattr(self._local, "requests", None)
-        if requests is None:
-            requests = self._local.requests = {}
-        request = requests.get(key)
-        if request is None:
-            request = requests[key] = self._compiled_for(size).create_infer_request()
-        return request
+    def _borrow(self, size: int) -> tuple[int, tuple[Any, Any]]:
+        key = _key(size)
+        with self._slots_lock:
+            idle = self._idle.setdefault(key, [])
+            slot = idle.pop() if idle else None
+        return key, slot if slot is not None else self._new_slot(key)
+
+    def _give_back(self, key: int, slot: tuple[Any, Any]) -> None:
+        with self._slots_lock:
+            self._idle[key].append(slot)
 
     def align(self, bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
         size = (self.input_size, self.input_size)
@@ -135,9 +144,16 @@ class OpenVinoRecognizer(Recognizer):
     def _infer(self, crops: list[np.ndarray]) -> np.ndarray:
         """One network call on HxWx3 uint8 BGR crops; returns len(crops) x embedding_size."""
         tensor = np.ascontiguousarray(np.stack(crops).transpose(0, 3, 1, 2), dtype=np.float32)
-        request = self._request_for(len(crops))
+        key, slot = self._borrow(len(crops))
         try:
-            result = request.infer(tensor)
+            result = slot[1].infer(tensor)
+            return np.asarray(result[0], dtype=np.float32).reshape(len(crops), -1)
         except Exception as exc:
             raise ModelError(f"OpenVINO inference failed for {self.xml_path}: {exc}") from exc
-        return np.asarray(result[0], dtype=np.float32).reshape(len(crops), -1)
+        finally:
+            self._give_back(key, slot)
+
+
+def _key(size: int) -> int:
+    """The compiled batch size serving a call of ``size`` crops."""
+    return size if size in STATIC_BATCHES else DYNAMIC

@@ -47,6 +47,17 @@ class YuNetDetector(Detector):
         self.threads = threads
         self._net: cv2.FaceDetectorYN | None = None
 
+    cloneable = True
+
+    def clone(self) -> YuNetDetector:
+        """The same detector for another thread: an OpenCV ``FaceDetectorYN`` keeps the
+        input size of its last call, so threads must not share one (the network is 230 KB
+        and loads in a few milliseconds)."""
+        return YuNetDetector(
+            self.model_path, self.score_threshold, self.nms_threshold, self.max_side,
+            self.threads, self.scales, self.tile, self.max_upscaled_face,
+        )
+
     def _load(self) -> None:
         if self.threads:
             cv2.setNumThreads(self.threads)

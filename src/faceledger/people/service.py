@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError
+from ..store.index_file import SMALL_ADD, one_omp_thread
 from ..store.persons import Persons
 from .cluster import Constraints, average_linkage, best_person, knn_edges
 from .graph import knn_graph
@@ -71,10 +72,12 @@ def assign_new_faces(store: Store, known: dict[int, np.ndarray]) -> dict[int, in
     t = threshold_for(store)
     ids = sorted(known)
     queries = np.stack([known[i] for i in ids]).astype(np.float32)
-    # only neighbours as alike as one person's faces matter: the graph's search, wide
+    # only neighbours as alike as one person's faces matter: the graph's search, wide;
+    # an ingest batch (~40 faces): on one OpenMP thread, beside the lanes that use the cores
     graph = getattr(store.index_file, "graph_search", None)
-    sims, nbrs = (graph(queries, NEIGHBOURS, wide=True) if graph is not None
-                  else store.index_file.search(queries, NEIGHBOURS))
+    with one_omp_thread(len(ids), SMALL_ADD):
+        sims, nbrs = (graph(queries, NEIGHBOURS, wide=True) if graph is not None
+                      else store.index_file.search(queries, NEIGHBOURS))
     placed: dict[int, int] = {}
     locked_persons: set[int] = set()
     with store.catalog.write() as conn:

@@ -26,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..errors import FaceLedgerError
@@ -73,6 +74,16 @@ def read_result(ref: PhotoRef, limits: ImageLimits) -> DecodedImage | PhotoResul
         return PhotoResult(uri=ref.uri, error=exc.message)
     except Exception as exc:  # a poison pill in one photo must not stop the run
         return PhotoResult(uri=ref.uri, error=unexpected(exc, "reading and decoding"))
+
+
+def read_bgr(ref: PhotoRef, limits: ImageLimits) -> tuple[DecodedImage, np.ndarray] | PhotoResult:
+    """:func:`read_result` plus the photo's BGR pixels (the models' input), made in the
+    reader thread: OpenCV's channel swap releases the GIL and is several times faster
+    than NumPy's strided copy (``DecodedImage.bgr``), with the same pixels."""
+    image = read_result(ref, limits)
+    if isinstance(image, PhotoResult):
+        return image
+    return image, cv2.cvtColor(image.rgb, cv2.COLOR_RGB2BGR)
 
 
 def _rows(found: list[FaceEmbedding]) -> list[FaceRow]:
@@ -144,20 +155,21 @@ class AnalysisLane:
         ahead: deque[cf.Future] = deque()
         pending = iter(refs)
         for ref in pending:
-            ahead.append(self._readers.submit(read_result, ref, self.limits))
+            ahead.append(self._readers.submit(read_bgr, ref, self.limits))
             if len(ahead) >= self.read_ahead:
                 break
         for i, ref in enumerate(refs):
-            image = ahead.popleft().result()
+            read = ahead.popleft().result()
             nxt = next(pending, None)
             if nxt is not None:
-                ahead.append(self._readers.submit(read_result, nxt, self.limits))
-            if isinstance(image, PhotoResult):
-                results[i] = image
+                ahead.append(self._readers.submit(read_bgr, nxt, self.limits))
+            if isinstance(read, PhotoResult):
+                results[i] = read
                 continue
+            image, bgr = read
             results[i] = result = _image_result(ref, image)
             try:
-                prepared.append((result, self.analyzer.prepare(image.bgr)))
+                prepared.append((result, self.analyzer.prepare(bgr)))
             except Exception as exc:  # a model failure on one photo must not stop the run
                 result.error = _failed(exc)
         self._embed(prepared)

@@ -23,6 +23,7 @@ query's shortlist from the catalog (encrypted per face there) and decrypts only 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -50,6 +51,29 @@ COMPACT_AFTER = 8  # small segments that make a compaction due (see compaction_d
 LOG_KEEP = 200_000
 TRAIN_SAMPLE = 65_536
 GENERATION_META = "index_generation"
+
+
+#: below these many vectors a search / an add runs on one OpenMP thread (one_omp_thread)
+SMALL_SEARCH = 16
+SMALL_ADD = 1024  # an ingest batch adds ~40; a catch-up at open adds thousands
+
+
+@contextlib.contextmanager
+def one_omp_thread(rows: int, small: int = SMALL_SEARCH) -> Iterator[None]:
+    """Run a FAISS call on fewer than ``small`` vectors on one OpenMP thread. Spread over
+    threads, a few vectors cost more than they save, and each parallel call leaves OpenMP's threads
+    spinning for their next task: on a busy machine (model threads, other requests) that
+    costs a lot (measured: search p50 41 ms with 2 threads, 0.7 ms with 1, over 16k LFW
+    faces; an ingest adding ~40 faces per batch spent 3.5 % of its CPU in OpenMP's spin)."""
+    if rows >= small:
+        yield
+        return
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 def segment_faces(index: VectorIndex) -> int:
@@ -167,7 +191,8 @@ class IndexFile:
             for ids, vectors in self._vectors_of(adds, known or {}):
                 if not self.index.is_trained:
                     self._adopt_codec(vectors)
-                self.index.add(ids, vectors)
+                with one_omp_thread(ids.size, SMALL_ADD):
+                    self.index.add(ids, vectors)
                 added += ids.size
             self.applied = head
             return added, removed
@@ -394,18 +419,8 @@ class IndexFile:
     # -- reading --------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         self.sync()
-        with self._lock:
-            # A probe has a few faces: spreading that over OpenMP threads costs more than it
-            # saves, and on a busy machine (model threads, other requests) it costs a lot
-            # (measured: p50 41 ms with 2 threads, 0.7 ms with 1, over 16k LFW faces).
-            if len(queries) >= 16:
-                return self.index.search(queries, k)
-            threads = faiss.omp_get_max_threads()
-            faiss.omp_set_num_threads(1)
-            try:
-                return self.index.search(queries, k)
-            finally:
-                faiss.omp_set_num_threads(threads)
+        with self._lock, one_omp_thread(len(queries)):  # a probe has a few faces
+            return self.index.search(queries, k)
 
     def graph_search(self, queries: np.ndarray, k: int, wide: bool = False
                      ) -> tuple[np.ndarray, np.ndarray]:

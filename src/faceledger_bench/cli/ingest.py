@@ -21,7 +21,9 @@ def _ints(text: str) -> tuple[int, ...]:
 @click.option("--n", "n", type=int, default=400, show_default=True,
               help="Photos to ingest, spread over LFW.")
 @click.option("--workers", "workers", default="1,2", show_default=True,
-              help="Worker-process counts to run, comma-separated.")
+              help="Lane counts to run (threads of one process), comma-separated.")
+@click.option("--process-workers", "process_workers", default="", show_default=True,
+              help="Worker-process counts to run as well (each loads its own models).")
 @click.option("--ray-workers", "ray_workers", default="1,2", show_default=True,
               help="Ray actor counts to run on a local Ray instance ('' for none).")
 @click.option("--peers/--no-peers", default=True, show_default=True,
@@ -31,7 +33,8 @@ def _ints(text: str) -> tuple[int, ...]:
 @json_option
 @click.pass_context
 @handle_errors
-def bench_ingest(ctx, lfw_dir, n, workers, ray_workers, peers, queries, as_json) -> None:
+def bench_ingest(ctx, lfw_dir, n, workers, process_workers, ray_workers, peers, queries,
+                 as_json) -> None:
     """Photos/s and faces/s against the models' own limit and face_recognition, one run.
 
     Example: faceledger bench ingest --n 400 --json"""
@@ -41,7 +44,8 @@ def bench_ingest(ctx, lfw_dir, n, workers, ray_workers, peers, queries, as_json)
     settings = settings_from(ctx)
     lfw = lfw_dir or default_datasets_dir() / "lfw"
     result = run_ingest_bench(lfw, settings.models_dir, n=n, workers=_ints(workers),
-                              queries=queries, ray_workers=_ints(ray_workers), peers=peers)
+                              queries=queries, ray_workers=_ints(ray_workers), peers=peers,
+                              process_workers=_ints(process_workers))
     if as_json:
         echo_json(result.as_dict())
         return
@@ -49,11 +53,13 @@ def bench_ingest(ctx, lfw_dir, n, workers, ray_workers, peers, queries, as_json)
     click.echo(f"{result.photos} LFW photos, {result.cores} cores, load average "
                f"{result.load_before} before, {result.load_after} after")
     click.echo(f"model-bound limit: models alone {result.model_cpu_seconds:.1f} s CPU "
-               f"= {d['model_bound_photos_per_second']} photos/s over {result.cores} cores")
+               f"({d['model_cpu_ms_per_photo']} ms per photo) = "
+               f"{d['model_bound_photos_per_second']} photos/s over {result.cores} cores")
     for r in result.runs:
         click.echo(f"ingest, {r.mode} {r.workers} worker(s): {r.photos} photos, {r.faces} faces"
                    f" in {r.seconds:.1f} s = {r.photos_per_second:.1f} photos/s, "
-                   f"{r.faces_per_second:.1f} faces/s; CPU {r.cpu_seconds:.1f} s, others' CPU"
+                   f"{r.faces_per_second:.1f} faces/s; CPU {r.cpu_seconds:.1f} s "
+                   f"({r.cpu_ms_per_photo:.1f} ms per photo, {r.cores_used:.2f} cores), others' CPU"
                    f" meanwhile {r.others_cpu_seconds:.1f} s, peak RSS {r.peak_rss_mb} MB")
     click.echo(f"photos/s {d['photos_per_second']} = {d['model_bound_ratio']:.2f} of the "
                f"model-bound limit; CPU efficiency (models' CPU / ingest CPU) "
