@@ -8,10 +8,11 @@ runs) covers faces from ~5 px to the whole frame at a bounded cost:
    crops);
 2. a **coarse pass** at a long side of ``coarse_side`` px, padded, for faces too large for the
    reference pass (only faces of at least ``coarse_min_face`` px there are kept);
-3. **fine tiles**: grid cells where the reference pass, read at score ``proposal_score``,
-   proposes a face of at most ``proposal_max_face`` px are run again at ``fine_factor`` times
-   the reference size (only faces still <= ``max_upscaled_face`` px there are kept, so faces
-   cut by a tile border add nothing).
+3. **fine tiles**: grid cells where the reference pass, read at score ``proposal_score``
+   (half that in a photo scaled down for it), proposes a face of at most
+   ``proposal_max_face`` px are run again at ``fine_factor`` times the reference size (only
+   faces still <= ``max_upscaled_face`` px there are kept, so faces cut by a tile border add
+   nothing, and only those scoring ``fine_score_threshold``, by default ``score_threshold``).
 
 Detections of all passes are merged by :func:`~.detect_merge.merge_candidates`: NMS groups, the
 highest score, and the box and landmarks of the pass that saw the face at a good size (the
@@ -41,7 +42,7 @@ class YuNetDetector(Detector):
     def __init__(
         self,
         model_path: Path,
-        score_threshold: float = 0.6,
+        score_threshold: float = 0.4,
         nms_threshold: float = 0.3,
         max_side: int = 1280,
         threads: int | None = None,
@@ -55,6 +56,7 @@ class YuNetDetector(Detector):
         cell: int = 256,
         coarse_side: int = 256,
         coarse_min_face: float = 40.0,
+        fine_score_threshold: float | None = None,
     ) -> None:
         super().__init__()
         if passes not in PASSES:
@@ -74,13 +76,21 @@ class YuNetDetector(Detector):
         self.cell = cell
         self.coarse_side = coarse_side
         self.coarse_min_face = coarse_min_face
+        self.fine_score_threshold = fine_score_threshold
         self._net: cv2.FaceDetectorYN | None = None
+
+    @property
+    def fine_threshold(self) -> float:
+        """Lowest score kept from the fine tiles (``score_threshold`` unless set)."""
+        if self.fine_score_threshold is None:
+            return self.score_threshold
+        return self.fine_score_threshold
 
     @property
     def net_score_threshold(self) -> float:
         """The network's own threshold: low enough for the fine tiles' proposals."""
         if self.passes == "auto" and not self.scales and self.fine_factor > 1.0:
-            return min(self.score_threshold, self.proposal_score)
+            return min(self.score_threshold, self.proposal_score / 2, self.fine_threshold)
         return self.score_threshold
 
     def _load(self) -> None:
@@ -136,8 +146,11 @@ class YuNetDetector(Detector):
                     ref_scale: float) -> list[Candidate]:
         if self.fine_factor <= 1.0:
             return []
+        # a photo scaled down for the reference pass has the pixels to show its small faces:
+        # they are seen smaller (and less sure) there than they are, so propose more readily
+        min_score = self.proposal_score * (0.5 if ref_scale < 1.0 else 1.0)
         regions = proposal_regions(raw, ref_w, ref_h, self.cell, self.proposal_max_face,
-                                   self.proposal_score)
+                                   min_score)
         scale = ref_scale * self.fine_factor
         out: list[Candidate] = []
         for r in regions:
@@ -147,7 +160,7 @@ class YuNetDetector(Detector):
             if part.shape[0] < 2 or part.shape[1] < 2:
                 continue
             for f in self._detect_tiled(_resize(part, scale)):
-                if f.score < self.score_threshold:
+                if f.score < self.fine_threshold:
                     continue
                 if min(f.box.width, f.box.height) > self.max_upscaled_face:
                     continue
