@@ -11,7 +11,14 @@ from pathlib import Path
 import click
 
 from ..errors import LawfulBasisError
-from .common import echo_json, handle_errors, json_option, open_from, purpose_options
+from .common import (
+    accurate_option,
+    echo_json,
+    handle_errors,
+    json_option,
+    open_from,
+    purpose_options,
+)
 
 SELFIE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -144,11 +151,12 @@ def rights() -> None:
               help="Folder for the person's copy (index.html, access.json, crops/).")
 @click.option("--far", type=float, default=None,
               help="High-recall operating point (default 1e-3 per comparison).")
+@accurate_option
 @purpose_options
 @json_option
 @click.pass_context
 @handle_errors
-def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> None:
+def rights_access(ctx, selfies, out_dir, far, accurate, purpose, case, actor, as_json) -> None:
     """Write a person's copy of every face of theirs the store holds.
 
     Example: faceledger rights access selfie1.jpg selfie2.jpg --out ./req-42 --case REQ-42
@@ -157,7 +165,8 @@ def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> 
 
     with open_from(ctx) as store:
         context = _context(store, actor, purpose, case, "data-subject access request")
-        report = export_access(store, list(selfies), out_dir, context=context, far=far)
+        report = export_access(store, list(selfies), out_dir, context=context, far=far,
+                               accurate=accurate)
     if as_json:
         echo_json(asdict(report))
         return
@@ -178,12 +187,13 @@ def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> 
               help="With selfies: operating point for finding the faces (default 1e-3).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--vacuum", is_flag=True, help="Also VACUUM the catalog (slow on big stores).")
+@accurate_option
 @purpose_options
 @json_option
 @click.pass_context
 @handle_errors
 def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, include_possible, far, yes, vacuum,
-                 purpose, case, actor, as_json) -> None:
+                 accurate, purpose, case, actor, as_json) -> None:
     """Erase a person's faces: found with selfies (listed for review first), or by id.
 
     \b
@@ -202,7 +212,7 @@ def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, include_possible, f
         faces = set(face_ids)
         extra: dict = {}
         if selfies:
-            person = find_person(store, list(selfies), far)
+            person = find_person(store, list(selfies), far, accurate=accurate)
             records = store.catalog.faces(person.face_ids)
             if not as_json:
                 click.echo(f"{len(person.matches)} face(s) found at similarity >= "
@@ -250,11 +260,13 @@ def optout() -> None:
 @click.option("--keep-existing", is_flag=True,
               help="Do not erase the faces held now (by default they are erased at the "
               "strict operating point).")
+@accurate_option
 @purpose_options
 @json_option
 @click.pass_context
 @handle_errors
-def optout_add(ctx, selfies, reference, keep_existing, purpose, case, actor, as_json) -> None:
+def optout_add(ctx, selfies, reference, keep_existing, accurate, purpose, case, actor,
+               as_json) -> None:
     """Put a person on the opt-out list (one template, kept encrypted, used only to block).
 
     Example: faceledger rights optout add selfie.jpg --case REQ-45
@@ -264,7 +276,7 @@ def optout_add(ctx, selfies, reference, keep_existing, purpose, case, actor, as_
     with open_from(ctx) as store:
         context = _context(store, actor, purpose, case, "data-subject opt-out request")
         result = opt_out_person(store, list(selfies), context=context, reference=reference,
-                                erase_existing=not keep_existing)
+                                erase_existing=not keep_existing, accurate=accurate)
     if as_json:
         echo_json(asdict(result))
         return

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .access import Selfie, person_from_vectors, selfie_embeddings
+from .accurate import fused_selfies
 from .audited import audited_change
 from .erasure import ErasureReport, erase
 from .optout import OptOutEntry
 
 if TYPE_CHECKING:
     from ..ledger import Store
+    from ..models.fusion import FusedTemplate
     from ..types import ActionContext
 
 OPTOUT_LOCK = "optout"
@@ -40,11 +42,14 @@ def erase_person(
     far: float | None = None,
     vacuum: bool = False,
     include_possible: bool = False,
+    accurate: bool | None = None,
 ) -> ErasureReport:
     """Erase the faces found for these selfies: those decided "match" (and "possible" ones
-    with ``include_possible``), or, if given, the reviewed ``face_ids`` among those found."""
+    with ``include_possible``), or, if given, the reviewed ``face_ids`` among those found.
+    With ``accurate`` the decisions are the fused scorer's (:mod:`.accurate`)."""
     vectors, hashes = selfie_embeddings(store, selfies)
-    person = person_from_vectors(store, vectors, hashes, far)
+    fused = fused_selfies(store, selfies, vectors) if store.use_accurate(accurate) else None
+    person = person_from_vectors(store, vectors, hashes, far, fused=fused)
     found = set(person.face_ids)
     if face_ids is not None:
         chosen = {int(i) for i in face_ids} & found
@@ -68,9 +73,13 @@ def opt_out_person(
     context: ActionContext | None = None,
     reference: str | None = None,
     erase_existing: bool = True,
+    accurate: bool | None = None,
 ) -> OptOutResult:
     vectors, hashes = selfie_embeddings(store, selfies)
-    return opt_out_vectors(store, vectors, hashes, context, reference, erase_existing)
+    fused = (fused_selfies(store, selfies, vectors)
+             if erase_existing and store.use_accurate(accurate) else None)
+    return opt_out_vectors(store, vectors, hashes, context, reference, erase_existing,
+                           fused=fused)
 
 
 def opt_out_vectors(
@@ -80,8 +89,10 @@ def opt_out_vectors(
     context: ActionContext | None = None,
     reference: str | None = None,
     erase_existing: bool = True,
+    fused: list[FusedTemplate] | None = None,
 ) -> OptOutResult:
-    """:func:`opt_out_person` for selfies already embedded (e.g. by an identity check)."""
+    """:func:`opt_out_person` for selfies already embedded (e.g. by an identity check);
+    ``fused``: the selfies embedded by both packs, to erase at the fused decisions."""
     from ..types import ActionContext
 
     context = context or ActionContext(purpose="data-subject opt-out request")
@@ -95,7 +106,8 @@ def opt_out_vectors(
         done.outputs = {"entry_id": entry.id, "selfies": entry.selfies}
     erased = None
     if erase_existing:
-        person = person_from_vectors(store, vectors, hashes, far=store.settings.operating_far)
+        person = person_from_vectors(store, vectors, hashes, far=store.settings.operating_far,
+                                     fused=fused)
         strict = [m.face_id for m in person.matches if m.decision == "match"]
         store.forget_person_templates(vectors, context)  # their enrolments and watches too
         erased = erase(
