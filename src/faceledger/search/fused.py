@@ -22,7 +22,7 @@ from ..types import DetectedFace
 from .decisions import OperatingPoint, operating_point
 
 SHORTLIST_FAR = 1e-2
-SHORTLIST_EXTRA = 50
+SHORTLIST_EXTRA = 20
 
 # photo id -> the photo as read now and its catalogued faces (face id -> face, in its pixels)
 PhotoFaces = Callable[[int], tuple[DecodedImage, dict[int, DetectedFace]]]

@@ -108,3 +108,43 @@ def accurate_cmd(lfw_dir, pairs, time_pairs, pack, models_dir, accept_research_l
                        f"{_pct(point['tar'])}, FAR {_pct(point['far'])}")
     for key, value in report.timing.items():
         click.echo(f"{key:<26} {value:.1f}")
+
+
+@bench.command("rights-accurate")
+@_lfw
+@click.option("--step", type=int, default=4, show_default=True,
+              help="Every STEP-th of the 158 LFW people with >= 10 photos.")
+@click.option("--per-person", type=int, default=20, show_default=True,
+              help="Gallery photos per person at most (after the selfie).")
+@click.option("--work", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for the gallery copy and the store (default: a temporary one).")
+@click.option("--models-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Model files (default: ../shared/models or FACELEDGER_MODELS_DIR).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def rights_accurate_cmd(lfw_dir, step, per_person, work, models_dir, as_json):
+    """Access by selfie with and without accurate mode on a real store of LFW photos: own
+    photos found, others' faces included (all, and at "match"), seconds per request.
+
+    Example: faceledger bench rights-accurate --lfw ../shared/datasets/lfw --step 4
+    """
+    import tempfile
+
+    from faceledger_bench.rights_accurate import run_rights_accurate
+
+    try:
+        with tempfile.TemporaryDirectory(dir=work) as tmp:
+            report = run_rights_accurate(lfw_dir, _models_dir(models_dir), Path(tmp), step,
+                                         per_person, say=lambda m: click.echo(m, err=True))
+    except FaceLedgerError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"people {report['people']}, gallery {report['gallery_photos']} photos "
+               f"({report['gallery_faces']} faces)")
+    for m in report["modes"]:
+        click.echo(f"{m['mode']:<9} own photos found {_pct(m['own_found_share'])} "
+                   f"(at match {_pct(m['own_found_share_match'])}); others' faces included "
+                   f"{m['others_included']} (at match {m['others_included_match']}, in "
+                   f"{m['requests_with_others']} requests); "
+                   f"{m['seconds_per_request']:.2f} s per request")
