@@ -123,7 +123,8 @@ def test_access_in_accurate_mode_rescores_the_shortlist(store, lfw_dir):
     for m in accurate.matches:  # each face was re-scored by the fused verifier
         photo = records[m.face_id].photo_uri.removeprefix("file://")
         again = store.verify(selfie, photo, context=CTX, accurate=True)
-        assert m.similarity == pytest.approx(again.similarity, abs=2e-4)
+        # the stored landmarks (rounded to 0.01 px at ingest) against a fresh detection
+        assert m.similarity == pytest.approx(again.similarity, abs=2e-3)
         assert m.similarity != pytest.approx(
             next(d.similarity for d in default.matches if d.face_id == m.face_id), abs=1e-3)
 
