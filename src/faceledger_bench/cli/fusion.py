@@ -82,7 +82,8 @@ def accurate_cmd(lfw_dir, pairs, time_pairs, pack, models_dir, accept_research_l
     Example: faceledger bench accurate --lfw ../shared/datasets/lfw --cache-dir /tmp/c
     """
     from faceledger.models.fusion import FusedEmbedder, fusion_for
-    from faceledger_bench.fusion import evaluate_fusion, time_pairs
+    from faceledger_bench.fusion import evaluate_fusion
+    from faceledger_bench.fusion import time_pairs as timed
 
     try:
         _, analyzers, mdir = _fusion_and_analyzers(pack, models_dir, accept_research_licence)
@@ -91,7 +92,7 @@ def accurate_cmd(lfw_dir, pairs, time_pairs, pack, models_dir, accept_research_l
                                                _progress(not quiet))
         if time_pairs:
             embedder = FusedEmbedder(spec, analyzers[0], mdir)
-            report.timing.update(time_pairs(embedder, lfw_dir, pair_list, time_pairs))
+            report.timing.update(timed(embedder, lfw_dir, pair_list, time_pairs))
     except FaceLedgerError as exc:
         _fail(exc)
     if as_json:
