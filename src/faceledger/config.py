@@ -54,6 +54,10 @@ class Settings:
     batch_size: int = 32
     operating_far: float = 1e-4  # verify (1:1): false-accept rate of the "match" threshold
     search_far: float = 1e-5  # search (1:N): stricter, since a probe meets every gallery face
+    # compare the few photos of a verification or a rights request (access, erasure, opt-out
+    # by selfie) with the pack fused with a second recognizer (faceledger.models.fusion) when
+    # a verb is not told either way; gallery-wide search never is
+    accurate: bool = False
     index_kind: str = "auto"  # for a new store; then `faceledger index retrain --kind`
     # for a new store: where the catalog and the vectors live ("": SQLite and FAISS in the
     # data dir; else a postgresql:// and a milvus:// URL, see faceledger.store.backends)

@@ -21,6 +21,7 @@ from .config import Settings
 from .errors import ConfigError, FaceLedgerError, LawfulBasisError, NoFaceError, NotFoundError
 from .images import DecodedImage, ImageLimits
 from .models.analyzer import FaceAnalyzer
+from .models.fusion import FusedEmbedder, fusion_for
 from .models.registry import PackSpec, get_pack, load_pack
 from .privacy.audit import AuditEntry
 from .privacy.declared_hosts import parse_declared_hosts
@@ -31,6 +32,7 @@ from .privacy.s3_location import check_endpoint
 from .privacy.sources import validate_source
 from .search.decisions import OperatingPoint, operating_point
 from .search.engine import load_probe, probe_faces, search_index
+from .search.fused import fused_point
 from .store.backends import (
     BACKENDS_FILE,
     CATALOG_FILE,
@@ -48,7 +50,15 @@ from .store.interfaces import VectorStore
 from .store.locks import Locks
 from .store.records import CheckReport, FaceRecord, PhotoRecord, RunRecord
 from .store.templates import Cipher
-from .types import ActionContext, ProbeResult, SourceInfo, Verification
+from .types import (
+    ActionContext,
+    Box,
+    DetectedFace,
+    Landmarks,
+    ProbeResult,
+    SourceInfo,
+    Verification,
+)
 
 log = logging.getLogger("faceledger.store")
 
@@ -117,6 +127,8 @@ class Store:
         self.index_file.open()
         self._analyzer: FaceAnalyzer | None = None
         self._analyzer_lock = threading.Lock()
+        self._fused: FusedEmbedder | None = None
+        self._fused_lock = threading.Lock()
         self.webhook_dispatcher: Any = None  # a server's WebhookDispatcher, woken by alerts
         self.template_cache: Any = None  # decrypted subject/watch templates (subjects.cache)
         self._recover()
@@ -220,6 +232,20 @@ class Store:
                 )
                 self._analyzer.load()
             return self._analyzer
+
+    def fused_embedder(self) -> FusedEmbedder:
+        """The pack fused with its second recognizer (accurate mode), loaded on first use;
+        a ModelError if the pack has no calibrated fusion or its Python packages are missing."""
+        spec = fusion_for(self.pack.name)
+        analyzer = self.analyzer
+        with self._fused_lock:
+            if self._fused is None:
+                self._fused = FusedEmbedder(spec, analyzer, self.settings.models_dir)
+            return self._fused
+
+    def use_accurate(self, accurate: bool | None) -> bool:
+        """Whether a verb compares with the fused scorer: as asked, else the setting."""
+        return self.settings.accurate if accurate is None else bool(accurate)
 
     @property
     def limits(self) -> ImageLimits:
@@ -353,9 +379,14 @@ class Store:
 
     def verify(
         self, a: bytes | str | Path, b: bytes | str | Path, far: float | None = None,
-        context: ActionContext | None = None,
+        context: ActionContext | None = None, accurate: bool | None = None,
     ) -> Verification:
+        """Are the largest faces of two photos the same person? With ``accurate`` (default:
+        the ``accurate`` setting) the pack's score is fused with a second recognizer's and
+        decided at the fusion's own calibrated thresholds."""
         context = self._require_context(context)
+        if self.use_accurate(accurate):
+            return self._verify_fused(a, b, far, context)
         point = self.operating_point(far)
         images = [load_probe(x, self.limits) for x in (a, b)]
         faces = []
@@ -368,11 +399,38 @@ class Store:
         result = Verification(
             similarity=round(similarity, 4), same_person=similarity >= point.match_threshold,
             threshold=point.match_threshold, far=point.far,
-            face_a=faces[0].face, face_b=faces[1].face,
+            face_a=faces[0].face, face_b=faces[1].face, scorer=self.pack.name,
         )
         self.record(
             "verify", context.actor, context.purpose, context.case,
             inputs={"a_sha256": images[0].sha256, "b_sha256": images[1].sha256, "far": point.far},
+            outputs={"similarity": result.similarity, "same_person": result.same_person},
+        )
+        return result
+
+    def _verify_fused(self, a: bytes | str | Path, b: bytes | str | Path, far: float | None,
+                      context: ActionContext) -> Verification:
+        fused = self.fused_embedder()
+        point = fused_point(fused.spec, self.settings.operating_far if far is None else far)
+        images = [load_probe(x, self.limits) for x in (a, b)]
+        templates = []
+        for label, image in zip(("first", "second"), images):
+            found = self.analyzer.detect(image.bgr)
+            if not found:
+                raise NoFaceError(f"no face was found in the {label} photo")
+            templates.append(fused.embed(image.bgr, [max(found, key=lambda f: f.box.area)])[0])
+        score = fused.score(templates[0], templates[1])
+        result = Verification(
+            similarity=round(score.score, 4), same_person=score.score >= point.match_threshold,
+            threshold=point.match_threshold, far=point.far,
+            face_a=templates[0].face, face_b=templates[1].face, scorer=fused.spec.name,
+            components={fused.spec.primary: round(score.primary, 4),
+                        fused.spec.secondary: round(score.secondary, 4)},
+        )
+        self.record(
+            "verify", context.actor, context.purpose, context.case,
+            inputs={"a_sha256": images[0].sha256, "b_sha256": images[1].sha256, "far": point.far,
+                    "scorer": fused.spec.name},
             outputs={"similarity": result.similarity, "same_person": result.same_person},
         )
         return result
@@ -388,6 +446,23 @@ class Store:
 
     def face(self, face_id: int) -> FaceRecord:
         return self.catalog.face(face_id)
+
+    def photo_faces_as_read(self, photo_id: int) -> tuple[DecodedImage, dict[int, DetectedFace]]:
+        """A photo read again from its source (``pipeline.reader``'s checks) and its
+        catalogued faces, boxes and landmarks in the pixels of the photo as read now."""
+        from .pipeline.reader import stored_photo
+
+        photo = stored_photo(self, photo_id)
+        image = photo.image
+        # boxes refer to the photo as it was decoded at ingest; rescale if that differs
+        s = image.width / photo.record.width if photo.record.width else 1.0
+        faces = {}
+        for rec in self.photo_faces(photo_id):
+            b = rec.box
+            box = Box(b.x * s, b.y * s, b.width * s, b.height * s)
+            points = tuple((float(x) * s, float(y) * s) for x, y in rec.landmarks)
+            faces[rec.id] = DetectedFace(box, Landmarks(points), rec.detector_score)
+        return image, faces
 
     def face_crop(self, face_id: int, margin: float = 0.3, max_side: int = 256) -> bytes:
         """A JPEG of the face, cut from the photo on demand (crops are never cached); the

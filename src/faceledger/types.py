@@ -108,6 +108,9 @@ class Verification:
     far: float
     face_a: DetectedFace
     face_b: DetectedFace
+    scorer: str = ""  # the pack, or the fusion of two packs (accurate mode)
+    # each pack's own cosine when the similarity is a fused score
+    components: dict[str, float] = field(default_factory=dict)
 
 @dataclass(frozen=True)
 class ActionContext:

@@ -65,6 +65,16 @@ def far_option(func: Callable) -> Callable:
     )(func)
 
 
+def accurate_option(func: Callable) -> Callable:
+    return click.option(
+        "--accurate/--no-accurate",
+        default=None,
+        help="Compare with the pack fused with a second recognizer (slower, fewer errors at "
+        "strict rates), decided at the fusion's own calibrated thresholds. Default: "
+        "FACELEDGER_ACCURATE (off).",
+    )(func)
+
+
 def json_option(func: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
 

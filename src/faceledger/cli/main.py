@@ -15,6 +15,7 @@ import click
 from ..privacy.sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES, parse_retention
 from .bench_cmd import bench
 from .common import (
+    accurate_option,
     echo_json,
     far_option,
     handle_errors,
@@ -343,16 +344,18 @@ def search(ctx, probe, k, largest, far, purpose, case, actor, as_json) -> None:
 @click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @far_option
+@accurate_option
 @purpose_options
 @json_option
 @click.pass_context
 @handle_errors
-def verify(ctx, a, b, far, purpose, case, actor, as_json) -> None:
-    """Same person or not.  Example: faceledger verify a.jpg b.jpg --purpose check --case C-1"""
+def verify(ctx, a, b, far, accurate, purpose, case, actor, as_json) -> None:
+    """Same person or not.  Example: faceledger verify a.jpg b.jpg --accurate --case C-1"""
     from ..types import ActionContext
 
     with open_from(ctx) as store:
-        v = store.verify(a, b, far=far, context=ActionContext(actor, purpose, case))
+        v = store.verify(a, b, far=far, context=ActionContext(actor, purpose, case),
+                         accurate=accurate)
     if as_json:
         echo_json(
             {
@@ -360,13 +363,16 @@ def verify(ctx, a, b, far, purpose, case, actor, as_json) -> None:
                 "same_person": v.same_person,
                 "threshold": v.threshold,
                 "far": v.far,
+                "scorer": v.scorer,
+                "components": v.components,
             }
         )
         return
     verdict = "same person" if v.same_person else "not the same person"
+    parts = ", ".join(f"{k} {x:.3f}" for k, x in v.components.items())
     click.echo(
         f"{verdict}: similarity {v.similarity:.3f}, threshold {v.threshold:.3f} "
-        f"(false-accept rate {v.far:g})"
+        f"(false-accept rate {v.far:g}; {v.scorer}{': ' + parts if parts else ''})"
     )
 
 

@@ -11,7 +11,14 @@ from pathlib import Path
 import click
 
 from ..errors import LawfulBasisError
-from .common import echo_json, handle_errors, json_option, open_from, purpose_options
+from .common import (
+    accurate_option,
+    echo_json,
+    handle_errors,
+    json_option,
+    open_from,
+    purpose_options,
+)
 
 SELFIE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -144,11 +151,12 @@ def rights() -> None:
               help="Folder for the person's copy (index.html, access.json, crops/).")
 @click.option("--far", type=float, default=None,
               help="High-recall operating point (default 1e-3 per comparison).")
+@accurate_option
 @purpose_options
 @json_option
 @click.pass_context
 @handle_errors
-def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> None:
+def rights_access(ctx, selfies, out_dir, far, accurate, purpose, case, actor, as_json) -> None:
     """Write a person's copy of every face of theirs the store holds.
 
     Example: faceledger rights access selfie1.jpg selfie2.jpg --out ./req-42 --case REQ-42
@@ -157,7 +165,8 @@ def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> 
 
     with open_from(ctx) as store:
         context = _context(store, actor, purpose, case, "data-subject access request")
-        report = export_access(store, list(selfies), out_dir, context=context, far=far)
+        report = export_access(store, list(selfies), out_dir, context=context, far=far,
+                               accurate=accurate)
     if as_json:
         echo_json(asdict(report))
         return
@@ -183,12 +192,14 @@ def rights_access(ctx, selfies, out_dir, far, purpose, case, actor, as_json) -> 
               help="With selfies: operating point for finding the faces (default 1e-3).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--vacuum", is_flag=True, help="Also VACUUM the catalog (slow on big stores).")
+@accurate_option
 @purpose_options
 @json_option
 @click.pass_context
 @handle_errors
 def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, include_possible, include_cluster,
-                 person_ids, far, yes, vacuum, purpose, case, actor, as_json) -> None:
+                 person_ids, far, yes, vacuum, accurate, purpose, case, actor,
+                 as_json) -> None:
     """Erase a person's faces: found with selfies (listed for review first), by person, or
     by id. With selfies, the faces matched directly are erased as decided ('match'; 'possible'
     with --include-possible); the faces reached only through the person's cluster are listed
@@ -221,9 +232,12 @@ def rights_erase(ctx, selfies, face_ids, photo_ids, exclude, include_possible, i
             extra["persons"] = sorted(set(person_ids))
         if selfies:
             from ..privacy.access import selfie_embeddings
+            from ..privacy.accurate import fused_selfies
 
             vectors, hashes = selfie_embeddings(store, list(selfies))
-            person = find_for_erasure(store, vectors, hashes, far)
+            fused = (fused_selfies(store, list(selfies), vectors)
+                     if store.use_accurate(accurate) else None)
+            person = find_for_erasure(store, vectors, hashes, far, fused=fused)
             chosen = set(chosen_faces(person, None, include_possible, include_cluster))
             chosen -= set(exclude)
             records = store.catalog.faces(person.face_ids + person.cluster_face_ids)
@@ -290,12 +304,13 @@ def optout() -> None:
 @click.option("--keep-existing", is_flag=True,
               help="Do not erase the faces held now (by default they are erased at the "
               "strict operating point).")
+@accurate_option
 @purpose_options
 @json_option
 @click.pass_context
 @handle_errors
-def optout_add(ctx, selfies, person_id, reference, keep_existing, purpose, case, actor,
-               as_json) -> None:
+def optout_add(ctx, selfies, person_id, reference, keep_existing, accurate, purpose, case,
+               actor, as_json) -> None:
     """Put a person on the opt-out list (one template, kept encrypted, used only to block).
 
     \b
@@ -316,7 +331,8 @@ def optout_add(ctx, selfies, person_id, reference, keep_existing, purpose, case,
             result = opt_out_person_id(store, person_id, context=context, reference=reference)
         else:
             result = opt_out_person(store, list(selfies), context=context,
-                                    reference=reference, erase_existing=not keep_existing)
+                                    reference=reference, erase_existing=not keep_existing,
+                                    accurate=accurate)
     if as_json:
         echo_json(asdict(result))
         return

@@ -39,10 +39,12 @@ from ..errors import FaceLedgerError, NoFaceError
 from ..images import DecodedImage
 from ..search.decisions import operating_point
 from ..search.engine import load_probe
+from .accurate import fused_selfies, rescore_person, shortlist_threshold
 from .sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
 
 if TYPE_CHECKING:
     from ..ledger import Store
+    from ..models.fusion import FusedTemplate
     from ..types import ActionContext
 
 ACCESS_FAR = 1e-3
@@ -66,6 +68,7 @@ class PersonSearch:
     match_threshold: float
     matches: list[PersonMatch] = field(default_factory=list)
     queries: np.ndarray | None = field(default=None, repr=False, compare=False)
+    scorer: str = ""  # the pack, or the fusion that re-scored the shortlist (accurate mode)
     #: faces reached only through the persons of the matches (:func:`with_persons`), never
     #: matched directly: listed for review, erased only when a reviewer confirms them
     cluster: list[PersonMatch] = field(default_factory=list)
@@ -107,22 +110,31 @@ def selfie_embeddings(store: Store, selfies: list[Selfie]) -> tuple[np.ndarray, 
 
 
 def find_person(
-    store: Store, selfies: list[Selfie], far: float | None = None, limit: int = 100_000
+    store: Store, selfies: list[Selfie], far: float | None = None, limit: int = 100_000,
+    accurate: bool | None = None,
 ) -> PersonSearch:
-    """Every face in the store at or above the ``far`` threshold for any of the selfies."""
+    """Every face in the store at or above the ``far`` threshold for any of the selfies
+    (with ``accurate``, decided on the fused score: :mod:`faceledger.privacy.accurate`)."""
     queries, hashes = selfie_embeddings(store, selfies)
-    return person_from_vectors(store, queries, hashes, far, limit)
+    fused = fused_selfies(store, selfies, queries) if store.use_accurate(accurate) else None
+    return person_from_vectors(store, queries, hashes, far, limit, fused=fused)
 
 
 def person_from_vectors(
     store: Store, queries: np.ndarray, hashes: list[str], far: float | None = None,
-    limit: int = 100_000,
+    limit: int = 100_000, fused: list[FusedTemplate] | None = None,
 ) -> PersonSearch:
-    """:func:`find_person` for selfies already embedded (e.g. by an identity check)."""
+    """:func:`find_person` for selfies already embedded (e.g. by an identity check); with
+    ``fused`` (the selfies embedded by both packs) the shortlist is re-scored."""
     point = operating_point(store.pack, ACCESS_FAR if far is None else far)
     far, threshold = point.far, point.match_threshold
     strict = store.operating_point(None).match_threshold
     queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+    if fused:
+        best = _range_search(store, queries, shortlist_threshold(store, far), limit)
+        again = rescore_person(store, fused, best, far)
+        return PersonSearch(hashes, far, again.threshold, again.match_threshold,
+                            [PersonMatch(*m) for m in again.matches], queries, again.scorer)
     best = _range_search(store, queries, threshold, limit)
     matches = [
         PersonMatch(fid, round(sim, 4), "match" if sim >= strict else "possible")
@@ -131,7 +143,7 @@ def person_from_vectors(
     # drop ids the catalog no longer holds (erased since the index was read)
     held = store.catalog.faces([m.face_id for m in matches])
     matches = [m for m in matches if m.face_id in held]
-    return PersonSearch(hashes, far, threshold, strict, matches, queries)
+    return PersonSearch(hashes, far, threshold, strict, matches, queries, store.pack.name)
 
 
 def with_persons(store: Store, person: PersonSearch) -> PersonSearch:
@@ -284,6 +296,7 @@ def build_access_data(
             "far": person.far,
             "threshold": person.threshold,
             "match_threshold": person.match_threshold,
+            "scorer": person.scorer,
         },
         "faces": faces,
         # named-subject enrolments and watches of this person (faceledger.subjects)
@@ -311,6 +324,7 @@ def export_access(
     out_dir: Path,
     context: ActionContext | None = None,
     far: float | None = None,
+    accurate: bool | None = None,
 ) -> AccessReport:
     """Write the person's copy (JSON, HTML, crops) into ``out_dir``; log it.
 
@@ -320,7 +334,7 @@ def export_access(
 
     store.audit.require_writable()
     context = context or ActionContext(purpose="data-subject access request")
-    person = with_persons(store, find_person(store, selfies, far))
+    person = with_persons(store, find_person(store, selfies, far, accurate=accurate))
     data = build_access_data(store, person)
     crops: dict[str, bytes] = {}
     for face in data["faces"]:
@@ -336,7 +350,8 @@ def export_access(
         context.actor,
         context.purpose or "data-subject access request",
         context.case,
-        inputs={"selfies_sha256": person.selfies_sha256, "far": person.far},
+        inputs={"selfies_sha256": person.selfies_sha256, "far": person.far,
+                "scorer": person.scorer},
         outputs={"face_ids": [f["face_id"] for f in data["faces"]]},
     )
     out_dir = Path(out_dir)

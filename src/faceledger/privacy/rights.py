@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .access import PersonSearch, Selfie, person_from_vectors, selfie_embeddings, with_persons
+from .accurate import fused_selfies
 from .audited import audited_change
 from .erasure import ErasureReport, erase
 from .optout import OptOutEntry
 
 if TYPE_CHECKING:
     from ..ledger import Store
+    from ..models.fusion import FusedTemplate
     from ..types import ActionContext
 
 OPTOUT_LOCK = "optout"
@@ -47,22 +49,26 @@ def erase_person(
     vacuum: bool = False,
     include_possible: bool = False,
     include_cluster: bool = False,
+    accurate: bool | None = None,
 ) -> ErasureReport:
     """Erase the faces found for these selfies: those decided "match" (and "possible" ones
     with ``include_possible``, those reached only through the person's cluster with
     ``include_cluster``), or, if given, the reviewed ``face_ids`` among those found
-    directly or through the cluster."""
+    directly or through the cluster. With ``accurate`` the decisions are the fused
+    scorer's (:mod:`.accurate`)."""
     vectors, hashes = selfie_embeddings(store, selfies)
-    person = find_for_erasure(store, vectors, hashes, far)
+    fused = fused_selfies(store, selfies, vectors) if store.use_accurate(accurate) else None
+    person = find_for_erasure(store, vectors, hashes, far, fused=fused)
     return erase_found(store, person, face_ids, context, vacuum, include_possible,
                        include_cluster)
 
 
 def find_for_erasure(store: Store, vectors: np.ndarray, hashes: list[str],
-                     far: float | None = None) -> PersonSearch:
-    """What an erasure request finds, for review: the direct matches, and the faces
+                     far: float | None = None, fused=None) -> PersonSearch:
+    """What an erasure request finds, for review: the direct matches (re-scored by the
+    fused scorer when ``fused`` holds the selfies embedded by both packs), and the faces
     reached only through their persons."""
-    return with_persons(store, person_from_vectors(store, vectors, hashes, far))
+    return with_persons(store, person_from_vectors(store, vectors, hashes, far, fused=fused))
 
 
 def chosen_faces(person: PersonSearch, face_ids: list[int] | None = None,
@@ -154,9 +160,13 @@ def opt_out_person(
     context: ActionContext | None = None,
     reference: str | None = None,
     erase_existing: bool = True,
+    accurate: bool | None = None,
 ) -> OptOutResult:
     vectors, hashes = selfie_embeddings(store, selfies)
-    return opt_out_vectors(store, vectors, hashes, context, reference, erase_existing)
+    fused = (fused_selfies(store, selfies, vectors)
+             if erase_existing and store.use_accurate(accurate) else None)
+    return opt_out_vectors(store, vectors, hashes, context, reference, erase_existing,
+                           fused=fused)
 
 
 def opt_out_vectors(
@@ -166,8 +176,10 @@ def opt_out_vectors(
     context: ActionContext | None = None,
     reference: str | None = None,
     erase_existing: bool = True,
+    fused: list[FusedTemplate] | None = None,
 ) -> OptOutResult:
-    """:func:`opt_out_person` for selfies already embedded (e.g. by an identity check)."""
+    """:func:`opt_out_person` for selfies already embedded (e.g. by an identity check);
+    ``fused``: the selfies embedded by both packs, to erase at the fused decisions."""
     from ..types import ActionContext
 
     context = context or ActionContext(purpose="data-subject opt-out request")
@@ -181,7 +193,8 @@ def opt_out_vectors(
         done.outputs = {"entry_id": entry.id, "selfies": entry.selfies}
     erased = None
     if erase_existing:
-        person = person_from_vectors(store, vectors, hashes, far=store.settings.operating_far)
+        person = person_from_vectors(store, vectors, hashes, far=store.settings.operating_far,
+                                     fused=fused)
         strict = [m.face_id for m in person.matches if m.decision == "match"]
         store.forget_person_templates(vectors, context)  # their enrolments and watches too
         erased = erase(

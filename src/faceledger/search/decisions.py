@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import UncalibratedFarError
-from ..models.registry import PackSpec
 from ..types import Decision
+
+
+class Calibrated(Protocol):
+    """A pack, or a fusion of two packs: a name and thresholds keyed by false-accept rate."""
+
+    name: str
+    thresholds: dict[float, float]
 
 POSSIBLE_FAR = 1e-2  # "possible" = worth a human look; "match" = the chosen operating point
 
@@ -31,7 +38,7 @@ class OperatingPoint:
         return Decision.NO_MATCH
 
 
-def calibrated_far(pack: PackSpec, far: float) -> float:
+def calibrated_far(pack: Calibrated, far: float) -> float:
     """``far`` as one of the pack's calibrated rates (``1e-4`` given as ``0.0001`` or
     ``1.0e-4`` is the same point); :class:`UncalibratedFarError` for any other value."""
     allowed = tuple(sorted(pack.thresholds))
@@ -50,7 +57,7 @@ def calibrated_far(pack: PackSpec, far: float) -> float:
     )
 
 
-def operating_point(pack: PackSpec, far: float) -> OperatingPoint:
+def operating_point(pack: Calibrated, far: float) -> OperatingPoint:
     far = calibrated_far(pack, far)
     match = pack.thresholds[far]
     possible = pack.thresholds.get(POSSIBLE_FAR, match)

@@ -51,6 +51,7 @@ class VerifyForm(BaseModel):
     purpose: str = ""
     case: str = ""
     far: float | None = Field(None, gt=0, lt=1)
+    accurate: bool | None = None
 
 
 _TEXT = {"type": "string"}
@@ -98,11 +99,14 @@ async def search(request: Request) -> dict:
 
 
 @router.post("/api/verify", openapi_extra=multipart_openapi(
-    {"a": "first photo", "b": "second photo"}, {**_PURPOSE, **_FAR},
+    {"a": "first photo", "b": "second photo"},
+    {**_PURPOSE, **_FAR, "accurate": {
+        "type": "boolean", "description": "fuse the pack with a second recognizer, decided at "
+        "the fusion's own calibrated thresholds (default: the server's setting)"}},
     required=("purpose", "case")))
 async def verify(request: Request) -> dict:
     """Are the largest faces of two photos the same person? Multipart form: ``a``, ``b``
-    (files), ``purpose``, ``case``, ``far``."""
+    (files), ``purpose``, ``case``, ``far``, ``accurate``."""
     ctx, principal = ctx_of(request), principal_of(request)
     form = await read_photos(request, {"a": "first photo", "b": "second photo"},
                              set(VerifyForm.model_fields))
@@ -111,7 +115,7 @@ async def verify(request: Request) -> dict:
     data_a, data_b = form.file("a", "first photo"), form.file("b", "second photo")
     context = ActionContext(actor=principal.actor, purpose=purpose, case=case)
     result = await run_in_threadpool(ctx.store.verify, data_a, data_b, far=values.far,
-                                     context=context)
+                                     context=context, accurate=values.accurate)
     return to_jsonable(result)
 
 
