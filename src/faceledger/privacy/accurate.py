@@ -11,18 +11,26 @@ left out of their copy or their erasure for that reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import NoFaceError
 from ..models.fusion import FusedTemplate
+from ..parts import HasCatalog, HasModels, HasSettings
 from ..search.decisions import operating_point
 from ..search.engine import load_probe
 from ..search.fused import SHORTLIST_FAR, fused_point, group_by_photo, rescore, shortlist
 
-if TYPE_CHECKING:
-    from ..ledger import Store
+
+@runtime_checkable
+class AccurateParts(HasSettings, HasCatalog, HasModels, Protocol):
+    """Re-scoring needs the models (both packs: the fused embedder, loaded on first use),
+    the catalog (the shortlisted faces' photos) and a way to read those photos again."""
+
+    def fused_embedder(self) -> Any: ...
+
+    def photo_faces_as_read(self, photo_id: int) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -34,13 +42,13 @@ class RescoredPerson:
     not_rescored: dict[int, str] = field(default_factory=dict)  # face id -> why
 
 
-def shortlist_threshold(store: Store, far: float) -> float:
+def shortlist_threshold(store: AccurateParts, far: float) -> float:
     """The default pack's threshold the index is searched at before re-scoring."""
     loose = operating_point(store.pack, SHORTLIST_FAR).match_threshold
     return min(loose, operating_point(store.pack, far).match_threshold)
 
 
-def fused_selfies(store: Store, selfies: list, vectors: np.ndarray) -> list[FusedTemplate]:
+def fused_selfies(store: AccurateParts, selfies: list, vectors: np.ndarray) -> list[FusedTemplate]:
     """Each selfie's face embedded by both packs: the face whose default embedding is the one
     already chosen for that selfie (``vectors``, in the same order)."""
     fused = store.fused_embedder()
@@ -57,7 +65,7 @@ def fused_selfies(store: Store, selfies: list, vectors: np.ndarray) -> list[Fuse
     return out
 
 
-def rescore_person(store: Store, probes: list[FusedTemplate], default_scores: dict[int, float],
+def rescore_person(store: AccurateParts, probes: list[FusedTemplate], default_scores: dict[int, float],
                    far: float) -> RescoredPerson:
     """Re-score the shortlist of ``default_scores`` (face id -> the default pack's best
     similarity to the selfies) with the fused scorer and decide at its thresholds."""
