@@ -28,7 +28,8 @@ if __name__ == "__main__":
     root = Path(sys.argv[1])
     st = open_store(Settings(data_dir=root / "data", key_file=root / "keys" / "t.key",
                              models_dir=Path(sys.argv[2]), workers=2, batch_size=2))
-    st.ingest("events", workers=2, progress=lambda p: print("progress", p.done, flush=True))
+    st.ingest("events", workers=2, processes=True,
+              progress=lambda p: print("progress", p.done, flush=True))
 """
 
 
