@@ -29,7 +29,10 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class Lock(Protocol):
-    """An exclusive named lock, held until :meth:`release` or until its holder dies."""
+    """An exclusive named lock, held until :meth:`release` or until its holder dies.
+
+    Implementations subclass it for :meth:`require` and the context manager, which are the
+    same for every kind of lock."""
 
     name: str
 
@@ -43,7 +46,9 @@ class Lock(Protocol):
 
     def require(self, what: str, timeout: float = 0.0) -> Self:
         """:meth:`acquire` or raise :class:`BusyError` naming ``what`` is in progress."""
-        ...
+        if not self.acquire(timeout):
+            raise busy(what, self.holder())
+        return self
 
     def holder(self) -> str | None:
         """Who holds it (a process, and where), for the operator; None if unknown."""
@@ -51,9 +56,11 @@ class Lock(Protocol):
 
     def release(self) -> None: ...
 
-    def __enter__(self) -> Self: ...
+    def __enter__(self) -> Self:
+        return self
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 class Locks(Protocol):
@@ -86,7 +93,7 @@ class FileLocks:
         return f"FileLocks({str(self.data_dir)!r})"
 
 
-class FileLock:
+class FileLock(Lock):
     """An exclusive lock held on ``<data dir>/locks/<name>.lock`` until :meth:`release`."""
 
     def __init__(self, data_dir: Path | str, name: str) -> None:
@@ -125,12 +132,6 @@ class FileLock:
         self._fd = fd
         return True
 
-    def require(self, what: str, timeout: float = 0.0) -> Self:
-        """:meth:`acquire` or raise :class:`BusyError` naming ``what`` is in progress."""
-        if not self.acquire(timeout):
-            raise busy(what, self.holder())
-        return self
-
     def holder(self) -> str | None:
         pid = self.holder_pid()
         return f"process {pid}" if pid else None
@@ -150,12 +151,6 @@ class FileLock:
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
 
 def is_free(where: Path | str | Locks, name: str) -> bool:

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Self
+from typing import Any
 
 from ..errors import StoreError
-from .locks import busy, check_name
+from .locks import Lock, check_name
 from .pg_db import PostgresDB, psycopg, translated
 
 #: seconds: how soon PostgreSQL notices a holder's machine is gone (idle + count x interval)
@@ -48,7 +48,7 @@ class PgLocks:
         return f"PgLocks({self.db.location!r})"
 
 
-class PgLock:
+class PgLock(Lock):
     """An exclusive advisory lock on the store's database until :meth:`release`."""
 
     def __init__(self, db: PostgresDB, name: str) -> None:
@@ -104,11 +104,6 @@ class PgLock:
             conn.execute("SET lock_timeout = 0")
             return True
 
-    def require(self, what: str, timeout: float = 0.0) -> Self:
-        if not self.acquire(timeout):
-            raise busy(what, self.holder())
-        return self
-
     def holder(self) -> str | None:
         """The ``application_name`` of the session holding the lock (pid and host)."""
         key = self.key & 0xFFFFFFFFFFFFFFFF  # pg_locks shows a bigint key as two oids
@@ -140,12 +135,6 @@ class PgLock:
             pass  # the connection broke: the server dropped the lock with it
         finally:
             conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
     def __repr__(self) -> str:
         return f"PgLock({self.name!r}, held={self.held})"
