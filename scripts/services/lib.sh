@@ -13,3 +13,12 @@ terminate() {
   kill -KILL "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 }
+
+# started PIDFILE: the PID this script just forked is still alive. During start-up its name
+# is not yet the server's (it is bash until the redirections are open, then setsid, then the
+# server), so only `down` and `status` check the name, where the PID file may be stale.
+started() {
+  local pid
+  pid="$(cat "$1" 2>/dev/null)" || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}

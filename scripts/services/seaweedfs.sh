@@ -131,9 +131,9 @@ start() {
   local tries=0
   until answers; do
     tries=$((tries + 1))
-    if ! server_pid >/dev/null; then
+    if ! started "$pidfile"; then
       echo "seaweedfs: the server exited during start-up" >&2
-      tail -20 "$logfile" >&2
+      tail -20 "$logfile" >&2 || true
       exit 1
     fi
     if [ "$tries" -gt 90 ]; then
