@@ -9,6 +9,9 @@
 #           DIR/milvus.env:
 #             FACELEDGER_MILVUS_URL=milvus://127.0.0.1:PORT/faceledger
 #             FACELEDGER_MILVUS_DATA=DIR/milvus/data   (what an erasure scan reads)
+#             FACELEDGER_MILVUS_USER=root, FACELEDGER_MILVUS_PASSWORD=...
+#           The server runs with authentication on: at its first start the default root
+#           password is replaced by a random one, kept in DIR/milvus/password (0600).
 #           Running it again while the server is up only rewrites the env file.
 #   down    stop the server by the PID it recorded (SIGTERM, SIGKILL after 30 s).
 #   status  exit 0 and print host:port if the server answers, 1 otherwise.
@@ -46,16 +49,40 @@ server_pid() {
 port_of() { "$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
               "$base/ports.json" "$1"; }
 
+# answers: the server is healthy and a client signed in as root lists collections. At the
+# first start (no DIR/milvus/password yet) it signs in with Milvus's default password and
+# replaces it with a random one (written to password.new first, so a failed change locks
+# nobody out).
 answers() {
   [ -f "$base/ports.json" ] || return 1
   curl -fsS --max-time 2 "http://127.0.0.1:$(port_of metrics_port)/healthz" 2>/dev/null \
     | grep -q OK || return 1
-  "$py" - "$(port_of port)" <<'PY' >/dev/null 2>&1
-import sys, warnings
+  (umask 077; "$py" - "$(port_of port)" "$base" <<'PY' >/dev/null 2>&1)
+import os, secrets, sys, warnings
 warnings.filterwarnings("ignore")
 from pymilvus import connections, utility
-connections.connect(alias="probe", host="127.0.0.1", port=int(sys.argv[1]), timeout=5)
-utility.list_collections(using="probe", timeout=5)
+port, base = int(sys.argv[1]), sys.argv[2]
+kept, new = os.path.join(base, "password"), os.path.join(base, "password.new")
+def connect(password):
+    connections.connect(alias="probe", host="127.0.0.1", port=port, timeout=5,
+                        user="root", password=password)
+    utility.list_collections(using="probe", timeout=5)
+if os.path.exists(kept):
+    connect(open(kept).read().strip())
+    sys.exit(0)
+if os.path.exists(new):  # a change that may have happened before the file was renamed
+    try:
+        connect(open(new).read().strip())
+        os.replace(new, kept)
+        sys.exit(0)
+    except Exception:
+        connections.disconnect("probe")
+connect("Milvus")  # the default root password, at the first start
+password = secrets.token_urlsafe(24)
+with open(new, "w") as f:
+    f.write(password)
+utility.reset_password("root", "Milvus", password, using="probe")
+os.replace(new, kept)
 PY
 }
 
@@ -64,6 +91,8 @@ write_env() {
   {
     printf 'FACELEDGER_MILVUS_URL=milvus://127.0.0.1:%s/faceledger\n' "$(port_of port)"
     printf 'FACELEDGER_MILVUS_DATA=%s\n' "$base/data"
+    printf 'FACELEDGER_MILVUS_USER=root\n'
+    printf 'FACELEDGER_MILVUS_PASSWORD=%s\n' "$(cat "$base/password")"
   } >"$envfile.tmp"
   mv "$envfile.tmp" "$envfile"
 }

@@ -154,3 +154,29 @@ def test_the_next_search_honours_an_erasure_without_strong_reads(setup):
     assert a.guarantee_ts > 0 and b.guarantee_ts > 0  # the guarantee path ran, not Strong
     assert stale > 0, "the bounded control never saw an erased face: the test proves nothing"
     assert a.check().ok and b.check().ok and len(a) == 400 - len(erased)
+
+
+def test_the_server_refuses_a_client_without_its_password(milvus_url):
+    """Milvus 2.3 listens on every interface (it has no bind-address setting), so the
+    project's server runs with authentication on and a random root password: a client
+    without it, or with Milvus's default one, lists nothing."""
+    pymilvus = pytest.importorskip("pymilvus")
+    grpc = pytest.importorskip("grpc")
+    from faceledger.store.milvus_vectors import MilvusURL, credentials
+
+    url = MilvusURL.parse(milvus_url)
+    assert credentials(), "the services' env file gives the Milvus user and password"
+    for given in ({}, {"user": "root", "password": "Milvus"}):
+        alias = "anon-" + uuid.uuid4().hex[:6]
+        # pymilvus passes the server's refusal up as gRPC's own error, or as its own
+        with pytest.raises((pymilvus.exceptions.MilvusException, grpc.RpcError)) as err:
+            pymilvus.connections.connect(alias=alias, host=url.host, port=url.port,
+                                         timeout=10, **given)
+            pymilvus.utility.list_collections(using=alias, timeout=10)
+        assert any(w in str(err.value).lower() for w in ("auth", "password", "credential"))
+        pymilvus.connections.disconnect(alias)
+    alias = "auth-" + uuid.uuid4().hex[:6]
+    pymilvus.connections.connect(alias=alias, host=url.host, port=url.port, timeout=10,
+                                 **credentials())
+    assert isinstance(pymilvus.utility.list_collections(using=alias, timeout=10), list)
+    pymilvus.connections.disconnect(alias)
