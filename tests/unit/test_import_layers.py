@@ -165,7 +165,6 @@ def test_only_the_catalog_writes_sql_on_its_tables():
 STILL_TAKE_THE_STORE = {
     "pipeline.ingest", "pipeline.reader", "pipeline.writer", "pipeline.ray_ingest",
     "search.engine",
-    "people.service",
 }
 
 
