@@ -11,16 +11,14 @@ over the index's k-NN graph, with every face a user placed kept where it was pla
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import numpy as np
 
 from ..errors import ConfigError
-from ..parts import HasCatalog, HasKeys, HasModels, HasVectors
 from ..store.index_file import SMALL_ADD, one_omp_thread
 from ..store.persons import Persons
 from .cluster import Constraints, average_linkage, best_person, knn_edges
 from .graph import knn_graph
+from .parts import PeopleParts
 
 #: average cosine similarity at which faces are one person, per pack: chosen on LFW's
 #: peopleDevTrain people (``faceledger bench cluster``), never on the people it is tested on
@@ -33,13 +31,6 @@ NEIGHBOURS = 32
 #: peopleDevTrain people only (``faceledger bench cluster``, ``rights_by_person``): the
 #: lowest threshold whose wrongly included share there is at most 0.5 %.
 RIGHTS_THRESHOLDS = {"yunet-omz0095": 0.515}
-
-
-@runtime_checkable
-class PeopleParts(HasCatalog, HasVectors, HasKeys, HasModels, Protocol):
-    """Persons: the catalog (the persons tables, the faces' templates), the vector index
-    (neighbouring faces), the cipher (templates are decrypted to compare them) and the
-    model pack (its thresholds)."""
 
 
 def threshold_for(store: PeopleParts) -> float:
