@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import FaceLedgerError
-from ..store.locks import FileLocks, Locks
+from ..store.locks import Locks
 
 if TYPE_CHECKING:
     from .audit import AuditLog
@@ -39,7 +38,7 @@ class Completion:
 @contextmanager
 def audited_change(
     audit: AuditLog,
-    locks: Locks | Path,
+    locks: Locks,
     action: str,
     actor: str,
     purpose: str | None = None,
@@ -51,12 +50,11 @@ def audited_change(
 ) -> Iterator[Completion]:
     """``with audited_change(...) as done: <change>; done.outputs = {...}``.
 
-    ``locks``: the store's (``store.locks``; a data dir means its file locks); ``lock``: the
+    ``locks``: the store's (``store.locks``: on a cluster store, the locks every machine
+    shares; a data dir's file locks would hold on one machine only); ``lock``: the
     lock held from before the intent until after the completion (one such change at a time
     per store); ``what``: how a busy lock is named to the user."""
     audit.require_writable()  # before the lock and the change: a log that cannot record it
-    if isinstance(locks, (str, Path)):
-        locks = FileLocks(locks)
     with locks.lock(lock).require(f"another {what}", LOCK_WAIT_S) as held:
         intent = audit.begin(action, actor, purpose, case, inputs, lock=held.name)
         done = Completion(inputs=dict(inputs or {}))

@@ -161,7 +161,7 @@ def opt_out_person_id(store: RightsParts, person_id: int, context: ActionContext
         raise ConfigError(f"person {person_id} has no face to take a template from")
     ref = reference or context.case or "opt-out request"
     purpose = context.purpose or "data-subject opt-out request"
-    with audited_change(store.audit, store.data_dir, "optout_add", context.actor, purpose,
+    with audited_change(store.audit, store.locks, "optout_add", context.actor, purpose,
                         context.case, {"person": int(person_id), "reference": ref},
                         lock=OPTOUT_LOCK, what="opt-out change") as done:
         entry = store.optout.add(vectors, ref, actor=context.actor)
