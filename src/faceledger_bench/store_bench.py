@@ -460,8 +460,9 @@ def search_steps(index_file, queries: np.ndarray) -> dict[str, float]:
 #: (fraction of the lists probed, re-rank shortlist, OpenMP threads, FAISS parallel_mode)
 SWEEP = (
     (1 / 2, 1024, 1, 0), (3 / 8, 1024, 1, 0), (1 / 4, 1024, 1, 0),
+    (1 / 2, 768, 1, 0), (3 / 8, 768, 1, 0),
     (1 / 2, 512, 1, 0), (3 / 8, 512, 1, 0), (1 / 4, 512, 1, 0),
-    (1 / 2, 256, 1, 0), (3 / 8, 256, 1, 0),
+    (1 / 2, 256, 1, 0),
     (1 / 2, 1024, 2, 0), (1 / 2, 1024, 2, 1),
 )
 
