@@ -9,8 +9,15 @@ opened, not built:
 
 * ``cold``: the first open, which trains the index and writes its segments;
 * ``warm``: a second open (segments read back), the models loaded, then searches
-  (recall@10 against exact search over the same gallery), 1,000 faces added, 20 one-face
-  erasures, ``check`` and a retention run.
+  (recall@10 against exact search over the same gallery), two batches of 1,000 faces
+  added (the first batch after the open and a second one, each timed by phase: catalog
+  write, log replay into memory, save; ``add_1000_s`` is the second, steady-state batch),
+  20 one-face erasures, ``check`` and a retention run.
+
+With ``breakdown`` the warm phase also times an IVF-PQ search step by step (the per-search
+log check, coarse quantizer, list scan, re-rank read from the catalog, re-rank decrypt,
+re-rank compute) and sweeps the search knobs (lists probed, re-rank shortlist, threads),
+each with its recall@10.
 
 A search is timed twice: the vector store alone (``search_p50_ms``), and as
 ``Store.search`` runs it after the models (``engine_p50_ms``: the vector search, the
@@ -33,8 +40,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +86,13 @@ class StoreBenchReport:
     engine_p50_ms: float = float("nan")
     engine_p99_ms: float = float("nan")
     backends: str = "embedded (SQLite + FAISS)"
+    #: the first batch of 1,000 after the open (``add_1000_s`` is the second)
+    add_1000_first_s: float = float("nan")
+    #: seconds per phase of each batch: {"first": {...}, "second": {...}}
+    add_phases: dict = field(default_factory=dict)
+    #: with ``breakdown``: p50/p99 ms of each step of one search, and the knob sweep
+    search_breakdown: dict = field(default_factory=dict)
+    search_sweep: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -238,7 +253,8 @@ def _phase_cold(root: str, models_dir: str, where: Where, out) -> None:
 
 
 def _phase_warm(root: str, models_dir: str, where: Where, queries: np.ndarray,
-                truth: np.ndarray, mates: np.ndarray, new_vectors: np.ndarray, out) -> None:
+                truth: np.ndarray, mates: np.ndarray, new_vectors: np.ndarray,
+                breakdown: bool, out) -> None:
     import faiss
 
     faiss.omp_set_num_threads(1)
@@ -259,8 +275,7 @@ def _phase_warm(root: str, models_dir: str, where: Where, queries: np.ndarray,
         lat.append(time.perf_counter() - t)
         found.append(np.pad(ids[0], (0, K - ids.shape[1]), constant_values=-1))
     found_a = np.stack(found)
-    recall = float(np.mean([np.intersect1d(a[a >= 0], e).size / K
-                            for a, e in zip(found_a, truth)]))
+    recall = _recall(found_a, truth)
     mate1 = float(np.mean(found_a[: mates.size, 0] == mates)) if mates.size else float("nan")
     after_search = _rss_mb()
     _note(search_p50_ms=statistics.median(lat) * 1000,
@@ -268,16 +283,22 @@ def _phase_warm(root: str, models_dir: str, where: Where, queries: np.ndarray,
           mate_at_1=mate1, rss_after_search_mb=after_search)
     engine_lat = _engine_latencies(store, queries)
     rss = _rss_mb()
+    steps, sweep = {}, []
+    if breakdown and _is_reranked_ivf(store.index_file):
+        steps = search_steps(store.index_file, queries)
+        _note(**{f"step_{k}": v for k, v in steps.items()})
+        sweep = search_sweep(store.index_file, queries, truth, mates)
 
-    # 1,000 faces through the ingest write path, then the index brought up to date
+    # two batches of 1,000 faces through the ingest write path, each followed by what
+    # ingest does: the index brought up to date in memory, then saved
     source_id = store.catalog.source(SOURCE).id
-    run_id = store.catalog.start_run(source_id, store.pack.name)
-    t = time.perf_counter()
-    ids = _write_faces(store, source_id, run_id, new_vectors, 10**9)
-    store.index_file.sync(dict(zip(ids.tolist(), new_vectors)))
-    store.index_file.save()
-    add_s = time.perf_counter() - t
-    _note(add_1000_s=add_s)
+    half = new_vectors.shape[0] // 2
+    phases = {}
+    for name, offset, batch in (("first", 10**9, new_vectors[:half]),
+                                ("second", 10**9 + half, new_vectors[half:])):
+        phases[name] = add_batch(store, source_id, batch, offset)
+        _note(**{f"add_{name}_{k}": v for k, v in phases[name].items()})
+    add_s = phases["second"]["total_s"]
 
     rng = np.random.default_rng(7)
     erase_ids = rng.choice(np.asarray(store.catalog.face_ids(store.pack.name)), 20, replace=False)
@@ -315,10 +336,182 @@ def _phase_warm(root: str, models_dir: str, where: Where, queries: np.ndarray,
         "engine_p50_ms": statistics.median(engine_lat) * 1000,
         "engine_p99_ms": float(np.percentile(engine_lat, 99)) * 1000,
         "recall_at_10": recall, "mate_at_1": mate1, "add_1000_s": add_s,
+        "add_1000_first_s": phases["first"]["total_s"], "add_phases": phases,
+        "search_breakdown": steps, "search_sweep": sweep,
         "erase_p50_s": statistics.median(erase_lat),
         "erase_p99_s": float(np.percentile(erase_lat, 99)),
         "check_s": check_s, "check_ok": report.ok, "retention_s": retention_s,
     })
+
+
+class Clock:
+    """Seconds spent in chosen methods of live objects while attached (bench-only
+    instrumentation: the methods are wrapped on the instances, the code is not changed)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = defaultdict(float)
+        self._wrapped: list[tuple[object, str]] = []
+
+    def watch(self, obj: object, method: str, name: str) -> None:
+        inner = getattr(obj, method)
+
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.spent[name] += time.perf_counter() - t
+
+        setattr(obj, method, timed)  # an instance attribute: shadows the class's method
+        self._wrapped.append((obj, method))
+
+    def close(self) -> None:
+        for obj, method in reversed(self._wrapped):
+            delattr(obj, method)
+        self._wrapped.clear()
+
+
+def add_batch(store, source_id: int, vectors: np.ndarray, offset: int) -> dict[str, float]:
+    """Add ``vectors`` as ingest does (catalog rows, the index's log replay with the vectors
+    at hand, a save, compacting when due); seconds in total and per phase."""
+    index_file = store.index_file
+    run_id = store.catalog.start_run(source_id, store.pack.name)
+    clock = Clock()
+    clock.watch(index_file.catalog, "log_changes", "log_read")
+    clock.watch(index_file.catalog, "embeddings", "vectors_read")
+    clock.watch(index_file.catalog, "prune_log", "log_prune")
+    clock.watch(index_file.index, "add", "vector_add")
+    clock.watch(index_file.files, "write_segment", "segment_write")
+    clock.watch(index_file.files, "write_manifest", "manifest_write")
+    try:
+        t0 = time.perf_counter()
+        ids = _write_faces(store, source_id, run_id, vectors, offset)
+        t1 = time.perf_counter()
+        index_file.sync(dict(zip(ids.tolist(), vectors)))
+        t2 = time.perf_counter()
+        in_sync = dict(clock.spent)
+        index_file.save(compact=index_file.compaction_due())
+        t3 = time.perf_counter()
+    finally:
+        clock.close()
+    store.catalog.finish_run(run_id, "completed", {"photos": len(ids), "faces": len(ids)})
+    out = {"total_s": t3 - t0, "catalog_write_s": t1 - t0, "replay_s": t2 - t1,
+           "save_s": t3 - t2}
+    for name, seconds in in_sync.items():
+        out[f"replay_{name}_s"] = seconds
+    for name, seconds in clock.spent.items():
+        if seconds - in_sync.get(name, 0.0) > 0:
+            out[f"save_{name}_s"] = seconds - in_sync.get(name, 0.0)
+    return out
+
+
+def _is_reranked_ivf(index_file) -> bool:
+    index = getattr(index_file, "index", None)
+    return getattr(index, "kind", "") == "ivfpq" and getattr(index, "reranker", None) is not None
+
+
+def search_steps(index_file, queries: np.ndarray) -> dict[str, float]:
+    """One IVF-PQ search at a time, step by step as ``IVFPQIndex._search`` runs them (the
+    store's log check, coarse quantizer, list scan, re-rank read, decrypt, compute); p50
+    and p99 ms of each step and of their sum, and how many queries gave other ids than
+    the store's own search (0 unless the steps drifted from the code)."""
+    from faceledger.store.ivf_index import default_nprobe
+
+    ivf = index_file.index
+    fa = ivf._index
+    nprobe = int(min(ivf.nprobe or default_nprobe(fa.nlist), fa.nlist))
+    shortlist = max(K, ivf.rerank)
+    names = ("log_check", "coarse", "list_scan", "rerank_read", "rerank_decrypt",
+             "rerank_compute")
+    spent: dict[str, list[float]] = {n: [] for n in names}
+    differ = 0
+    for q in queries:
+        q1 = np.ascontiguousarray(q[None, :], np.float32)
+        t0 = time.perf_counter()
+        index_file.sync()
+        t1 = time.perf_counter()
+        with index_file._lock:
+            dq, iq = fa.quantizer.search(q1, nprobe)
+            t2 = time.perf_counter()
+            fa.nprobe = nprobe
+            _, ids = fa.search_preassigned(q1, shortlist, iq, dq)
+            t3 = time.perf_counter()
+        cand = ids[0][ids[0] >= 0]
+        rows = index_file.catalog.embeddings(cand, index_file.pack)
+        t4 = time.perf_counter()
+        got, vecs = index_file._decode(rows)
+        t5 = time.perf_counter()
+        exact = vecs @ q1[0]
+        top = got[np.argsort(-exact, kind="stable")[:K]]
+        t6 = time.perf_counter()
+        for name, a, b in zip(names, (t0, t1, t2, t3, t4, t5), (t1, t2, t3, t4, t5, t6)):
+            spent[name].append(b - a)
+        _, ref = index_file.search(q1, K)
+        differ += int(not np.array_equal(ref[0][: top.size], top))
+    total = np.sum([spent[n] for n in names], axis=0)
+    out: dict[str, float] = {"nprobe": float(nprobe), "nlist": float(fa.nlist),
+                             "shortlist": float(shortlist), "differ": float(differ)}
+    for name, values in (*spent.items(), ("total", total)):
+        out[f"{name}_p50_ms"] = float(np.percentile(values, 50)) * 1000
+        out[f"{name}_p99_ms"] = float(np.percentile(values, 99)) * 1000
+    return out
+
+
+#: (fraction of the lists probed, re-rank shortlist, OpenMP threads, FAISS parallel_mode)
+SWEEP = (
+    (1 / 2, 1024, 1, 0), (3 / 8, 1024, 1, 0), (1 / 4, 1024, 1, 0),
+    (1 / 2, 768, 1, 0), (3 / 8, 768, 1, 0),
+    (1 / 2, 512, 1, 0), (3 / 8, 512, 1, 0), (1 / 4, 512, 1, 0),
+    (1 / 2, 256, 1, 0),
+    (1 / 2, 1024, 2, 0), (1 / 2, 1024, 2, 1),
+)
+
+
+def search_sweep(index_file, queries: np.ndarray, truth: np.ndarray, mates: np.ndarray,
+                 grid=SWEEP) -> list[dict]:
+    """Search p50/p99, recall@10 and the real mate at rank 1 for each knob setting, each
+    search as ``IndexFile.search`` runs it (log check, then the index) but on the
+    threads the setting names; the index's own settings are put back afterwards."""
+    import faiss
+
+    ivf = index_file.index
+    fa = ivf._index
+    saved = (ivf.nprobe, ivf.rerank, faiss.omp_get_max_threads(), fa.parallel_mode)
+    out = []
+    try:
+        for fraction, rerank, threads, mode in grid:
+            ivf.nprobe = max(1, int(round(fa.nlist * fraction)))
+            ivf.rerank = rerank
+            faiss.omp_set_num_threads(threads)
+            fa.parallel_mode = mode
+            lat, found = [], []
+            for q in queries:
+                t = time.perf_counter()
+                index_file.sync()
+                with index_file._lock:
+                    _, ids = ivf.search(q[None, :], K)
+                lat.append(time.perf_counter() - t)
+                found.append(np.pad(ids[0], (0, K - ids.shape[1]), constant_values=-1))
+            found_a = np.stack(found)
+            row = {"nprobe": ivf.nprobe, "lists_fraction": fraction, "rerank": rerank,
+                   "threads": threads, "parallel_mode": mode,
+                   "p50_ms": statistics.median(lat) * 1000,
+                   "p99_ms": float(np.percentile(lat, 99)) * 1000,
+                   "recall_at_10": _recall(found_a, truth),
+                   "mate_at_1": float(np.mean(found_a[: mates.size, 0] == mates))
+                   if mates.size else float("nan")}
+            _note(**{f"sweep_{k}": v for k, v in row.items()})
+            out.append(row)
+    finally:
+        ivf.nprobe, ivf.rerank = saved[0], saved[1]
+        faiss.omp_set_num_threads(saved[2])
+        fa.parallel_mode = saved[3]
+    return out
+
+
+def _recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([np.intersect1d(a[a >= 0], e).size / K
+                          for a, e in zip(found, truth)]))
 
 
 def _engine_latencies(store, queries: np.ndarray) -> list[float]:
@@ -364,7 +557,7 @@ def _in_child(target, *args) -> dict:
 
 def run_store_bench(gallery: SyntheticGallery, models_dir: Path, queries_n: int = 500,
                     workdir: Path | None = None, say=print, keep: Path | None = None,
-                    where: Where = Where()) -> StoreBenchReport:
+                    where: Where = Where(), breakdown: bool = False) -> StoreBenchReport:
     """With ``keep``, the built catalog is kept in that folder and a later run with the same
     folder starts from a copy of it (the index files are always built afresh; embedded
     stores only)."""
@@ -384,10 +577,10 @@ def run_store_bench(gallery: SyntheticGallery, models_dir: Path, queries_n: int 
         cold = _in_child(_phase_cold, str(root), str(models_dir), where)
         say(f"cold open {cold['open_cold_s']:.1f} s ({cold['kind']}); warm phase")
         rng = np.random.default_rng(99)
-        new = rng.normal(size=(1000, queries.shape[1])).astype(np.float32)
+        new = rng.normal(size=(2000, queries.shape[1])).astype(np.float32)
         new /= np.linalg.norm(new, axis=1, keepdims=True)
         warm = _in_child(_phase_warm, str(root), str(models_dir), where, queries, truth,
-                         mates, new)
+                         mates, new, breakdown)
     if not warm.pop("check_ok"):
         raise RuntimeError("check found the catalog and the index disagreeing")
     return StoreBenchReport(n=gallery.n, kind=cold["kind"], build_s=build_s,
@@ -450,6 +643,15 @@ def _cpu() -> str:
     return f"{os.cpu_count()} cores"
 
 
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def report_json(report: StoreBenchReport) -> str:
-    return json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
-                       for k, v in report.as_dict().items()}, indent=2)
+    return json.dumps(_rounded(report.as_dict()), indent=2)

@@ -183,6 +183,21 @@ def test_a_process_left_behind_a_pruned_log_reloads_from_the_files(setup, monkey
     assert ids[0] not in got
 
 
+def test_a_build_prunes_the_log_behind_its_files(setup, monkeypatch):
+    """A first open of a large catalog builds every segment: the log behind them is cut
+    there, not left for the next ingest's save (10 M faces: ~10 M rows to delete)."""
+    monkeypatch.setattr(index_file_module, "LOG_KEEP", 10)
+    writer, index, _ = setup
+    writer.add(unit_vectors(60, seed=3))
+    head = writer.catalog.log_head()
+    f = index("flat")  # no manifest yet: the open builds the files
+    assert f.catalog.log_floor() == head - 10 + 1
+    ids = writer.add(unit_vectors(5, seed=4))
+    f.save()
+    assert f.check().ok and len(f) == 65
+    assert f.search(unit_vectors(5, seed=4)[:1], 1)[1][0, 0] == ids[0]
+
+
 def test_a_rebuild_by_one_process_is_picked_up_by_the_other(setup):
     writer, index, directory = setup
     writer.add(unit_vectors(800))

@@ -265,8 +265,7 @@ class IndexFile:
             self.files.write_manifest(
                 Manifest(manifest.generation, manifest.kind, codec, head, segments))
             self.files.discard(gone)
-            if head - LOG_KEEP > 0 and self.catalog.log_floor() <= head - LOG_KEEP:
-                self.catalog.prune_log(head - LOG_KEEP)
+            self._prune_log(head)
 
     def compact(self) -> None:
         """Save, merging small segments into larger ones."""
@@ -383,6 +382,16 @@ class IndexFile:
         self.files.write_manifest(manifest)
         self.files.discard(self.files.strays(manifest) | (old.files() if old else set()))
         self.catalog.set_meta(GENERATION_META, generation)
+        # the files now reflect the log up to ``head``: forget what lies LOG_KEEP behind it
+        # here, so a store built from a large catalog (a first open, a retrain) does not
+        # leave millions of log rows for its next ingest's save to delete
+        self._prune_log(head)
+
+    def _prune_log(self, head: int) -> None:
+        """(Caller holds the file lock; the files reflect the log up to ``head``.) Forget
+        the log entries more than ``LOG_KEEP`` behind ``head``."""
+        if head - LOG_KEEP > 0 and self.catalog.log_floor() <= head - LOG_KEEP:
+            self.catalog.prune_log(head - LOG_KEEP)
 
     def _read_manifest_or_none(self) -> Manifest | None:
         try:

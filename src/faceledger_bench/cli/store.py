@@ -39,12 +39,16 @@ from .group import bench
 @click.option("--beside-embedded", is_flag=True,
               help="With --catalog/--vectors: measure the embedded store on the same gallery "
                    "first, in the same run, and print both with their ratios.")
+@click.option("--breakdown", is_flag=True,
+              help="Also time an IVF-PQ search step by step (log check, coarse quantizer, "
+                   "list scan, re-rank read, decrypt, compute) and sweep the search knobs "
+                   "(lists probed, re-rank shortlist, threads) with recall@10 for each.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def bench_store(n: int, queries: int, lfw_dir: Path | None, cache: Path | None,
                 models_dir: Path | None, workdir: Path | None, keep: Path | None,
-                catalog: str | None, vectors: str | None, beside_embedded: bool, seed: int,
-                as_json: bool) -> None:
+                catalog: str | None, vectors: str | None, beside_embedded: bool,
+                breakdown: bool, seed: int, as_json: bool) -> None:
     """Build a store of N faces through the ingest write path and measure it.
 
     Cold and warm open, RSS (models loaded), RAM and disk bytes per face, search p50/p99
@@ -52,6 +56,8 @@ def bench_store(n: int, queries: int, lfw_dir: Path | None, cache: Path | None,
     20 erasures, check, and a retention run; each phase in a fresh process.
 
     Example: faceledger bench store --n 1000000 --json
+
+    Example: faceledger bench store --n 10000000 --queries 300 --breakdown --json
 
     Example: faceledger bench store --n 100000 --catalog "$FACELEDGER_PG_URL"
     --vectors "$FACELEDGER_MILVUS_URL" --beside-embedded --json
@@ -75,7 +81,7 @@ def bench_store(n: int, queries: int, lfw_dir: Path | None, cache: Path | None,
         gallery = SyntheticGallery(fit_gallery_model(emb), emb, n, seed=seed)
         if not (catalog or vectors):
             report = run_store_bench(gallery, models, queries, workdir=workdir, say=say,
-                                     keep=keep)
+                                     keep=keep, breakdown=breakdown)
         else:
             where, cleanup = cluster_where(catalog, vectors)
             reports = {}
