@@ -25,8 +25,11 @@ def _project_root() -> Path:
 
 
 def default_models_dir() -> Path:
-    """``../shared/models`` next to the working directory or the source checkout, when it
-    exists; otherwise a per-user cache directory where ``faceledger models fetch`` puts files."""
+    """``FACELEDGER_MODELS_DIR`` when set; else ``../shared/models`` next to the working
+    directory or the source checkout, when it exists; otherwise a per-user cache directory
+    where ``faceledger models fetch`` puts files."""
+    if os.environ.get(ENV_PREFIX + "MODELS_DIR"):
+        return Path(os.environ[ENV_PREFIX + "MODELS_DIR"])
     for base in (Path.cwd(), _project_root()):
         candidate = (base / ".." / "shared" / "models").resolve()
         if candidate.is_dir():
@@ -35,6 +38,10 @@ def default_models_dir() -> Path:
 
 
 def default_datasets_dir() -> Path:
+    """``FACELEDGER_DATASETS_DIR`` when set; else ``../shared/datasets`` next to the working
+    directory or the source checkout."""
+    if os.environ.get(ENV_PREFIX + "DATASETS_DIR"):
+        return Path(os.environ[ENV_PREFIX + "DATASETS_DIR"])
     for base in (Path.cwd(), _project_root()):
         candidate = (base / ".." / "shared" / "datasets").resolve()
         if candidate.is_dir():

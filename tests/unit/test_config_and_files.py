@@ -79,3 +79,17 @@ def test_purpose_limitation_setting_from_the_environment():
                            "FACELEDGER_TRANSFERS": "none"})
     assert s.refuse_undeclared_purpose is True and s.transfers == "none"
     assert Settings.from_env({}).refuse_undeclared_purpose is False
+
+
+def test_the_default_model_and_dataset_dirs_follow_their_environment_variables(
+        tmp_path, monkeypatch):
+    from faceledger.config import default_datasets_dir, default_models_dir
+
+    monkeypatch.setenv("FACELEDGER_MODELS_DIR", str(tmp_path / "m"))
+    monkeypatch.setenv("FACELEDGER_DATASETS_DIR", str(tmp_path / "d"))
+    assert default_models_dir() == tmp_path / "m"
+    assert default_datasets_dir() == tmp_path / "d"
+    monkeypatch.delenv("FACELEDGER_MODELS_DIR")
+    monkeypatch.delenv("FACELEDGER_DATASETS_DIR")
+    assert default_models_dir() != tmp_path / "m"
+    assert default_datasets_dir() != tmp_path / "d"
