@@ -84,7 +84,7 @@ import json, os, sys, warnings
 warnings.filterwarnings("ignore")
 import psycopg
 from pymilvus import Collection, connections, utility
-from faceledger.store.milvus_vectors import MilvusURL
+from faceledger.store.milvus_vectors import MilvusURL, credentials
 report = json.load(open(sys.argv[1]))
 ids = [int(i) for i in (report.get("face_ids") or report.get("faces") or [])]
 if not ids:
@@ -92,7 +92,7 @@ if not ids:
 with psycopg.connect(os.environ["FACELEDGER_PG_URL"]) as conn:
     rows = conn.execute("SELECT count(*) FROM faces WHERE id = ANY(%s)", (ids,)).fetchone()[0]
 url = MilvusURL.parse(os.environ["FACELEDGER_MILVUS_URL"])
-connections.connect(host=url.host, port=url.port)
+connections.connect(host=url.host, port=url.port, **credentials())
 left = 0
 for name in utility.list_collections():
     if name.startswith(url.collection + "_"):

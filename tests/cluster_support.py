@@ -41,6 +41,14 @@ def service_settings() -> dict[str, str]:
     return found
 
 
+def export_milvus_credentials(found: dict[str, str]) -> None:
+    """The Milvus server's user and password into the environment, where the store's client
+    reads them (they are never in a URL or a store's configuration)."""
+    for key in ("FACELEDGER_MILVUS_USER", "FACELEDGER_MILVUS_PASSWORD"):
+        if found.get(key):
+            os.environ[key] = found[key]
+
+
 def pg_base_url() -> str | None:
     return service_settings().get(PG_URL_ENV)
 
@@ -77,9 +85,11 @@ def without_password(url: str) -> tuple[str, str | None]:
 
 def milvus_base_url() -> str | None:
     """The Milvus service's URL, when it is up and this checkout has the Milvus store."""
-    url = service_settings().get("FACELEDGER_MILVUS_URL")
+    found = service_settings()
+    url = found.get("FACELEDGER_MILVUS_URL")
     if not url:
         return None
+    export_milvus_credentials(found)
     try:
         import faceledger.store.milvus_vectors  # noqa: F401
     except ImportError:

@@ -123,4 +123,7 @@ def services_env() -> dict[str, str]:
 def milvus_url(services_env: dict[str, str]) -> str:
     if "FACELEDGER_MILVUS_URL" not in services_env:
         pytest.skip("Milvus is not among the servers that are up")
+    from .cluster_support import export_milvus_credentials
+
+    export_milvus_credentials(services_env)
     return services_env["FACELEDGER_MILVUS_URL"]

@@ -10,7 +10,10 @@ dirs under BASE_DIR) and its binaries, then *execs* the server, so the PID that
 
 Settings that differ from the package's defaults, and why:
 
-* every component advertises 127.0.0.1 (``*.ip``);
+* every component advertises 127.0.0.1 (``*.ip``); Milvus 2.3 has no setting for the address
+  its gRPC port binds, so it listens on every interface: authentication is therefore on
+  (``common.security.authorizationEnabled``), and ``milvus.sh`` replaces the default root
+  password with a random one at the first start;
 * erasure (docs/privacy.md, "Milvus"): dropped segment files are garbage-collected within
   seconds of a compaction (``dataCoord.gc``), the message queue (rocksmq, which holds every
   insert message) keeps consumed messages for one minute in pages of 256 KiB (a page goes only
@@ -48,6 +51,7 @@ EXTRA = {
     "rocksmq.rocksmqPageSize": 262144,
     "rocksmq.compactionInterval": 60,
     "rocksmq.compressionTypes": "[0, 0, 0, 0, 0]",
+    "common.security.authorizationEnabled": "true",
     "log.level": "warn",
     "common.gracefulStopTimeout": 10,
 }

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faceledger.store.milvus_vectors import MilvusURL
+from faceledger.store.milvus_vectors import MilvusURL, credentials
 
 Progress = Callable[[str], None]
 
@@ -116,7 +116,8 @@ class MilvusGallery:
 
         parsed = MilvusURL.parse(url)
         self.using = "bench-" + uuid.uuid4().hex[:8]
-        connections.connect(alias=self.using, host=parsed.host, port=parsed.port, timeout=30)
+        connections.connect(alias=self.using, host=parsed.host, port=parsed.port, timeout=30,
+                            **credentials())
         self.name = "bench_" + uuid.uuid4().hex[:12]
         schema = CollectionSchema([
             FieldSchema("id", DataType.INT64, is_primary=True, auto_id=False),

@@ -160,13 +160,9 @@ def test_only_the_catalog_writes_sql_on_its_tables():
     assert not offenders, "\n".join(offenders)
 
 
-#: modules below the root that still name ``Store`` (being narrowed to the parts they use,
-#: issue 10); the set may only shrink
-STILL_TAKE_THE_STORE = {
-    "pipeline.ingest", "pipeline.reader", "pipeline.writer", "pipeline.ray_ingest",
-    "search.engine", "privacy.access", "privacy.erasure", "privacy.self_service",
-    "privacy.rights", "privacy.retention", "privacy.keys", "people.service",
-}
+#: modules below the root that still name ``Store``: none since issue 10's narrowing; the
+#: set may only shrink
+STILL_TAKE_THE_STORE: set[str] = set()
 
 
 NAMES_LEDGER = re.compile(r"from \.+ledger import|(from|import) faceledger\.ledger")
@@ -211,3 +207,45 @@ def test_the_store_satisfies_every_parts_protocol(tmp_path):
         missing = {n: [a for a in dir(p) if not a.startswith("_") and not hasattr(store, a)]
                    for n, p in declared.items() if not isinstance(store, p)}
     assert not missing, missing
+
+
+def test_modules_use_only_the_parts_they_declare():
+    """A function that takes a parts protocol reads nothing else off it: every ``store.x``
+    on a parameter annotated with such a protocol names a member the protocol declares
+    (an attribute or a verb), so the protocol is the whole of what the module needs."""
+    import importlib
+    import inspect
+
+    from faceledger import parts as roles
+
+    role_types = {v for v in vars(roles).values() if inspect.isclass(v)
+                  and getattr(v, "_is_protocol", False) and v.__module__ == roles.__name__}
+
+    def members(protocol: type) -> set[str]:
+        return {name for cls in protocol.__mro__
+                for name in [*getattr(cls, "__annotations__", {}), *vars(cls)]}
+
+    undeclared = []
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path)
+        if layer(name) >= LAYERS["ledger"]:
+            continue
+        module = importlib.import_module(f"faceledger.{name}")
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for arg in [*fn.args.args, *fn.args.kwonlyargs]:
+                annotation = ast.unparse(arg.annotation) if arg.annotation else ""
+                protocol = getattr(module, annotation, None)
+                if not (inspect.isclass(protocol)
+                        and (protocol in role_types or role_types & set(protocol.__mro__))):
+                    continue
+                known = members(protocol)
+                undeclared += [
+                    f"{name}.{fn.name}:{node.lineno}: {arg.arg}.{node.attr} "
+                    f"({protocol.__name__} does not declare it)"
+                    for node in ast.walk(fn)
+                    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == arg.arg and node.attr not in known
+                ]
+    assert not undeclared, "\n".join(sorted(undeclared))

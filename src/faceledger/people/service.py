@@ -11,8 +11,6 @@ over the index's k-NN graph, with every face a user placed kept where it was pla
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..errors import ConfigError
@@ -20,9 +18,7 @@ from ..store.index_file import SMALL_ADD, one_omp_thread
 from ..store.persons import Persons
 from .cluster import Constraints, average_linkage, best_person, knn_edges
 from .graph import knn_graph
-
-if TYPE_CHECKING:
-    from ..ledger import Store
+from .parts import PeopleParts
 
 #: average cosine similarity at which faces are one person, per pack: chosen on LFW's
 #: peopleDevTrain people (``faceledger bench cluster``), never on the people it is tested on
@@ -37,24 +33,24 @@ NEIGHBOURS = 32
 RIGHTS_THRESHOLDS = {"yunet-omz0095": 0.515}
 
 
-def threshold_for(store: Store) -> float:
+def threshold_for(store: PeopleParts) -> float:
     return THRESHOLDS.get(store.pack.name, DEFAULT_THRESHOLD)
 
 
-def rights_threshold_for(store: Store) -> float:
+def rights_threshold_for(store: PeopleParts) -> float:
     return RIGHTS_THRESHOLDS.get(store.pack.name, threshold_for(store))
 
 
-def persons(store: Store) -> Persons:
+def persons(store: PeopleParts) -> Persons:
     return Persons(store.catalog)
 
 
-def _vectors(store: Store, face_ids: list[int]) -> dict[int, np.ndarray]:
+def _vectors(store: PeopleParts, face_ids: list[int]) -> dict[int, np.ndarray]:
     rows = store.catalog.embeddings(face_ids, store.pack.name)
     return {fid: store.cipher.decrypt_vector(blob).astype(np.float32) for fid, blob in rows}
 
 
-def _sums(store: Store, members: dict[int, list[int]], known: dict[int, np.ndarray]
+def _sums(store: PeopleParts, members: dict[int, list[int]], known: dict[int, np.ndarray]
           ) -> dict[int, tuple[np.ndarray, int]]:
     need = [f for fs in members.values() for f in fs if f not in known]
     vecs = {**_vectors(store, need), **known} if need else known
@@ -62,7 +58,7 @@ def _sums(store: Store, members: dict[int, list[int]], known: dict[int, np.ndarr
             for p, fs in members.items() if fs}
 
 
-def assign_new_faces(store: Store, known: dict[int, np.ndarray]) -> dict[int, int]:
+def assign_new_faces(store: PeopleParts, known: dict[int, np.ndarray]) -> dict[int, int]:
     """Give each of these new faces (id -> embedding, already in the index) a person:
     the best neighbouring one on average, or a new one; a face that shows two unconfirmed
     neighbouring persons to be alike on average merges them. Returns face -> person."""
@@ -119,7 +115,7 @@ def _confirmed(conn, person_id: int) -> bool:
     return Persons.confirmed(conn, person_id)
 
 
-def recluster(store: Store, k: int = NEIGHBOURS, batch: int = 8192) -> dict[str, int]:
+def recluster(store: PeopleParts, k: int = NEIGHBOURS, batch: int = 8192) -> dict[str, int]:
     """Cluster every face of the store again (average linkage over the index's k-NN
     graph), keeping every correction. Person ids (and names) are kept for the clusters that
     hold most of their faces."""
@@ -177,7 +173,7 @@ def recluster(store: Store, k: int = NEIGHBOURS, batch: int = 8192) -> dict[str,
     return {"faces": len(ids), "persons": len(plan)}
 
 
-def merge(store: Store, person_ids: list[int]) -> int:
+def merge(store: PeopleParts, person_ids: list[int]) -> int:
     """All these persons become the first one; its faces are confirmed (locked)."""
     table = persons(store)
     ids = [int(p) for p in dict.fromkeys(person_ids)]
@@ -193,7 +189,7 @@ def merge(store: Store, person_ids: list[int]) -> int:
     return target
 
 
-def split(store: Store, face_ids: list[int], name: str | None = None) -> int:
+def split(store: PeopleParts, face_ids: list[int], name: str | None = None) -> int:
     """These faces leave their persons for a new one; both sides are confirmed (locked), so
     re-clustering keeps them apart."""
     table = persons(store)
@@ -212,7 +208,7 @@ def split(store: Store, face_ids: list[int], name: str | None = None) -> int:
     return new
 
 
-def not_this_person(store: Store, face_id: int, person_id: int) -> int:
+def not_this_person(store: PeopleParts, face_id: int, person_id: int) -> int:
     """The face is not this person: it leaves for a person of its own, never to be put back
     in this one (its other faces are confirmed, so re-clustering keeps them)."""
     table = persons(store)
@@ -228,7 +224,7 @@ def not_this_person(store: Store, face_id: int, person_id: int) -> int:
     return new
 
 
-def rename(store: Store, person_id: int, name: str | None) -> None:
+def rename(store: PeopleParts, person_id: int, name: str | None) -> None:
     table = persons(store)
     table.require(person_id)
     if name is not None:
@@ -240,14 +236,14 @@ def rename(store: Store, person_id: int, name: str | None) -> None:
         table.lock(conn, person_id)
 
 
-def hide(store: Store, person_id: int, hidden: bool = True) -> None:
+def hide(store: PeopleParts, person_id: int, hidden: bool = True) -> None:
     table = persons(store)
     table.require(person_id)
     with store.catalog.write() as conn:
         table.set_fields(conn, person_id, hidden=int(hidden))
 
 
-def persons_in_results(store: Store, results: list) -> list[list[dict]]:
+def persons_in_results(store: PeopleParts, results: list) -> list[list[dict]]:
     """For each probe face of a search, the persons its matches belong to (matches with a
     "match" or "possible" decision): the person's id, name, face and photo counts, sources,
     cover face, which of its faces matched and how closely; best first."""
@@ -275,7 +271,7 @@ def persons_in_results(store: Store, results: list) -> list[list[dict]]:
     return out
 
 
-def reach_by_person(store: Store, queries: np.ndarray, face_ids: list[int]
+def reach_by_person(store: PeopleParts, queries: np.ndarray, face_ids: list[int]
                     ) -> tuple[list[int], list[int]]:
     """What a rights request reaches through persons: of the persons holding the faces the
     selfies matched (``face_ids``), those whose faces are on average alike a selfie at

@@ -33,18 +33,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 from ..errors import ModelError
+from ..parts import HasAudit, HasCatalog, HasLocks
 from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
 from .listing import PhotoRef, list_source
+from .ray_ingest import RayParts
 from .todo import TodoStream
 from .worker import AnalysisLane, PhotoResult, analyze_chunk, init_worker
-from .writer import CatalogWriter
-
-if TYPE_CHECKING:
-    from ..ledger import Store
+from .writer import CatalogWriter, WriterParts
 
 CHUNK = 16  # photos per task handed to a worker
 IN_FLIGHT = 2  # tasks queued per worker (bounds the results waiting in memory)
@@ -89,6 +88,19 @@ class IngestReport:
 ProgressCallback = Callable[[IngestProgress], None]
 
 
+@runtime_checkable
+class RecoveryParts(HasCatalog, HasLocks, HasAudit, Protocol):
+    """Finding crashed runs on open: the catalog's runs, their locks and the audit log."""
+
+
+@runtime_checkable
+class IngestParts(WriterParts, RayParts, Protocol):
+    """An ingest run: the writer's parts (catalog, cipher, opt-out list, index, subjects'
+    and people's parts), the sources, the tombstones (erased photos are never collected
+    again), the run lock, the audit log, and the models and settings the analysis lanes
+    (threads, processes or Ray actors) are built from."""
+
+
 def run_lock_name(source_id: int) -> str:
     """The lock an ingest of this source holds for its whole life."""
     return f"ingest-{int(source_id)}"
@@ -119,7 +131,7 @@ def auto_workers(limit: int, cores: int | None = None, load: float | None = None
 
 
 def ingest_source(
-    store: Store,
+    store: IngestParts,
     name: str,
     progress: ProgressCallback | None = None,
     stop_event: threading.Event | None = None,
@@ -143,7 +155,7 @@ def ingest_source(
 
 
 def _run_locked(
-    store: Store, name: str, info, source_id: int, lock_name: str,
+    store: IngestParts, name: str, info, source_id: int, lock_name: str,
     progress: ProgressCallback | None, stop_event: threading.Event | None,
     workers: int | None, actor: str, ray: str | None = None, processes: bool = False,
 ) -> IngestReport:
@@ -232,7 +244,7 @@ def _run_locked(
     return report
 
 
-def recover_crashed_runs(store: Store, pending: list) -> list[int]:
+def recover_crashed_runs(store: RecoveryParts, pending: list) -> list[int]:
     """Runs still marked "running" whose lock is free were left by a dead process: mark
     them crashed (with what they committed) and complete their audit intent. Returns the
     ids of the runs marked. ``pending``: the audit log's open intents."""
@@ -268,11 +280,11 @@ def recover_crashed_runs(store: Store, pending: list) -> list[int]:
     return marked
 
 
-def _source_of(store: Store, run_id: int) -> int:
+def _source_of(store: RecoveryParts, run_id: int) -> int:
     return store.catalog.run_source_id(run_id)
 
 
-def _record_end(store: Store, run_id: int, intent, status: str, counts: dict) -> None:
+def _record_end(store: RecoveryParts, run_id: int, intent, status: str, counts: dict) -> None:
     record = store.catalog.run(run_id)
     inputs = {"source": record.source, "run_id": run_id}
     outputs = {"run_id": run_id, "source": record.source, "status": status, **counts,
@@ -291,7 +303,7 @@ def _chunks(todo: Iterator[PhotoRef]) -> Iterator[list[PhotoRef]]:
 
 
 def _analyse(
-    store: Store, todo: Iterator[PhotoRef], workers: int,
+    store: IngestParts, todo: Iterator[PhotoRef], workers: int,
     stop_event: threading.Event | None, processes: bool = False,
 ) -> Iterator[PhotoResult]:
     """Results in the order of ``todo``, from ``workers`` lanes: in this process (one lane
@@ -336,7 +348,7 @@ def _analyse(
 
 
 def _analyse_in_threads(
-    store: Store, chunks: Iterator[list[PhotoRef]], workers: int,
+    store: IngestParts, chunks: Iterator[list[PhotoRef]], workers: int,
     stop_event: threading.Event | None,
 ) -> Iterator[PhotoResult]:
     """``workers`` lanes in threads of this process, each with its own

@@ -28,15 +28,13 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError, ModelError
 from ..images import ImageLimits
+from ..parts import HasModels, HasSettings
 from .reader import PhotoRef
 from .worker import PhotoResult
-
-if TYPE_CHECKING:
-    from ..ledger import Store
 
 BATCH = 16  # photos per batch handed to an actor
 IN_FLIGHT = 2  # batches queued per actor, so that it never waits for the coordinator
@@ -117,7 +115,13 @@ class _Actor:
     busy: int = 0
 
 
-def analyse_on_ray(store: Store, todo: Iterable[PhotoRef], address: str,
+@runtime_checkable
+class RayParts(HasSettings, HasModels, Protocol):
+    """What the Ray actors are built from: the pack's name, the settings (models dir,
+    licence) and the image limits."""
+
+
+def analyse_on_ray(store: RayParts, todo: Iterable[PhotoRef], address: str,
                    stop_event: threading.Event | None, workers: int | None = None,
                    batch: int = BATCH) -> Iterator[PhotoResult]:
     """Results of every photo of ``todo`` (in the order batches finish), analysed on Ray
@@ -138,7 +142,7 @@ def analyse_on_ray(store: Store, todo: Iterable[PhotoRef], address: str,
 
 
 class _RayRun:
-    def __init__(self, ray: Any, store: Store, workers: int | None,
+    def __init__(self, ray: Any, store: RayParts, workers: int | None,
                  stop_event: threading.Event | None) -> None:
         self.ray = ray
         self.stop_event = stop_event

@@ -34,7 +34,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 from ..errors import (
     FaceLedgerError,
@@ -46,14 +46,12 @@ from ..errors import (
 )
 from ..images import DecodedImage, ImageLimits, decode_image, sha256_bytes
 from ..images.files import CHUNK, DIR_FLAGS, open_regular, read_fd
+from ..parts import HasModels, HasSources
 from ..privacy.declared_hosts import DeclaredHost, is_web_url, parse_declared_hosts
 from ..store.records import PhotoRecord
 from ..types import SourceInfo
 from . import s3_source
 from .http_fetch import HttpLimits, fetch_url
-
-if TYPE_CHECKING:
-    from ..ledger import Store
 
 ZIP_METHODS = {
     zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
@@ -283,6 +281,14 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int,
 
 
 # -- photos already in the catalog: the photo route and face crops ---------------------------
+@runtime_checkable
+class StoredPhotoParts(HasSources, HasModels, Protocol):
+    """Reading a catalogued photo again: its record (the root's ``photo`` verb), its source
+    and the image limits."""
+
+    def photo(self, photo_id: int) -> PhotoRecord: ...
+
+
 @dataclass(frozen=True)
 class StoredPhoto:
     record: PhotoRecord
@@ -291,7 +297,7 @@ class StoredPhoto:
     image: DecodedImage
 
 
-def stored_photo(store: Store, photo_id: int) -> StoredPhoto:
+def stored_photo(store: StoredPhotoParts, photo_id: int) -> StoredPhoto:
     """A catalogued photo read again from its source: only a photo stored with status ok,
     through the same checks as ingest, with the bytes that were ingested (same SHA-256),
     decoding as an image of a known format."""

@@ -14,16 +14,23 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..parts import HasPrivacyLists
+from ..people.parts import PeopleParts
 from ..store.catalog import utc_now
 from ..subjects.alerts import raise_alerts
+from ..subjects.parts import SubjectParts
 from .worker import PhotoResult
 
-if TYPE_CHECKING:
-    from ..ledger import Store
+
+@runtime_checkable
+class WriterParts(SubjectParts, PeopleParts, HasPrivacyLists, Protocol):
+    """Writing a batch: the catalog, the cipher and the pack (its rows and templates), the
+    opt-out list, the vector index; the subjects' parts (consented watches' alerts) and the
+    people's (each new face joins a person)."""
 
 
 class Counts(Protocol):
@@ -38,7 +45,7 @@ _STOP = object()
 
 
 class CatalogWriter:
-    def __init__(self, store: Store, source_id: int, run_id: int, counts: Counts,
+    def __init__(self, store: WriterParts, source_id: int, run_id: int, counts: Counts,
                  depth: int = 4,
                  on_commit: Callable[[list[str]], None] | None = None) -> None:
         self._args = (store, source_id, run_id, counts)
@@ -94,7 +101,7 @@ class CatalogWriter:
 
 
 def write_batch(
-    store: Store, source_id: int, run_id: int, counts: Counts, batch: list[PhotoResult]
+    store: WriterParts, source_id: int, run_id: int, counts: Counts, batch: list[PhotoResult]
 ) -> None:
     """One transaction for a batch of photos and their faces; the index catches up after.
 

@@ -31,25 +31,52 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import FaceLedgerError, NoFaceError
 from ..images import DecodedImage
+from ..parts import HasAudit, HasKeys, HasSources, HasVectors
 from ..search.decisions import operating_point
 from ..search.engine import load_probe
-from .accurate import fused_selfies, rescore_person, shortlist_threshold
+from .accurate import AccurateParts, fused_selfies, rescore_person, shortlist_threshold
 from .sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..models.fusion import FusedTemplate
     from ..types import ActionContext
 
 ACCESS_FAR = 1e-3
 
 Selfie = bytes | str | Path | DecodedImage
+
+
+@runtime_checkable
+class FindPersonParts(AccurateParts, HasKeys, HasVectors, Protocol):
+    """Finding a person's faces: the models (to embed the selfies; both packs in accurate
+    mode), the vector index, the catalog and the cipher (the faces reached through their
+    persons are compared with the selfies), and the root's persons verbs
+    (:mod:`faceledger.people`)."""
+
+    def use_accurate(self, accurate: bool | None) -> bool: ...
+
+    def reach_by_person(self, queries: np.ndarray, face_ids: list[int]
+                        ) -> tuple[list[int], list[int]]: ...
+
+    def persons_of_faces(self, face_ids: list[int]) -> dict[int, int]: ...
+
+
+@runtime_checkable
+class AccessParts(FindPersonParts, HasAudit, HasSources, Protocol):
+    """A person's copy: what finding them takes, the audit log (logged searches that
+    returned a face; the copy's own entry), the sources (lawful bases), and the root's
+    verbs for the faces' crops and the person's named-subject records
+    (:mod:`faceledger.subjects`)."""
+
+    def face_crop(self, face_id: int, margin: float = 0.3, max_side: int = 256) -> bytes: ...
+
+    def subject_records_of(self, vectors: np.ndarray) -> list[dict]: ...
 
 
 @dataclass(frozen=True)
@@ -93,7 +120,8 @@ class AccessReport:
     audit_seq: int
 
 
-def selfie_embeddings(store: Store, selfies: list[Selfie]) -> tuple[np.ndarray, list[str]]:
+def selfie_embeddings(store: FindPersonParts, selfies: list[Selfie]
+                      ) -> tuple[np.ndarray, list[str]]:
     """The largest face of each selfie, embedded; and the selfies' sha256 (for the log)."""
     if not selfies:
         raise NoFaceError("give at least one selfie")
@@ -110,7 +138,7 @@ def selfie_embeddings(store: Store, selfies: list[Selfie]) -> tuple[np.ndarray, 
 
 
 def find_person(
-    store: Store, selfies: list[Selfie], far: float | None = None, limit: int = 100_000,
+    store: FindPersonParts, selfies: list[Selfie], far: float | None = None, limit: int = 100_000,
     accurate: bool | None = None,
 ) -> PersonSearch:
     """Every face in the store at or above the ``far`` threshold for any of the selfies
@@ -121,7 +149,7 @@ def find_person(
 
 
 def person_from_vectors(
-    store: Store, queries: np.ndarray, hashes: list[str], far: float | None = None,
+    store: FindPersonParts, queries: np.ndarray, hashes: list[str], far: float | None = None,
     limit: int = 100_000, fused: list[FusedTemplate] | None = None,
 ) -> PersonSearch:
     """:func:`find_person` for selfies already embedded (e.g. by an identity check); with
@@ -146,7 +174,7 @@ def person_from_vectors(
     return PersonSearch(hashes, far, threshold, strict, matches, queries, store.pack.name)
 
 
-def with_persons(store: Store, person: PersonSearch) -> PersonSearch:
+def with_persons(store: FindPersonParts, person: PersonSearch) -> PersonSearch:
     """``person`` with the faces its request reaches through persons: of the persons
     holding its matches, those a selfie is on average alike at the rights threshold
     (:func:`faceledger.people.service.reach_by_person`), and their faces that no selfie
@@ -166,7 +194,7 @@ def with_persons(store: Store, person: PersonSearch) -> PersonSearch:
 
 
 def _range_search(
-    store: Store, queries: np.ndarray, threshold: float, limit: int
+    store: FindPersonParts, queries: np.ndarray, threshold: float, limit: int
 ) -> dict[int, float]:
     index = store.index_file  # searches replay the catalog's log first: erasures elsewhere count
     total = len(index)
@@ -219,7 +247,7 @@ RECIPIENTS: tuple[dict[str, str], ...] = (
 policy, so this stays true when the policy changes."""
 
 
-def _times_returned(store: Store, face_ids: set[int]) -> dict[int, int]:
+def _times_returned(store: AccessParts, face_ids: set[int]) -> dict[int, int]:
     """How many logged searches returned each face. Only the count: the purposes and case
     references of those searches belong to other people's investigations."""
     seen: dict[int, int] = {}
@@ -255,7 +283,7 @@ def _processing(sources: list, recipients: list[dict[str, str]]) -> dict[str, An
 
 
 def build_access_data(
-    store: Store, person: PersonSearch, recipients: list[dict[str, str]] | None = None
+    store: AccessParts, person: PersonSearch, recipients: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
     records = store.catalog.faces(person.face_ids + person.cluster_face_ids)
     sources = {s.name: s for s in store.sources()}
@@ -319,7 +347,7 @@ RIGHTS_TEXT = (
 
 
 def export_access(
-    store: Store,
+    store: AccessParts,
     selfies: list[Selfie],
     out_dir: Path,
     context: ActionContext | None = None,

@@ -36,16 +36,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import IntegrityError, StoreError
+from ..parts import HasAudit, HasCatalog, HasLocks, HasPrivacyLists, HasVectors
 from ..store.sql import Database, SQLiteDB
 from .crypto import TemplateCipher
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..types import ActionContext
     from .audit import AuditEntry
 
@@ -64,6 +64,13 @@ MIGRATIONS = [("tombstones_0001_erased_photos", _TOMBSTONE_SCHEMA)]  # privacy.d
 _TOMBSTONE_KEY_AAD = b"faceledger:tombstone-key"
 ERASURE_LOCK = "erasure"
 ERASURE_WAIT = 300.0  # seconds to wait for another erasure to finish
+
+
+@runtime_checkable
+class ErasureParts(HasCatalog, HasVectors, HasAudit, HasLocks, HasPrivacyLists, Protocol):
+    """An erasure: the catalog's rows, the index's vectors, the audit log (intent and
+    entry), the erasure lock and the tombstones."""
+
 
 @dataclass(frozen=True)
 class ErasurePlan:
@@ -284,7 +291,7 @@ def open_privacy_db(where: Path | Database, migrations, pragmas) -> tuple[Databa
 
 
 def plan_erasure(
-    store: Store, face_ids: Iterable[int] = (), photo_ids: Iterable[int] = ()
+    store: ErasureParts, face_ids: Iterable[int] = (), photo_ids: Iterable[int] = ()
 ) -> tuple[ErasurePlan, list[int]]:
     """What an erasure of these ids removes; also the ids that do not exist."""
     catalog = store.catalog
@@ -316,7 +323,7 @@ def plan_erasure(
 
 
 def erase(
-    store: Store,
+    store: ErasureParts,
     face_ids: Iterable[int] = (),
     photo_ids: Iterable[int] = (),
     context: ActionContext | None = None,
@@ -345,7 +352,7 @@ def erase(
         return _erase_locked(store, request, context, vacuum)
 
 
-def resume_erasure(store: Store, intent: AuditEntry) -> ErasureReport:
+def resume_erasure(store: ErasureParts, intent: AuditEntry) -> ErasureReport:
     """Finish an erasure whose process died after its intent was written (the caller holds
     the erasure lock). Whatever of the plan is still held is erased now."""
     from ..types import ActionContext
@@ -357,7 +364,7 @@ def resume_erasure(store: Store, intent: AuditEntry) -> ErasureReport:
 
 
 def _erase_locked(
-    store: Store,
+    store: ErasureParts,
     request: dict,
     context: ActionContext,
     vacuum: bool,
@@ -411,7 +418,7 @@ def _erase_locked(
     )
 
 
-def erased_sources(store: Store, plan: ErasurePlan) -> list[dict]:
+def erased_sources(store: ErasureParts, plan: ErasurePlan) -> list[dict]:
     """Per source, how many of the plan's faces and photos it holds (names and counts only:
     what an erasure receipt tells the person)."""
     counts: dict[str, dict[str, int]] = {}
@@ -423,6 +430,6 @@ def erased_sources(store: Store, plan: ErasurePlan) -> list[dict]:
     return [{"source": k, **v} for k, v in sorted(counts.items())]
 
 
-def tombstones(store: Store) -> Tombstones:
+def tombstones(store: HasPrivacyLists) -> Tombstones:
     """The store's tombstone list (``privacy.db``, or the cluster store's catalog)."""
     return store.tombstones

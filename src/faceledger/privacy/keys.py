@@ -31,12 +31,21 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..config import Settings
 from ..errors import ConfigError, IntegrityError
+from ..parts import (
+    HasAudit,
+    HasCatalog,
+    HasKeys,
+    HasLocks,
+    HasPrivacyLists,
+    HasSettings,
+    HasVectors,
+)
 from .crypto import (
     ENV_KEY,
     TemplateCipher,
@@ -48,13 +57,21 @@ from .crypto import (
 )
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..store.catalog import Catalog
     from .audit import AuditLog
 
 KEY_META = "template_key_id"
 AUDIT_HEAD_LABEL = "audit-head"
 KEYS_LOCK = "keys"
+
+
+@runtime_checkable
+class RotationParts(HasSettings, HasKeys, HasCatalog, HasVectors, HasAudit, HasLocks,
+                    HasPrivacyLists, Protocol):
+    """A key rotation: the settings (the key file), the cipher it replaces (and the store
+    id, for the default key file), and every part that keeps something under the key: the
+    catalog's templates, the index, the audit head, the opt-out list and the tombstones;
+    the rotation lock."""
 
 
 def store_cipher(
@@ -160,7 +177,7 @@ class RotationReport:
 
 
 def rotate_keys(
-    store: Store,
+    store: RotationParts,
     new_key_out: Path | None = None,
     actor: str = "cli",
     env: Mapping[str, str] | None = None,
@@ -208,7 +225,7 @@ def rotate_keys(
 
 
 def _rotate(
-    store: Store, cipher: TemplateCipher, from_env: bool, key_path: Path, pending: Path,
+    store: RotationParts, cipher: TemplateCipher, from_env: bool, key_path: Path, pending: Path,
     also: Sequence[Reencryptor],
 ) -> tuple[str, TemplateCipher, int, int, dict[str, int]]:
     old_id = cipher.key_id_hex
@@ -244,14 +261,14 @@ def _rotate(
     return old_id, final, faces, optout, others
 
 
-def _reencrypt_catalog(store: Store, new: TemplateCipher) -> int:
+def _reencrypt_catalog(store: RotationParts, new: TemplateCipher) -> int:
     return store.catalog.rewrite_embeddings(
         lambda blob: None if new.is_current(blob)
         else new.encrypt_vector(new.decrypt_vector(blob)),
         meta={KEY_META: new.key_id_hex})
 
 
-def _reencrypt_subjects(store: Store, new: TemplateCipher) -> int:
+def _reencrypt_subjects(store: RotationParts, new: TemplateCipher) -> int:
     """Named subjects' and watches' templates and webhook secrets (catalog tables)."""
     from ..store.subjects import SubjectTables
 

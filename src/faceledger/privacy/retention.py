@@ -11,13 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .erasure import ErasureReport, erase
+from .erasure import ErasureParts, ErasureReport, erase
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..types import ActionContext
+
+
+@runtime_checkable
+class RetentionParts(ErasureParts, Protocol):
+    """A retention run: the erasure's parts (the catalog finds what expired; the audit log
+    records the run), and the root's verb that deletes expired watches
+    (:mod:`faceledger.subjects.watches`)."""
+
+    def purge_expired_watches(self, now: datetime | None = None,
+                              context: ActionContext | None = None) -> list[int]: ...
 
 
 @dataclass(frozen=True)
@@ -36,13 +45,13 @@ class RetentionReport:
         return len(self.erasure.faces) if self.erasure else 0
 
 
-def expired_photos(store: Store, now: datetime | None = None) -> dict[str, list[int]]:
+def expired_photos(store: RetentionParts, now: datetime | None = None) -> dict[str, list[int]]:
     """Per source name, the ids of photos past the source's retention period."""
     return store.catalog.expired_photo_ids(now or datetime.now(UTC))
 
 
 def run_retention(
-    store: Store,
+    store: RetentionParts,
     now: datetime | None = None,
     context: ActionContext | None = None,
     dry_run: bool = False,

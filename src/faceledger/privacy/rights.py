@@ -16,22 +16,40 @@ normalised mean of its faces' embeddings goes on the opt-out list first.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
-from .access import PersonSearch, Selfie, person_from_vectors, selfie_embeddings, with_persons
+from ..parts import HasSettings
+from .access import (
+    FindPersonParts,
+    PersonSearch,
+    Selfie,
+    person_from_vectors,
+    selfie_embeddings,
+    with_persons,
+)
 from .accurate import fused_selfies
 from .audited import audited_change
-from .erasure import ErasureReport, erase
+from .erasure import ErasureParts, ErasureReport, erase
 from .optout import OptOutEntry
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..models.fusion import FusedTemplate
     from ..types import ActionContext
 
 OPTOUT_LOCK = "optout"
+
+
+@runtime_checkable
+class RightsParts(FindPersonParts, ErasureParts, HasSettings, Protocol):
+    """Erasure and opt-out requests: finding the person, erasing their faces, the opt-out
+    list (in the privacy lists), the settings (the strict operating point; the data dir),
+    and the root's verb that forgets the person's subject enrolments and watches
+    (:mod:`faceledger.subjects`)."""
+
+    def forget_person_templates(self, vectors: np.ndarray,
+                                context: ActionContext | None = None) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -41,7 +59,7 @@ class OptOutResult:
 
 
 def erase_person(
-    store: Store,
+    store: RightsParts,
     selfies: list[Selfie],
     face_ids: list[int] | None = None,
     context: ActionContext | None = None,
@@ -63,7 +81,7 @@ def erase_person(
                        include_cluster)
 
 
-def find_for_erasure(store: Store, vectors: np.ndarray, hashes: list[str],
+def find_for_erasure(store: RightsParts, vectors: np.ndarray, hashes: list[str],
                      far: float | None = None, fused=None) -> PersonSearch:
     """What an erasure request finds, for review: the direct matches (re-scored by the
     fused scorer when ``fused`` holds the selfies embedded by both packs), and the faces
@@ -85,7 +103,7 @@ def chosen_faces(person: PersonSearch, face_ids: list[int] | None = None,
     return sorted(chosen)
 
 
-def erase_found(store: Store, person: PersonSearch, face_ids: list[int] | None = None,
+def erase_found(store: RightsParts, person: PersonSearch, face_ids: list[int] | None = None,
                 context: ActionContext | None = None, vacuum: bool = False,
                 include_possible: bool = False, include_cluster: bool = False
                 ) -> ErasureReport:
@@ -106,7 +124,7 @@ def erase_found(store: Store, person: PersonSearch, face_ids: list[int] | None =
     )
 
 
-def _person_vectors(store: Store, person_id: int) -> tuple[list[int], np.ndarray]:
+def _person_vectors(store: RightsParts, person_id: int) -> tuple[list[int], np.ndarray]:
     from ..store.persons import Persons
 
     table = Persons(store.catalog)
@@ -117,7 +135,7 @@ def _person_vectors(store: Store, person_id: int) -> tuple[list[int], np.ndarray
     return faces, (np.stack(vecs) if vecs else np.zeros((0, 0), np.float32))
 
 
-def erase_person_id(store: Store, person_id: int, context: ActionContext | None = None,
+def erase_person_id(store: RightsParts, person_id: int, context: ActionContext | None = None,
                     vacuum: bool = False) -> ErasureReport:
     """Erase every face of this person (Art. 17); the person goes with its last face, and
     its enrolments and watches go too. Nothing of it stays in any person's data: no
@@ -129,7 +147,7 @@ def erase_person_id(store: Store, person_id: int, context: ActionContext | None 
                  inputs={"person": int(person_id)}, vacuum=vacuum)
 
 
-def opt_out_person_id(store: Store, person_id: int, context: ActionContext | None = None,
+def opt_out_person_id(store: RightsParts, person_id: int, context: ActionContext | None = None,
                       reference: str | None = None) -> OptOutResult:
     """Opt a whole person out (Art. 21): the normalised mean of its faces' embeddings goes
     on the opt-out list (one template per person, as for selfies), then every face of the
@@ -155,7 +173,7 @@ def opt_out_person_id(store: Store, person_id: int, context: ActionContext | Non
 
 
 def opt_out_person(
-    store: Store,
+    store: RightsParts,
     selfies: list[Selfie],
     context: ActionContext | None = None,
     reference: str | None = None,
@@ -170,7 +188,7 @@ def opt_out_person(
 
 
 def opt_out_vectors(
-    store: Store,
+    store: RightsParts,
     vectors: np.ndarray,
     hashes: list[str],
     context: ActionContext | None = None,
@@ -205,7 +223,7 @@ def opt_out_vectors(
 
 
 def remove_opt_out(
-    store: Store, entry_id: int, context: ActionContext | None = None
+    store: RightsParts, entry_id: int, context: ActionContext | None = None
 ) -> OptOutEntry:
     from ..types import ActionContext
 

@@ -9,20 +9,32 @@ point count: what comes back, or is erased, is the person's own faces, never loo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import IdentityNotVerifiedError
-from .access import PersonSearch, build_access_data, person_from_vectors
+from ..parts import HasModels, HasSettings
+from .access import AccessParts, PersonSearch, build_access_data, person_from_vectors
 from .erasure import ErasureReport, erase
 from .identity import IdentityCheck
-from .rights import OptOutResult, opt_out_vectors
+from .rights import OptOutResult, RightsParts, opt_out_vectors
 
 if TYPE_CHECKING:
-    from ..ledger import Store
     from ..types import ActionContext
 
 
-def self_service_far(store: Store) -> float:
+@runtime_checkable
+class StrictPointParts(HasSettings, HasModels, Protocol):
+    """The strictest operating point: the pack's calibrated thresholds, else the settings'
+    (a watch's subject token uses it too: :mod:`faceledger.subjects.watches`)."""
+
+
+@runtime_checkable
+class SelfServiceParts(AccessParts, RightsParts, Protocol):
+    """A self-service request: the access copy's parts and the erasure and opt-out
+    requests' parts (the audit log, the identity checks' entries, among them)."""
+
+
+def self_service_far(store: StrictPointParts) -> float:
     """The strictest calibrated operating point of the store's pack: for a subject, a
     false match would show them (or erase) someone else's photo."""
     thresholds = store.pack.thresholds
@@ -35,14 +47,14 @@ def _verified(check: IdentityCheck) -> IdentityCheck:
     return check
 
 
-def own_faces(store: Store, check: IdentityCheck) -> PersonSearch:
+def own_faces(store: SelfServiceParts, check: IdentityCheck) -> PersonSearch:
     """The verified person's faces, at the strictest operating point only."""
     check = _verified(check)
     return person_from_vectors(store, check.embedding, [check.selfie_sha256 or ""],
                                far=self_service_far(store))
 
 
-def audit_identity_check(store: Store, context: ActionContext, check: IdentityCheck,
+def audit_identity_check(store: SelfServiceParts, context: ActionContext, check: IdentityCheck,
                          **details: Any) -> None:
     """Every attempt is logged, passed or not (hashes and scores, never a photo)."""
     store.audit.append("subject_identity_check", context.actor, context.purpose, context.case,
@@ -50,7 +62,7 @@ def audit_identity_check(store: Store, context: ActionContext, check: IdentityCh
 
 
 def access_request(
-    store: Store, check: IdentityCheck, context: ActionContext,
+    store: SelfServiceParts, check: IdentityCheck, context: ActionContext,
     recipients: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The person's copy (Art. 15) as data; logged."""
@@ -65,7 +77,8 @@ def access_request(
     return data
 
 
-def erasure_request(store: Store, check: IdentityCheck, context: ActionContext) -> ErasureReport:
+def erasure_request(store: SelfServiceParts, check: IdentityCheck, context: ActionContext
+                    ) -> ErasureReport:
     """Erase the person's own faces (Art. 17)."""
     person = own_faces(store, check)
     store.forget_person_templates(check.embedding, context)  # enrolments and watches too
@@ -77,7 +90,7 @@ def erasure_request(store: Store, check: IdentityCheck, context: ActionContext) 
 
 
 def opt_out_request(
-    store: Store, check: IdentityCheck, context: ActionContext, reference: str
+    store: SelfServiceParts, check: IdentityCheck, context: ActionContext, reference: str
 ) -> OptOutResult:
     """Put the person on the opt-out list and erase their faces held now (Art. 21)."""
     check = _verified(check)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import NoFaceError
 from ..images import DecodedImage, ImageLimits, decode_image, read_image_file
+from ..parts import HasCatalog, HasModels, HasVectors
 from ..types import FaceEmbedding, Match, ProbeResult
 from .decisions import OperatingPoint
 
-if TYPE_CHECKING:
-    from ..ledger import Store
+
+@runtime_checkable
+class SearchParts(HasModels, HasVectors, HasCatalog, Protocol):
+    """A search: the models (the probe's faces), the vector index and the catalog (the
+    matched faces' rows)."""
 
 
 def load_probe(image: bytes | str | Path | DecodedImage, limits: ImageLimits) -> DecodedImage:
@@ -26,7 +30,7 @@ def load_probe(image: bytes | str | Path | DecodedImage, limits: ImageLimits) ->
 
 
 def probe_faces(
-    store: Store, image: DecodedImage, largest_only: bool = False
+    store: SearchParts, image: DecodedImage, largest_only: bool = False
 ) -> list[FaceEmbedding]:
     faces = store.analyzer.analyze(image.bgr, largest_only=largest_only)
     if not faces:
@@ -35,7 +39,7 @@ def probe_faces(
 
 
 def search_index(
-    store: Store, faces: list[FaceEmbedding], k: int, point: OperatingPoint
+    store: SearchParts, faces: list[FaceEmbedding], k: int, point: OperatingPoint
 ) -> list[ProbeResult]:
     queries = np.stack([f.embedding for f in faces]).astype(np.float32)
     sims, ids = store.index_file.search(queries, k)

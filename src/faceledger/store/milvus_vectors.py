@@ -24,6 +24,11 @@ Same behaviour as :class:`~faceledger.store.index_file.IndexFile` from the store
   templates. Key rotation builds the collection again under the new key's rotation.
   Its limits (a few known pairs give it away): docs/privacy.md.
 
+The server's credentials come from the environment, never from the URL or the store's
+configuration: ``FACELEDGER_MILVUS_USER`` and ``FACELEDGER_MILVUS_PASSWORD`` (the server of
+``scripts/services/milvus.sh`` runs with authentication on and a random root password, which
+it writes to its env file); :func:`credentials` reads them for every client here.
+
 A collection per model pack, reached through an alias: ``rebuild`` and ``reencrypt``
 fill a new collection and move the alias in one step, so searches never see a half-built
 one. IVF_PQ and IVF_SQ8 scores are approximate, so for them a shortlist is re-ranked with
@@ -34,6 +39,7 @@ float32 vectors and their scores are exact.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import uuid
@@ -111,6 +117,18 @@ class MilvusURL:
         except ValueError as exc:
             raise ConfigError(f"{url!r}: bad port") from exc
         return cls(parts.hostname, port, name)
+
+
+def credentials(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``user``/``password`` keyword arguments for ``connections.connect`` from
+    ``FACELEDGER_MILVUS_USER``/``FACELEDGER_MILVUS_PASSWORD`` ({} when neither is set)."""
+    env = os.environ if env is None else env
+    user = env.get("FACELEDGER_MILVUS_USER", "")
+    password = env.get("FACELEDGER_MILVUS_PASSWORD", "")
+    if bool(user) != bool(password):
+        raise ConfigError("set both FACELEDGER_MILVUS_USER and FACELEDGER_MILVUS_PASSWORD, "
+                          "or neither")
+    return {"user": user, "password": password} if user else {}
 
 
 class Rotation:
@@ -194,7 +212,7 @@ class MilvusVectors:
 
         try:
             connections.connect(alias=self.using, host=self.url.host, port=self.url.port,
-                                timeout=20)
+                                timeout=20, **credentials())
         except MilvusException as exc:
             raise StoreError(f"cannot reach Milvus at {self.url.host}:{self.url.port}: "
                              f"{exc}") from exc
