@@ -22,6 +22,7 @@ held whole, since zipfile reads the central directory at once.
 
 from __future__ import annotations
 
+import itertools
 import os
 import urllib.parse
 import zipfile
@@ -143,8 +144,10 @@ def _list_s3(access: SourceAccess) -> Listing:
     bucket, _prefix = parse_s3_location(access.location)
     keys = s3_source.list_keys(access.location, access.endpoint, access.profile,
                                f"source {access.name!r}")
+    first = list(itertools.islice(keys, 1))  # the first page now: a refusal fails at once
     return _split_names(
-        keys, lambda key: PhotoRef(s3_source.object_uri(bucket, key), access)
+        itertools.chain(first, keys),
+        lambda key: PhotoRef(s3_source.object_uri(bucket, key), access),
     )
 
 
