@@ -106,3 +106,26 @@ def test_worker_count_follows_the_free_cores():
     assert auto_workers(2, cores=2, load=7.5, shared_models=True) == 2
     assert auto_workers(1, cores=2, load=0.0, shared_models=True) == 1
     assert auto_workers(8, cores=2, load=0.0, shared_models=True) == 2
+
+
+def test_a_url_list_that_repeats_photos_is_ingested_once_each(tmp_path, lfw_dir, models_dir):
+    """The listing streams, so repeats are dropped by the run (in flight or committed), not
+    by holding the whole list: every photo once, in two lanes with small batches."""
+    from .ingest_support import SOURCE
+
+    photos = photo_folder(tmp_path, lfw_dir, per_person=2)
+    uris = [p.as_uri() for p in sorted(photos.rglob("*.jpg"))]
+    listed = tmp_path / "list.txt"
+    # each photo, then each again right after (in flight) and once more at the end
+    listed.write_text("\n".join([u for u in uris for _ in (0, 1)] + uris) + "\n")
+    st = new_store(tmp_path, models_dir, photos, batch_size=4)
+    st.add_source("web", location=listed, kind="urls", root=photos, **SOURCE)
+    report = st.ingest("web", workers=2)
+    assert report.status == "completed"
+    assert report.photos == len(uris)
+    assert report.skipped <= len(uris)  # the repeats at the end whose first was committed
+    rows = st.catalog.query("SELECT uri FROM photos")
+    assert sorted(r[0] for r in rows) == sorted(uris)
+    again = st.ingest("web", workers=2)
+    assert (again.photos, again.skipped) == (0, len(uris))
+    st.close()

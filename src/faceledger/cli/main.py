@@ -256,6 +256,7 @@ def ingest(ctx, name, workers, processes, ray_address, as_json) -> None:
                 return
             if bar is None:
                 bar = tqdm(total=state.total, unit="photo", dynamic_ncols=True)
+            bar.total = state.total  # grows while the listing streams
             bar.n = state.done
             bar.set_postfix(
                 faces=state.faces, errors=state.errors, dup=state.duplicates, refresh=False

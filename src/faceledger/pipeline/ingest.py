@@ -25,6 +25,7 @@ stop event ends the run as "interrupted" with everything committed so far kept.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import multiprocessing
 import os
 import threading
@@ -40,6 +41,7 @@ from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
 from .listing import PhotoRef, list_source
 from .ray_ingest import RayParts
+from .todo import TodoStream
 from .worker import AnalysisLane, PhotoResult, analyze_chunk, init_worker
 from .writer import CatalogWriter, WriterParts
 
@@ -49,7 +51,7 @@ IN_FLIGHT = 2  # tasks queued per worker (bounds the results waiting in memory)
 
 @dataclass
 class IngestProgress:
-    total: int
+    total: int  # photos to read found so far (the listing streams: final once listed_all)
     done: int = 0
     faces: int = 0
     errors: int = 0
@@ -57,6 +59,7 @@ class IngestProgress:
     blocked: int = 0
     elapsed: float = 0.0
     unsupported: int = 0  # files the source holds that are not decoded (not read)
+    listed_all: bool = False  # the source's listing has been read to its end
 
     @property
     def photos_per_second(self) -> float:
@@ -157,19 +160,25 @@ def _run_locked(
     workers: int | None, actor: str, ray: str | None = None, processes: bool = False,
 ) -> IngestReport:
     catalog = store.catalog
-    listing = list_source(info)
-    refs = listing.refs
-    known = catalog.known_uris(source_id)
-    todo = [r for r in refs if r.uri not in known]
-    erased = tombstones(store).filter(source_id, [r.uri for r in todo])  # never re-collect
-    todo = [r for r in todo if r.uri not in erased]
-    state = IngestProgress(total=len(todo), unsupported=listing.unsupported_count)
+    listing = list_source(info)  # streamed: read as the analysis asks for photos
+    erasures = tombstones(store)
+    todo = TodoStream(listing.refs, lambda uris: catalog.known_among(source_id, uris),
+                      lambda uris: erasures.filter(source_id, uris))  # never re-collect
+    state = IngestProgress(total=0)
     run_id = catalog.start_run(source_id, store.pack.name)
     started = time.perf_counter()
     status = "failed"
     if workers is None and ray is None:
         shared = not processes and store.analyzer.parallel_in_threads
         workers = auto_workers(store.settings.workers, shared_models=shared)
+
+    def report_progress() -> None:
+        state.total, state.listed_all = todo.handed_out, todo.exhausted
+        state.unsupported = listing.unsupported_count
+        state.elapsed = time.perf_counter() - started
+        if progress:
+            progress(state)
+
     intent = None
     writer: CatalogWriter | None = None
     writer_error: Exception | None = None
@@ -178,28 +187,25 @@ def _run_locked(
         # the next open of the store marks the run crashed (see recover_crashed_runs)
         intent = store.audit.begin(
             "ingest", actor, purpose=info.purpose,
-            inputs={"source": name, "run_id": run_id, "photos_to_read": len(todo)},
+            inputs={"source": name, "run_id": run_id, "listing": "streamed"},
             lock=lock_name,
         )
-        if progress:
-            progress(state)
-        writer = CatalogWriter(store, source_id, run_id, state)
+        report_progress()
+        writer = CatalogWriter(store, source_id, run_id, state, on_commit=todo.committed)
         if ray is not None:
             from .ray_ingest import analyse_on_ray
 
-            results = analyse_on_ray(store, todo, ray, stop_event, workers=workers)
+            results = analyse_on_ray(store, iter(todo), ray, stop_event, workers=workers)
         else:
             assert workers is not None
-            results = _analyse(store, todo, workers, stop_event, processes)
+            results = _analyse(store, iter(todo), workers, stop_event, processes)
         batch: list[PhotoResult] = []
         for result in results:
             batch.append(result)
             if len(batch) >= store.settings.batch_size:
                 writer.put(batch)
                 batch = []
-                state.elapsed = time.perf_counter() - started
-                if progress:
-                    progress(state)
+                report_progress()
         if batch:
             writer.put(batch)
         writer.close()  # every batch committed (or its error raised here)
@@ -213,21 +219,19 @@ def _run_locked(
                 writer.close()
             except Exception as exc:  # recorded as failed below, then raised
                 status, writer_error = "failed", exc
-        state.elapsed = time.perf_counter() - started
-        if progress:
-            progress(state)
+        report_progress()
         # persist the run's faces; merge small segments only if enough piled up (a server
         # does that in the background, see store/compactor.py)
         store.index_file.save(compact=store.index_file.compaction_due())
         counts = {
             "photos": state.done, "faces": state.faces, "errors": state.errors,
-            "duplicates": state.duplicates, "skipped": len(refs) - len(todo),
+            "duplicates": state.duplicates, "skipped": todo.skipped,
             "blocked": state.blocked, "seconds": round(state.elapsed, 3),
             "unsupported": listing.unsupported_count,
         }
         catalog.finish_run(run_id, status, counts)
         report = IngestReport(run_id=run_id, source=name, status=status,  # type: ignore[arg-type]
-                              unsupported_suffixes=listing.unsupported, **counts)
+                              unsupported_suffixes=listing.unsupported_by_suffix(), **counts)
         inputs = {"source": name, "run_id": run_id}
         if intent is not None:
             store.audit.complete(intent, "ingest_run", actor, info.purpose, None,
@@ -293,9 +297,14 @@ def _record_end(store: RecoveryParts, run_id: int, intent, status: str, counts: 
                      inputs=inputs, outputs=outputs)
 
 
+def _chunks(todo: Iterator[PhotoRef]) -> Iterator[list[PhotoRef]]:
+    while chunk := list(itertools.islice(todo, CHUNK)):
+        yield chunk
+
+
 def _analyse(
-    store: IngestParts, todo: list[PhotoRef], workers: int, stop_event: threading.Event | None,
-    processes: bool = False,
+    store: IngestParts, todo: Iterator[PhotoRef], workers: int,
+    stop_event: threading.Event | None, processes: bool = False,
 ) -> Iterator[PhotoResult]:
     """Results in the order of ``todo``, from ``workers`` lanes: in this process (one lane
     in this thread; several in threads sharing one copy of the models), or in worker
@@ -303,8 +312,9 @@ def _analyse(
     at once (a detector that cannot be copied, a recognizer that is not ``concurrent``):
     each process loads its own models."""
     limits = store.limits
-    chunks = (todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK))
-    if workers <= 1 or len(todo) <= CHUNK:
+    first = list(itertools.islice(todo, CHUNK + 1))  # one chunk or less: one lane
+    chunks = _chunks(itertools.chain(first, todo))
+    if workers <= 1 or len(first) <= CHUNK:
         lane = AnalysisLane(store.analyzer, limits)
         try:
             for chunk in chunks:

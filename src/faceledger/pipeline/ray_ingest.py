@@ -21,11 +21,12 @@ Ray is an optional extra: ``pip install 'faceledger[ray]'``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -120,17 +121,20 @@ class RayParts(HasSettings, HasModels, Protocol):
     licence) and the image limits."""
 
 
-def analyse_on_ray(store: RayParts, todo: list[PhotoRef], address: str,
+def analyse_on_ray(store: RayParts, todo: Iterable[PhotoRef], address: str,
                    stop_event: threading.Event | None, workers: int | None = None,
                    batch: int = BATCH) -> Iterator[PhotoResult]:
     """Results of every photo of ``todo`` (in the order batches finish), analysed on Ray
-    actors: ``workers`` of them (default: one per CPU of the cluster)."""
+    actors: ``workers`` of them (default: one per CPU of the cluster). ``todo`` is read
+    only as actors have room for more batches (a listing streams)."""
     ray = import_ray()
     owned = connect(ray, address)
     run = _RayRun(ray, store, workers, stop_event)
+    refs = iter(todo)
+    batches = (_Batch(i, part) for i, part in
+               enumerate(iter(lambda: list(itertools.islice(refs, batch)), [])))
     try:
-        yield from run.results([_Batch(i, todo[s : s + batch])
-                                for i, s in enumerate(range(0, len(todo), batch))])
+        yield from run.results(batches)
     finally:
         run.stop()
         if owned:
@@ -157,14 +161,15 @@ class _RayRun:
         handle = self.cls.remote(*self.args)
         self.actors[handle.ready.remote()] = _Actor(handle)
 
-    def results(self, batches: list[_Batch]) -> Iterator[PhotoResult]:
-        queue = deque(batches)
-        done: set[int] = set()
+    def results(self, batches: Iterator[_Batch]) -> Iterator[PhotoResult]:
+        queue: deque[_Batch] = deque()  # batches to hand out again (their actor died) first
+        done: set[int] = set()  # ids of the batches written (one int per batch of the run)
         started = time.monotonic()
-        while queue or self.pending:
+        fresh: _Batch | None = next(batches, None)
+        while queue or self.pending or fresh is not None:
             if self.stop_event is not None and self.stop_event.is_set():
                 return
-            self._hand_out(queue)
+            fresh = self._hand_out(queue, fresh, batches)
             waiting = list(self.pending) + [r for r, a in self.actors.items() if not a.ready]
             if not waiting:
                 raise ModelError("every Ray worker of this ingest died: "
@@ -196,12 +201,20 @@ class _RayRun:
                     done.add(item.id)
                     yield from results
 
-    def _hand_out(self, queue: deque[_Batch]) -> None:
+    def _hand_out(self, queue: deque[_Batch], fresh: _Batch | None,
+                  batches: Iterator[_Batch]) -> _Batch | None:
+        """Batches to the actors with room, retried ones first; returns the next fresh
+        batch not handed out yet (None when there is none left)."""
         for actor in self.actors.values():
-            while actor.ready and queue and actor.busy < IN_FLIGHT:
-                item = queue.popleft()
+            while actor.ready and (queue or fresh is not None) and actor.busy < IN_FLIGHT:
+                if queue:
+                    item = queue.popleft()
+                else:
+                    assert fresh is not None
+                    item, fresh = fresh, next(batches, None)
                 self.pending[actor.handle.analyze.remote(item.refs)] = (actor, item)
                 actor.busy += 1
+        return fresh
 
     def _actor_started(self, ref: Any) -> None:
         actor = self.actors[ref]

@@ -4,13 +4,16 @@ Each batch is one catalog transaction (photos, their faces, the opt-out check on
 face); vectors reach the index only after their transaction commits. The queue between the
 analysis and the writer holds at most ``depth`` batches, so a slow disk slows the analysis
 down instead of filling memory. An error in the writer (a full disk, a broken catalog) is
-raised again in the thread that feeds it, at its next ``put`` or at ``close``.
+raised again in the thread that feeds it, at its next ``put`` or at ``close``. ``on_commit``
+is told the URIs of each batch once its transaction has committed (the run's
+:class:`~.todo.TodoStream` then stops holding them as in flight).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -43,8 +46,10 @@ _STOP = object()
 
 class CatalogWriter:
     def __init__(self, store: WriterParts, source_id: int, run_id: int, counts: Counts,
-                 depth: int = 4) -> None:
+                 depth: int = 4,
+                 on_commit: Callable[[list[str]], None] | None = None) -> None:
         self._args = (store, source_id, run_id, counts)
+        self._on_commit = on_commit
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._error: BaseException | None = None
         self._closed = False
@@ -89,6 +94,8 @@ class CatalogWriter:
                 continue  # drain without writing: the run is failing
             try:
                 write_batch(*self._args, batch)
+                if self._on_commit is not None:
+                    self._on_commit([r.uri for r in batch])
             except BaseException as exc:  # handed to the feeding thread
                 self._error = exc
 

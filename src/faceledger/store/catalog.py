@@ -203,6 +203,20 @@ class Catalog:
         rows = self.query("SELECT uri FROM photos WHERE source_id = ?", (source_id,))
         return {r[0] for r in rows}
 
+    def known_among(self, source_id: int, uris: list[str]) -> set[str]:
+        """The subset of ``uris`` this source already has photos for (ingest checks its
+        listing a block at a time with this, instead of holding every URI ingested)."""
+        found: set[str] = set()
+        for start in range(0, len(uris), 500):
+            part = uris[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            rows = self.query(
+                f"SELECT uri FROM photos WHERE source_id = ? AND uri IN ({marks})",
+                (source_id, *part),
+            )
+            found.update(r[0] for r in rows)
+        return found
+
     def photo(self, photo_id: int) -> PhotoRecord:
         rows = self.query(
             "SELECT p.*, s.name AS source FROM photos p JOIN sources s ON s.id = p.source_id "
