@@ -113,8 +113,18 @@ def _cache_file(cache_dir: Path, analyzer, options: EmbedOptions, root: Path) ->
     h = hashlib.sha256()
     h.update(analyzer.name.encode())
     h.update(options.key().encode())
+    h.update(json.dumps(_detector_key(analyzer)).encode())
     h.update(str(Path(root).resolve()).encode())
     return Path(cache_dir) / f"emb-{analyzer.name}-{h.hexdigest()[:16]}.npz"
+
+
+def _detector_key(analyzer) -> dict:
+    """The detector settings that change what it finds (a cache made with other settings,
+    or before the detector had them, is not reused)."""
+    det = getattr(analyzer, "detector", None)
+    names = ("passes", "score_threshold", "max_side", "fine_factor", "proposal_score",
+             "proposal_max_face", "cell", "coarse_side", "coarse_min_face")
+    return {n: getattr(det, n) for n in names if hasattr(det, n)}
 
 
 def _read_cache(path: Path | None) -> dict[str, tuple]:
