@@ -11,6 +11,7 @@ import numpy as np
 
 from faceledger.errors import ConfigError, FaceLedgerError
 from faceledger.images.decode import read_image_file
+from faceledger.models.plausible import plausible_faces
 
 from .wider_eval import SUBSETS, evaluate, load_ground_truth
 
@@ -21,6 +22,7 @@ class DetectReport:
     images: int
     faces_detected: int
     ap: dict[str, float]
+    refused_implausible: int  # detections the landmark check refused (not in faces_detected)
     seconds: float  # detection time only (decode excluded), process CPU seconds
     settings: dict = field(default_factory=dict)
 
@@ -33,6 +35,7 @@ class DetectReport:
             "detector": self.detector,
             "images": self.images,
             "faces_detected": self.faces_detected,
+            "refused_implausible": self.refused_implausible,
             "ap": self.ap,
             "seconds": self.seconds,
             "images_per_second": self.images_per_second,
@@ -74,10 +77,13 @@ def run_detect(
     name: str = "detector",
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    plausible: bool = True,
 ) -> DetectReport:
     """Detect faces in every ground-truth image present under ``images_dir`` and score them
-    with the official WIDER FACE protocol."""
-    return run_detect_many({name: detector}, images_dir, gt_dir, limit, progress)[0]
+    with the official WIDER FACE protocol. With ``plausible`` (as the analyzer does), the
+    detections whose landmarks cannot be a face's are refused and counted."""
+    return run_detect_many({name: detector}, images_dir, gt_dir, limit, progress,
+                           plausible=plausible)[0]
 
 
 def run_detect_many(
@@ -86,10 +92,12 @@ def run_detect_many(
     gt_dir: Path,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    plausible: bool = True,
 ) -> list[DetectReport]:
     """:func:`run_detect` for several detectors, interleaved image by image (their order
     rotating), so that the machine's other load falls on all of them alike and their
-    detection times can be compared as ratios. Times are process CPU seconds."""
+    detection times can be compared as ratios. Times are process CPU seconds, the landmark
+    check (``plausible``) included."""
     gt = load_ground_truth(gt_dir)
     present = [img for img in gt if (Path(images_dir) / img.relpath).is_file()]
     if limit:
@@ -102,6 +110,7 @@ def run_detect_many(
     preds: dict[str, dict[str, np.ndarray]] = {n: {} for n in names}
     spent = dict.fromkeys(names, 0.0)
     n_faces = dict.fromkeys(names, 0)
+    refused = dict.fromkeys(names, 0)
     for i, img in enumerate(present):
         try:
             bgr = read_image_file(Path(images_dir) / img.relpath).bgr
@@ -113,6 +122,10 @@ def run_detect_many(
             if bgr is not None:
                 t0 = time.process_time()
                 faces = detectors[n].detect(bgr)
+                if plausible:
+                    kept = plausible_faces(faces)
+                    refused[n] += len(faces) - len(kept)
+                    faces = kept
                 spent[n] += time.process_time() - t0
                 rows = np.array(
                     [[f.box.x, f.box.y, f.box.width, f.box.height, f.score] for f in faces]
@@ -128,8 +141,9 @@ def run_detect_many(
             detector=n,
             images=len(present),
             faces_detected=n_faces[n],
+            refused_implausible=refused[n],
             ap={s: ap[s] for s in SUBSETS},
             seconds=spent[n],
-            settings=detector_settings(detectors[n]),
+            settings={**detector_settings(detectors[n]), "plausible": plausible},
         ))
     return reports

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from faceledger import init_store
 from faceledger.cli.main import main
 from faceledger.privacy.rights import opt_out_person, remove_opt_out
+from faceledger.types import Box, DetectedFace, Landmarks
 from faceledger_bench.optout_bench import central_face, lfw_optout_split, measure_optout
 
 from ..conftest import lfw_image
@@ -40,8 +41,9 @@ def test_optout_blocks_the_person_and_almost_nobody_else(tmp_path, lfw_dir, mode
         rows = st.catalog.query(
             "SELECT f.box_x, f.box_y, f.box_w, f.box_h, p.width, p.height FROM faces f "
             "JOIN photos p ON p.id = f.photo_id WHERE p.uri LIKE '%/same/%'")
-        central = [r for r in rows
-                   if central_face([tuple(r[:4])], r["width"], r["height"]) is not None]
+        central = [r for r in rows if central_face(
+            [DetectedFace(Box(*r[:4]), Landmarks(((0.0, 0.0),) * 5), 1.0)],
+            r["width"], r["height"]) is not None]
         assert len(central) == m.same_photos - m.same_blocked
     finally:
         st.close()

@@ -40,6 +40,7 @@ from ..images import DecodedImage
 from ..search.decisions import operating_point
 from ..search.engine import load_probe
 from .accurate import fused_selfies, rescore_person, shortlist_threshold
+from .selfie import selfie_face
 from .sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
 
 if TYPE_CHECKING:
@@ -94,17 +95,17 @@ class AccessReport:
 
 
 def selfie_embeddings(store: Store, selfies: list[Selfie]) -> tuple[np.ndarray, list[str]]:
-    """The largest face of each selfie, embedded; and the selfies' sha256 (for the log)."""
+    """The face of each selfie (its most prominent, of a quality good enough to act on:
+    :func:`~faceledger.privacy.selfie.selfie_face`), embedded; and the selfies' sha256 (for
+    the log)."""
     if not selfies:
         raise NoFaceError("give at least one selfie")
     vectors, hashes = [], []
     for i, selfie in enumerate(selfies, 1):
         image = load_probe(selfie, store.limits)
         hashes.append(image.sha256)
-        faces = store.analyzer.analyze(image.bgr, largest_only=True)
-        if not faces:
-            raise NoFaceError(f"no face was found in selfie {i}")
-        vectors.append(np.asarray(faces[0].embedding, dtype=np.float32))
+        face = selfie_face(store, image.bgr, f"selfie {i}")
+        vectors.append(np.asarray(face.embedding, dtype=np.float32))
         del image
     return np.stack(vectors), hashes
 

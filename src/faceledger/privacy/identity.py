@@ -26,6 +26,7 @@ from ..images import DecodedImage
 from ..parts import HasKeys, HasModels
 from ..search.engine import load_probe
 from .crypto import TemplateCipher
+from .selfie import selfie_face
 
 Photo = bytes | str | Path | DecodedImage
 _AAD = b"faceledger:subject-reference:"
@@ -63,10 +64,8 @@ class IdentityCheck:
 
 
 def _largest_face(store: IdentityParts, image: DecodedImage, what: str) -> np.ndarray:
-    faces = store.analyzer.analyze(image.bgr, largest_only=True)
-    if not faces:
-        raise NoFaceError(f"no face was found in the {what}")
-    return np.asarray(faces[0].embedding, dtype=np.float32)
+    face = selfie_face(store, image.bgr, f"the {what}")
+    return np.asarray(face.embedding, dtype=np.float32)
 
 
 def enrol_reference(store: IdentityParts, photo: Photo, token_id: str) -> ReferenceTemplate:

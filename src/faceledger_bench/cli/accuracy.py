@@ -216,11 +216,16 @@ def identify_cmd(lfw_dir, people_file, no_flip, pack, models_dir, accept_researc
               help="Also run the single pass at score 0.6 (ingest's detector before issue 13), "
                    "interleaved image by image, and print the cost ratio.")
 @click.option("--limit", type=int, default=None, help="Score only the first N images.")
+@click.option("--keep-implausible", is_flag=True,
+              help="Keep detections whose landmarks cannot be a face's (the analyzer refuses "
+                   "them: ears, hair).")
 @with_common
 def detect_cmd(wider_images, gt_dir, score_threshold, scales, passes, max_side, baseline, limit,
-               pack, models_dir, accept_research_licence, cache_dir, as_json, quiet):
+               keep_implausible, pack, models_dir, accept_research_licence, cache_dir, as_json,
+               quiet):
     """WIDER FACE detection AP (easy / medium / hard, official protocol) and detection CPU
-    time, with the pack's detector as ingest runs it unless options change it.
+    time, with the pack's detector as ingest runs it (the landmark check included) unless
+    options change it.
 
     Example: faceledger bench detect --wider ../shared/datasets/wider-dev/images
     --gt ../shared/datasets/wider-dev/ground_truth --baseline
@@ -240,7 +245,7 @@ def detect_cmd(wider_images, gt_dir, score_threshold, scales, passes, max_side, 
                                       (), "single")
             detectors["single pass, score 0.6 (before issue 13)"] = base
         reports = run_detect_many(detectors, wider_images, gt_dir, limit=limit,
-                                  progress=_progress(not quiet))
+                                  progress=_progress(not quiet), plausible=not keep_implausible)
     except FaceLedgerError as exc:
         _fail(exc)
     if as_json:
@@ -249,7 +254,8 @@ def detect_cmd(wider_images, gt_dir, score_threshold, scales, passes, max_side, 
     first = reports[0]
     for report in reports:
         click.echo(f"detector        {report.detector} {report.settings}")
-        click.echo(f"images          {report.images} ({report.faces_detected} detections)")
+        click.echo(f"images          {report.images} ({report.faces_detected} detections, "
+                   f"{report.refused_implausible} refused as implausible)")
         for subset, ap in report.ap.items():
             click.echo(f"AP {subset:<12} {100.0 * ap:.1f}")
         click.echo(f"CPU s           {report.seconds:.1f} ({report.images_per_second:.2f} "

@@ -33,8 +33,13 @@ def match_json(match: object) -> dict:
 
 
 def results_json(results: list) -> list[dict]:
+    """One entry per probe face: the face, its quality and pose, whether it is too poor for
+    the matches to be relied on (``uncertain``, with a ``warning``), and its matches (each
+    with the gallery face's quality and pose)."""
     return [
-        {"probe_face": to_jsonable(r.probe_face), "matches": [match_json(m) for m in r.matches]}
+        {"probe_face": to_jsonable(r.probe_face), "quality": r.quality, "yaw": r.yaw,
+         "pitch": r.pitch, "uncertain": r.uncertain, "warning": r.warning,
+         "matches": [match_json(m) for m in r.matches]}
         for r in results
     ]
 
