@@ -4,7 +4,6 @@ and poor selfies say so (issue 13)."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import cv2
 import numpy as np
