@@ -56,7 +56,7 @@ def poor_probe_cmd(lfw_dir, pairs, kinds, far, pack, models_dir, accept_research
         for label, rates in (("without rule", r.without_rule), ("with rule", r.with_rule)):
             click.echo(f"  {label:<13} false match {_pct(rates.false_match)}  false possible "
                        f"{_pct(rates.false_possible)}  true match {_pct(rates.true_match)} "
-                       f"({rates.impostors} impostor / {rates.genuines} genuine pairs)")
+                       f"({rates.impostors} impostor / {rates.genuines} genuine comparisons)")
         bins = ", ".join(f"[{lo:.2f},{hi:.2f}) {n}: {_pct(rate)}"
                          for lo, hi, n, rate in r.by_quality if n)
         click.echo(f"  false match by probe quality (probes: rate): {bins}")
