@@ -51,6 +51,10 @@ def test_investigator_signs_in_and_searches_with_a_photo(page, site):
     width = first.locator("img").evaluate("img => img.complete ? img.naturalWidth : 0")
     assert width > 0
     assert "face(s) in the probe" in page.get_by_test_id("search-status").inner_text()
+    # each match and the probe face show their quality and pose; a good probe has no warning
+    assert first.get_by_test_id("quality").inner_text().startswith("quality 0.")
+    assert "yaw" in page.get_by_test_id("probe-quality").first.inner_text()
+    assert page.get_by_test_id("probe-warning").count() == 0
     shot(page, "search-results")
 
 
