@@ -23,7 +23,7 @@ import numpy as np
 from faceledger.config import default_datasets_dir, default_models_dir
 from faceledger.images.decode import read_image_file
 from faceledger.models import load_pack
-from faceledger_bench.embed import main_face
+from faceledger.models.prominence import main_face
 from faceledger_bench.lfw import images_dir, parse_pairs
 from faceledger_bench.metrics import threshold_at_far
 

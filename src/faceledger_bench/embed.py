@@ -26,7 +26,7 @@ from faceledger.errors import ConfigError, FaceLedgerError
 from faceledger.images.decode import read_image_file
 from faceledger.models.align import ARCFACE_REFERENCE_112, OMZ_REFERENCE_96x112, align_face
 from faceledger.models.base import l2_normalise
-from faceledger.models.prominence import most_prominent
+from faceledger.models.prominence import main_face
 from faceledger.types import DetectedFace
 
 ALIGNMENTS = ("pack", "arcface", "box", "stretch")
@@ -70,12 +70,6 @@ class ImageEmbeddings:
 
     def index(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.images)}
-
-
-def main_face(faces: list[DetectedFace], width: int, height: int) -> DetectedFace | None:
-    """The most prominent face (size x score x centrality), or None."""
-    idx = most_prominent(faces, width, height)
-    return None if idx is None else faces[idx]
 
 
 def _box_crop(bgr: np.ndarray, face: DetectedFace, size: int) -> np.ndarray:

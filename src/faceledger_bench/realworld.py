@@ -17,8 +17,9 @@ Sets (each from a seeded generator, the same on every run):
 * ``wider-dev``: the WIDER FACE dev subset (recall of the hard set's faces at the detector's
   own threshold, and AP).
 
-For LFW sets the face a photo is about is known from the source photo (the face nearest its
-centre, found once at 250 x 250); on the new photo the detection that overlaps that box best
+For LFW sets the face a photo is about is known from the source photo (its most prominent
+face, size x score x centrality as the rights flows choose, :mod:`faceledger.models.prominence`,
+found once at 250 x 250); on the new photo the detection that overlaps that box best
 (IoU >= 0.3) is taken, so a pasted or a rotated face is judged where it really is. A photo
 where it is not found counts as a miss, and its pairs as errors. Verification uses View 2's
 pairs (``pairs_per_fold`` matched + as many mismatched pairs of each of the ten folds) and
@@ -38,6 +39,7 @@ import numpy as np
 from faceledger.errors import ConfigError, FaceLedgerError
 from faceledger.images.decode import decode_image, read_image_file
 from faceledger.models.base import l2_normalise
+from faceledger.models.prominence import main_face
 from faceledger.types import Box, DetectedFace
 
 from .lfw import Pair, images_dir, parse_pairs, resolve_list_file
@@ -99,18 +101,6 @@ class _Embedder:
         return self.analyzer.embed(bgr, [face])[0]
 
 
-def central_face(faces: list[DetectedFace], width: int, height: int) -> DetectedFace | None:
-    """The face whose centre is nearest the photo's centre, relative to its size (LFW's
-    photos and dlib's chips are centred on their subject)."""
-    def cost(f: DetectedFace) -> float:
-        b = f.box
-        dx = (b.x + b.width / 2.0 - width / 2.0) / max(b.width, 1.0)
-        dy = (b.y + b.height / 2.0 - height / 2.0) / max(b.height, 1.0)
-        return dx * dx + dy * dy
-
-    return min(faces, key=cost, default=None)
-
-
 def _pixels(built: Built) -> np.ndarray:
     if built.bgr is not None:
         return built.bgr
@@ -169,7 +159,7 @@ def run_lfw_set(analyzer, reference_detector, name: str, lfw_dir: Path, pairs_fi
     analyzer.load()
     for i, rel in enumerate(images):
         source = read_image_file(root / rel).bgr
-        ref = central_face(reference_detector.detect(source), source.shape[1], source.shape[0])
+        ref = main_face(reference_detector.detect(source), source.shape[1], source.shape[0])
         if ref is None:
             # the source itself has no face for the reference pass: judge by the centre face
             missing.append(rel)
@@ -242,7 +232,7 @@ def run_dlib_phone(analyzer, dlib_dir: Path, seed: int = 0) -> SetReport:
             built = phone_photo(read_image_file(chip).bgr, rng)
             bgr = _pixels(built)
             faces = embedder.detect(bgr)
-            face = central_face(faces, bgr.shape[1], bgr.shape[0])
+            face = main_face(faces, bgr.shape[1], bgr.shape[0])
             if face is None:
                 no_face.append(f"{person.name}/{chip.name}")
                 vecs.append(np.full(analyzer.embedding_size, np.nan, dtype=np.float32))

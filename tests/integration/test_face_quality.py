@@ -14,7 +14,10 @@ from faceledger.api.routes.search import results_json
 from faceledger.errors import PoorPhotoError
 from faceledger.images.decode import read_image_file
 from faceledger.models import load_pack
+from faceledger.models.prominence import main_face
 from faceledger.privacy.access import find_person
+from faceledger.privacy.identity import check_identity, enrol_reference
+from faceledger.privacy.rights import erase_person, opt_out_person
 from faceledger.search.probe_quality import POOR_PROBE_QUALITY
 
 from ..conftest import lfw_image
@@ -123,3 +126,64 @@ def test_a_rights_flow_asks_for_a_better_selfie(store, lfw_dir, tmp_path):
         find_person(store, [poor])
     found = find_person(store, [lfw_image(lfw_dir, "Colin_Powell", 2)])
     assert found.matches
+
+
+def blurred_jpeg(path, sigma: float = 4.0) -> bytes:
+    return encode_jpeg(cv2.GaussianBlur(read_image_file(path).bgr, (0, 0), sigma))
+
+
+def test_erasure_and_opt_out_ask_for_a_better_selfie_and_change_nothing(store, lfw_dir):
+    faces_before = store.counts()["faces"]
+    entries_before, audit_before = len(store.optout), len(store.audit.entries())
+    poor = blurred_jpeg(lfw_image(lfw_dir, "Tony_Blair", 2))
+    with pytest.raises(PoorPhotoError, match="sharper photo"):
+        erase_person(store, [poor], context=CTX)
+    with pytest.raises(PoorPhotoError, match="sharper photo"):
+        opt_out_person(store, [poor], context=CTX)
+    # one good selfie beside a poor one is not enough either: every selfie is checked
+    with pytest.raises(PoorPhotoError, match="selfie 2"):
+        find_person(store, [lfw_image(lfw_dir, "Tony_Blair", 2), poor])
+    assert store.counts()["faces"] == faces_before
+    assert len(store.optout) == entries_before
+    assert len(store.audit.entries()) == audit_before
+
+
+def test_an_identity_check_fails_on_a_poor_selfie_with_the_reason(store, lfw_dir):
+    reference = enrol_reference(store, lfw_image(lfw_dir, "Hugo_Chavez", 1), "tok-q")
+    good = check_identity(store, reference, "tok-q", lfw_image(lfw_dir, "Hugo_Chavez", 2))
+    assert good.verified
+    poor = check_identity(store, reference, "tok-q",
+                          blurred_jpeg(lfw_image(lfw_dir, "Hugo_Chavez", 2)))
+    assert not poor.verified and "sharper photo" in poor.reason
+    with pytest.raises(PoorPhotoError):  # a poor reference photo is refused when issued
+        enrol_reference(store, blurred_jpeg(lfw_image(lfw_dir, "Hugo_Chavez", 1)), "tok-q2")
+
+
+def two_people(large: np.ndarray, small_: np.ndarray) -> np.ndarray:
+    """A 1,200 x 800 photo: ``large`` (an LFW photo, 2.4 x) left of the centre and ``small_``
+    (as it is) exactly at the centre, so the face nearest the centre is the small one."""
+    canvas = np.full((800, 1200, 3), 127, np.uint8)
+    big = cv2.resize(large, (600, 600), interpolation=cv2.INTER_CUBIC)
+    canvas[100:700, 0:600] = big
+    canvas[275:525, 475:725] = small_
+    return canvas
+
+
+def test_the_face_of_a_selfie_is_the_most_prominent_not_the_most_central(store, analyzer,
+                                                                         lfw_dir):
+    """Requirement 2: the rights flows and the benchmarks pick "the" face by prominence."""
+    tony = read_image_file(lfw_image(lfw_dir, "Tony_Blair", 2)).bgr
+    colin = read_image_file(lfw_image(lfw_dir, "Colin_Powell", 2)).bgr
+    photo = two_people(tony, colin)
+    faces = analyzer.detect(photo)
+    assert len(faces) >= 2
+    centre = (photo.shape[1] / 2, photo.shape[0] / 2)
+    nearest = min(faces, key=lambda f: (f.box.x + f.box.width / 2 - centre[0]) ** 2
+                  + (f.box.y + f.box.height / 2 - centre[1]) ** 2)
+    chosen = main_face(faces, photo.shape[1], photo.shape[0])
+    assert nearest.box.x > 400  # the small face at the centre (Colin Powell's)
+    assert chosen.box.x < 400 and chosen.box.area > 3 * nearest.box.area  # Tony Blair's
+    assert analyzer.analyze(photo, largest_only=True)[0].face == chosen
+    found = find_person(store, [encode_jpeg(photo)])
+    names = [store.catalog.faces([m.face_id])[m.face_id].photo_uri for m in found.matches]
+    assert names and all("Tony_Blair" in n for n in names)

@@ -9,8 +9,8 @@ import pytest
 
 from faceledger.images.decode import read_image_file
 from faceledger.models.packs import YUNET
+from faceledger.models.prominence import main_face
 from faceledger.models.yunet import YuNetDetector
-from faceledger_bench.realworld import central_face
 from faceledger_bench.realworld_sets import texture
 
 
@@ -25,15 +25,15 @@ def _lfw_photos(lfw_dir, n):
     return [read_image_file(f).bgr for f in files[:: len(files) // n][:n]]
 
 
-def _central(faces, bgr):
-    return central_face(faces, bgr.shape[1], bgr.shape[0])
+def _main(faces, bgr):
+    return main_face(faces, bgr.shape[1], bgr.shape[0])
 
 
 def test_lfw_faces_keep_the_reference_pass_box_and_landmarks(lfw_dir, detectors):
     single, auto = detectors
     for bgr in _lfw_photos(lfw_dir, 25):
-        a = _central(single.detect(bgr), bgr)
-        b = _central(auto.detect(bgr), bgr)
+        a = _main(single.detect(bgr), bgr)
+        b = _main(auto.detect(bgr), bgr)
         assert a is not None and b is not None
         assert b.box == a.box and b.landmarks == a.landmarks
 
@@ -41,7 +41,7 @@ def test_lfw_faces_keep_the_reference_pass_box_and_landmarks(lfw_dir, detectors)
 def test_a_face_filling_a_phone_photo_is_found_where_it_is(lfw_dir, detectors):
     _, auto = detectors
     for bgr in _lfw_photos(lfw_dir, 3):
-        ref = _central(auto.detect(bgr), bgr)
+        ref = _main(auto.detect(bgr), bgr)
         # crop to the face, then upscale: the face fills a 3,600 px frame
         b = ref.box
         x0, y0 = int(max(b.x - 0.1 * b.width, 0)), int(max(b.y - 0.1 * b.height, 0))
@@ -49,7 +49,7 @@ def test_a_face_filling_a_phone_photo_is_found_where_it_is(lfw_dir, detectors):
         crop = bgr[y0:y1, x0:x1]
         k = 3600 / max(crop.shape[:2])
         big = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
-        face = _central(auto.detect(big), big)
+        face = _main(auto.detect(big), big)
         assert face is not None
         expected = (ref.landmarks.as_array() - [x0, y0]) * k
         iod = np.linalg.norm(expected[0] - expected[1])
@@ -68,7 +68,7 @@ def test_a_small_face_in_a_large_frame_is_found_by_the_fine_tiles(lfw_dir, detec
     found_single = found_auto = 0
     photos = _lfw_photos(lfw_dir, 6)
     for bgr in photos:
-        ref = _central(auto.detect(bgr), bgr)
+        ref = _main(auto.detect(bgr), bgr)
         k = 36 / ref.box.width  # a 36 px face in a 4,000 x 3,000 frame: 11.5 px at 1280
         small = cv2.resize(bgr, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
         frame = texture(3000, 4000, rng)

@@ -18,7 +18,7 @@ from faceledger.models.align import (
 )
 from faceledger.models.plausible import implausible
 from faceledger.models.pose import estimate_pose
-from faceledger.models.prominence import most_prominent, prominence
+from faceledger.models.prominence import main_face, most_prominent, prominence
 from faceledger.models.quality import assess, sharpness_factor
 from faceledger.search.decisions import OperatingPoint
 from faceledger.search.probe_quality import POOR_PROBE_QUALITY, point_for_probe
@@ -130,6 +130,9 @@ def test_the_prominent_face_wins_over_the_merely_central_one():
     left = face(FRONTAL, box=(100, 350, 100, 100))
     middle = face(FRONTAL, box=(450, 350, 100, 100))
     assert most_prominent([left, middle], w, h) == 1
+    # main_face (what the benchmarks and the fused verification use) is the same choice
+    assert main_face(faces, w, h) is big_off_centre
+    assert main_face([], w, h) is None
 
 
 def test_frontal_faces_are_aligned_exactly_as_before():

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TypeVar
 
 from ..types import DetectedFace
 
 CENTRALITY_SIGMA = 0.3
-
-T = TypeVar("T")
 
 
 def prominence(face: DetectedFace, width: int, height: int) -> float:
@@ -38,3 +35,9 @@ def most_prominent(faces: Sequence[DetectedFace], width: int, height: int) -> in
     if not faces:
         return None
     return max(range(len(faces)), key=lambda i: prominence(faces[i], width, height))
+
+
+def main_face(faces: Sequence[DetectedFace], width: int, height: int) -> DetectedFace | None:
+    """The most prominent of ``faces`` ("the" face of the photo), or None when there are none."""
+    idx = most_prominent(faces, width, height)
+    return None if idx is None else faces[idx]
