@@ -22,7 +22,7 @@ import numpy as np
 
 from faceledger.images import read_image_file
 from faceledger.models.prominence import most_prominent
-from faceledger.types import DetectedFace
+from faceledger.types import Box, DetectedFace
 
 if TYPE_CHECKING:
     from faceledger.ledger import Store
@@ -50,6 +50,9 @@ class OptOutMeasurement:
     ingest_stored_faces: int
     missed: list[str] = field(default_factory=list)
     wrongly_blocked: list[str] = field(default_factory=list)
+    # "group/file name" -> (the box of the photo's subject, blocked or not), for every photo
+    # whose subject was judged (its most prominent face, :func:`central_face`)
+    subjects: dict[str, tuple[Box, bool]] = field(default_factory=dict)
     # (threshold, same-person share blocked, others' share blocked) from the same pass
     curve: list[tuple[float, float, float]] = field(default_factory=list)
 
@@ -130,6 +133,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
     sims: dict[str, list[float]] = {"same": [], "others": []}
     missed: list[str] = []
     wrong: list[str] = []
+    subjects: dict[str, tuple[Box, bool]] = {}
     no_centre = predicted = 0
     groups = [("same", p) for ps in split.same.values() for p in ps]
     groups += [("others", p) for p in split.others]
@@ -148,6 +152,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
             continue
         counts[group][0] += 1
         sims[group].append(float(scores[idx]))
+        subjects[f"{group}/{path.name}"] = (faces[idx].face.box, bool(mask[idx]))
         if mask[idx]:
             counts[group][1] += 1
             if group == "others":
@@ -179,6 +184,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
         ingest_stored_faces=stored,
         missed=missed,
         wrongly_blocked=wrong,
+        subjects=subjects,
         curve=[
             (t, _share(sims["same"], t), _share(sims["others"], t))
             for t in CURVE_THRESHOLDS
