@@ -3,6 +3,7 @@ and poor selfies say so (issue 13)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import cv2
@@ -187,3 +188,29 @@ def test_the_face_of_a_selfie_is_the_most_prominent_not_the_most_central(store, 
     found = find_person(store, [encode_jpeg(photo)])
     names = [store.catalog.faces([m.face_id])[m.face_id].photo_uri for m in found.matches]
     assert names and all("Tony_Blair" in n for n in names)
+
+
+def test_the_cli_search_shows_quality_and_warns_of_a_poor_probe(store, lfw_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from faceledger.cli.main import main
+
+    settings = store.settings
+    base = ["--data", str(settings.data_dir), "--models-dir", str(settings.models_dir)]
+    env = {"FACELEDGER_KEY_FILE": str(settings.key_file)}
+    poor = tmp_path / "small.jpg"
+    poor.write_bytes(encode_jpeg(small(read_image_file(lfw_image(lfw_dir, "Colin_Powell", 2)).bgr)))
+    args = ["search", "--largest", "--purpose", "quality test", "--case", "Q-2"]
+    runner = CliRunner()
+    good = runner.invoke(main, [*base, *args, str(lfw_image(lfw_dir, "Colin_Powell", 2))],
+                         env=env)
+    assert good.exit_code == 0, good.output
+    assert "quality 0." in good.output and "quality=0." in good.output
+    assert "WARNING" not in good.output
+    bad = runner.invoke(main, [*base, *args, str(poor)], env=env)
+    assert bad.exit_code == 0, bad.output
+    assert "WARNING: poor probe" in bad.output
+    as_json = runner.invoke(main, [*base, *args, "--json", str(poor)], env=env)
+    assert as_json.exit_code == 0, as_json.output
+    face = json.loads(as_json.output)["faces"][0]
+    assert face["uncertain"] is True and face["quality"] < POOR_PROBE_QUALITY

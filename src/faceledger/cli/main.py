@@ -285,7 +285,8 @@ def ingest(ctx, name, workers, processes, ray_address, as_json) -> None:
 @main.command()
 @click.argument("probe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-k", "--top", "k", type=int, default=10, show_default=True)
-@click.option("--largest", is_flag=True, help="Only the largest face of the probe.")
+@click.option("--largest", is_flag=True,
+              help="Only the probe's most prominent face (size x score x centrality).")
 @far_option
 @purpose_options
 @json_option

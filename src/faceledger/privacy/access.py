@@ -1,10 +1,10 @@
 """Right of access (GDPR Art. 15): find a person's faces and write their copy.
 
-:func:`find_person` searches with one or more selfies (the largest face of each) at a
-high-recall operating point (:data:`ACCESS_FAR`, 1e-3 per comparison) and keeps every face
-above that threshold, labelled "match" or "possible". :func:`export_access` writes the
-person's copy into a folder: ``access.json`` (machine-readable), ``index.html`` (the same,
-readable) and ``crops/face_<id>.jpg``.
+:func:`find_person` searches with one or more selfies (the most prominent face of each,
+refused when too poor: :mod:`.selfie`) at a high-recall operating point (:data:`ACCESS_FAR`,
+1e-3 per comparison) and keeps every face above that threshold, labelled "match" or
+"possible". :func:`export_access` writes the person's copy into a folder: ``access.json``
+(machine-readable), ``index.html`` (the same, readable) and ``crops/face_<id>.jpg``.
 
 The copy gives what Art. 15(1) asks for: for each face, the photo, the source, its
 controller, lawful basis (Art. 6 and Art. 9(2)), purpose, retention and the dates it was

@@ -110,7 +110,7 @@ async def search(request: Request) -> dict:
         "the fusion's own calibrated thresholds (default: the server's setting)"}},
     required=("purpose", "case")))
 async def verify(request: Request) -> dict:
-    """Are the largest faces of two photos the same person? Multipart form: ``a``, ``b``
+    """Are the most prominent faces of two photos the same person? Multipart form: ``a``, ``b``
     (files), ``purpose``, ``case``, ``far``, ``accurate``."""
     ctx, principal = ctx_of(request), principal_of(request)
     form = await read_photos(request, {"a": "first photo", "b": "second photo"},
