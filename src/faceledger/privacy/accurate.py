@@ -65,8 +65,8 @@ def fused_selfies(store: AccurateParts, selfies: list, vectors: np.ndarray) -> l
     return out
 
 
-def rescore_person(store: AccurateParts, probes: list[FusedTemplate], default_scores: dict[int, float],
-                   far: float) -> RescoredPerson:
+def rescore_person(store: AccurateParts, probes: list[FusedTemplate],
+                   default_scores: dict[int, float], far: float) -> RescoredPerson:
     """Re-score the shortlist of ``default_scores`` (face id -> the default pack's best
     similarity to the selfies) with the fused scorer and decide at its thresholds."""
     fused = store.fused_embedder()
