@@ -103,6 +103,8 @@ def test_data_subject_access_request(page, site):
     page.get_by_test_id("own-face").first.wait_for()
     faces = page.get_by_test_id("own-face").all_inner_texts()
     assert faces and all(name in f for f in faces)
+    assert all(q.startswith("quality 0.") and "yaw" in q
+               for q in page.get_by_test_id("own-face-quality").all_inner_texts())
     assert "Your token is now used" in page.get_by_test_id("rights-status").inner_text()
     shot(page, "access-request")
 

@@ -199,10 +199,18 @@ def _erase_by(ingested_at: str, days: int) -> str:
     return (start + timedelta(days=days)).isoformat(timespec="seconds")
 
 
+def _quality_text(face: dict) -> str:
+    pose = ("" if face.get("yaw") is None
+            else f"; head turned {face['yaw']:.0f} degrees, tilted {face['pitch']:.0f}")
+    return f"quality {face['quality']:.2f} (0 to 1){pose}"
+
+
 CATEGORIES_OF_DATA = (
     "photos in which your face appears (kept at their source; the store holds each photo's "
     "location, SHA-256, size and ingest date)",
     "the position of your face in each photo (a box, five landmarks, a detector score)",
+    "estimates made from it: the head's pose (yaw and pitch, in degrees) and the face's "
+    "image quality (from its size, sharpness, pose and the detector score)",
     "a biometric template of your face (a face embedding, GDPR Art. 9 special-category "
     "data), encrypted at rest",
     "the audit log's record of searches that returned your face (date and similarity)",
@@ -274,6 +282,9 @@ def build_access_data(
             "decision": m.decision,
             "crop": None,
             "box": rec.box.as_list(),
+            "quality": round(rec.quality, 3),
+            "yaw": None if rec.yaw is None else round(rec.yaw, 1),
+            "pitch": None if rec.pitch is None else round(rec.pitch, 1),
             "photo_id": rec.photo_id,
             "photo_uri": rec.photo_uri,
             "source": rec.source,
@@ -377,6 +388,7 @@ def render_html(data: dict[str, Any]) -> str:
   <dl>
     <dt>Face</dt><dd>#{f['face_id']} ({e(f['decision'])}, similarity {f['similarity']:.3f})</dd>
     <dt>Photo</dt><dd>{e(f['photo_uri'])}</dd>
+    <dt>Quality and pose</dt><dd>{e(_quality_text(f))}</dd>
     <dt>Source</dt><dd>{e(f['source'])}</dd>
     <dt>Controller</dt><dd>{e(f['controller'])}</dd>
     <dt>Lawful basis</dt><dd>{e(f['lawful_basis']['text'])}</dd>

@@ -300,6 +300,7 @@ function initRights() {
             el("figcaption", {},
               el("strong", { text: f.photo_name }), el("br"),
               el("span", { text: `${f.source} · ${(f.similarity * 100).toFixed(1)} %` }), el("br"),
+              el("span", { class: "quality", text: faceQuality(f), "data-testid": "own-face-quality" }), el("br"),
               el("small", { text: `held by ${f.controller} for "${f.purpose}" under ` +
                 `${f.lawful_basis.text} and ${f.special_category_condition.text}; ` +
                 `collected ${f.collected_at.slice(0, 10)}, erased by ${f.erase_by.slice(0, 10)}; ` +
