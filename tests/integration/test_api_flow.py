@@ -344,6 +344,7 @@ def test_a_poor_selfie_is_refused_with_a_request_for_a_better_one(world, gallery
         r = admin.post("/api/erasure/review",
                        files={"selfie": ("s.jpg", photos[3].read_bytes())}, data=form)
         assert r.status_code == 200 and r.json()["matches"], r.text
+        assert all(0.0 < m["quality"] <= 1.0 for m in r.json()["matches"])  # for the reviewer
         # a poor reference photo is refused when the token is issued
         r = admin.post("/api/subject-tokens", data={"subject": "REQ-Q", "kind": "access"},
                        files={"reference": ("ref.jpg", _small(photos[2]), "image/jpeg")})
