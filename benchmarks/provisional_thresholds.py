@@ -23,7 +23,7 @@ import numpy as np
 from faceledger.config import default_datasets_dir, default_models_dir
 from faceledger.images.decode import read_image_file
 from faceledger.models import load_pack
-from faceledger_bench.embed import central_face
+from faceledger.models.prominence import main_face
 from faceledger_bench.lfw import images_dir, parse_pairs
 from faceledger_bench.metrics import threshold_at_far
 
@@ -34,7 +34,7 @@ def embed_central(analyzer, root, images):
     out = np.full((len(images), analyzer.embedding_size), np.nan, dtype=np.float32)
     for i, rel in enumerate(images):
         image = read_image_file(root / rel)
-        face = central_face(analyzer.detect(image.bgr), image.width, image.height)
+        face = main_face(analyzer.detect(image.bgr), image.width, image.height)
         if face is not None:
             out[i] = analyzer.embed(image.bgr, [face])[0]
     return out

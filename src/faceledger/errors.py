@@ -27,6 +27,7 @@ at the boundary where they occur, so callers only ever catch these.
     │   └── PurposeNotDeclaredError   a search's purpose is no source's declared purpose
     ├── RightsRequestError       a rights request cannot move that way (state, deadline)
     ├── NoFaceError              a probe holds no face
+    │   └── PoorPhotoError       a selfie's face is too small, blurred or turned to be relied on
     ├── InvalidRequestError      a malformed request (a multipart body, a form field)
     ├── AuthError                missing, wrong or insufficient credentials (API)
     │   ├── ForbiddenError       the credential may not do this (and CSRF / origin refusals)
@@ -132,6 +133,12 @@ class LawfulBasisError(FaceLedgerError):
 class NoFaceError(FaceLedgerError):
     code = "no_face"
     http_status = 422
+
+
+class PoorPhotoError(NoFaceError):
+    """A selfie holds a face, but one too poor to act on (the rights flows ask for another)."""
+
+    code = "poor_photo"
 
 
 class AuthError(FaceLedgerError):

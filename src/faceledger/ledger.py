@@ -22,6 +22,7 @@ from .errors import ConfigError, FaceLedgerError, LawfulBasisError, NoFaceError,
 from .images import DecodedImage, ImageLimits
 from .models.analyzer import FaceAnalyzer
 from .models.fusion import FusedEmbedder, fusion_for
+from .models.prominence import main_face
 from .models.registry import PackSpec, get_pack, load_pack
 from .privacy.audit import AuditEntry
 from .privacy.declared_hosts import parse_declared_hosts
@@ -381,7 +382,8 @@ class Store:
         self, a: bytes | str | Path, b: bytes | str | Path, far: float | None = None,
         context: ActionContext | None = None, accurate: bool | None = None,
     ) -> Verification:
-        """Are the largest faces of two photos the same person? With ``accurate`` (default:
+        """Are the most prominent faces of two photos (size x score x centrality,
+        :mod:`faceledger.models.prominence`) the same person? With ``accurate`` (default:
         the ``accurate`` setting) the pack's score is fused with a second recognizer's and
         decided at the fusion's own calibrated thresholds."""
         context = self._require_context(context)
@@ -418,7 +420,8 @@ class Store:
             found = self.analyzer.detect(image.bgr)
             if not found:
                 raise NoFaceError(f"no face was found in the {label} photo")
-            templates.append(fused.embed(image.bgr, [max(found, key=lambda f: f.box.area)])[0])
+            face = main_face(found, image.bgr.shape[1], image.bgr.shape[0])
+            templates.append(fused.embed(image.bgr, [face])[0])
         score = fused.score(templates[0], templates[1])
         result = Verification(
             similarity=round(score.score, 4), same_person=score.score >= point.match_threshold,

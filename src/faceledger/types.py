@@ -48,11 +48,16 @@ class DetectedFace:
 
 @dataclass(frozen=True)
 class FaceEmbedding:
-    """A detected face with its L2-normalised embedding and a quality estimate in [0, 1]."""
+    """A detected face with its L2-normalised embedding, a quality estimate in [0, 1]
+    (:mod:`faceledger.models.quality`), its estimated head pose in degrees and the
+    sharpness factor of its aligned crop."""
 
     face: DetectedFace
     embedding: np.ndarray = field(repr=False)
     quality: float
+    yaw: float = 0.0
+    pitch: float = 0.0
+    sharpness: float = 1.0
 
 
 class Decision(str, Enum):
@@ -90,14 +95,24 @@ class Match:
     photo_uri: str
     source: str
     box: Box
+    quality: float | None = None  # the gallery face's quality (None: not known)
+    yaw: float | None = None  # the gallery face's estimated pose, degrees
+    pitch: float | None = None
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """The matches for one face found in a probe photo."""
+    """The matches for one face found in a probe photo. A probe face of poor quality is
+    ``uncertain``: its matches were decided at stricter thresholds and ``warning`` says why
+    (:mod:`faceledger.search.probe_quality`)."""
 
     probe_face: DetectedFace
     matches: list[Match]
+    quality: float | None = None
+    yaw: float | None = None
+    pitch: float | None = None
+    uncertain: bool = False
+    warning: str = ""
 
 
 @dataclass(frozen=True)

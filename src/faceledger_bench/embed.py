@@ -1,7 +1,8 @@
 """One embedding per benchmark image, with the variants the accuracy table compares.
 
-For every image the pack's detector runs, the face nearest the image centre is kept (LFW and
-similar sets are centred on the subject), and the recognizer embeds it both as is and
+For every image the pack's detector runs, "the" face of the image is kept: the most prominent
+(size x score x centrality, :mod:`faceledger.models.prominence`, as the rights flows pick a
+selfie's face), and the recognizer embeds it both as is and
 mirrored, so that flip averaging on and off come from one pass. An image where no face is
 found keeps a NaN row: callers count it as an error, never drop it.
 
@@ -25,6 +26,7 @@ from faceledger.errors import ConfigError, FaceLedgerError
 from faceledger.images.decode import read_image_file
 from faceledger.models.align import ARCFACE_REFERENCE_112, OMZ_REFERENCE_96x112, align_face
 from faceledger.models.base import l2_normalise
+from faceledger.models.prominence import main_face
 from faceledger.types import DetectedFace
 
 ALIGNMENTS = ("pack", "arcface", "box", "stretch")
@@ -39,8 +41,12 @@ class EmbedOptions:
     mirror: bool = True  # also embed the mirrored crop (False halves the work; no flip then)
 
     def key(self) -> str:
+        # "v2": prominence picks the face, implausible detections are refused, profiles are
+        # aligned on their midline and quality includes sharpness and pose (older caches
+        # hold other embeddings)
         return json.dumps(
-            {"align": self.align, "scales": list(self.detector_scales), "mirror": self.mirror}
+            {"align": self.align, "scales": list(self.detector_scales), "mirror": self.mirror,
+             "faces": "v2"}
         )
 
 
@@ -64,21 +70,6 @@ class ImageEmbeddings:
 
     def index(self) -> dict[str, int]:
         return {p: i for i, p in enumerate(self.images)}
-
-
-def central_face(faces: list[DetectedFace], width: int, height: int) -> DetectedFace | None:
-    """The face whose box centre is nearest the image centre, relative to its size."""
-    if not faces:
-        return None
-    cx, cy = width / 2.0, height / 2.0
-
-    def cost(f: DetectedFace) -> float:
-        b = f.box
-        dx = (b.x + b.width / 2.0 - cx) / max(b.width, 1.0)
-        dy = (b.y + b.height / 2.0 - cy) / max(b.height, 1.0)
-        return dx * dx + dy * dy
-
-    return min(faces, key=cost)
 
 
 def _box_crop(bgr: np.ndarray, face: DetectedFace, size: int) -> np.ndarray:
@@ -113,8 +104,18 @@ def _cache_file(cache_dir: Path, analyzer, options: EmbedOptions, root: Path) ->
     h = hashlib.sha256()
     h.update(analyzer.name.encode())
     h.update(options.key().encode())
+    h.update(json.dumps(_detector_key(analyzer)).encode())
     h.update(str(Path(root).resolve()).encode())
     return Path(cache_dir) / f"emb-{analyzer.name}-{h.hexdigest()[:16]}.npz"
+
+
+def _detector_key(analyzer) -> dict:
+    """The detector settings that change what it finds (a cache made with other settings,
+    or before the detector had them, is not reused)."""
+    det = getattr(analyzer, "detector", None)
+    names = ("passes", "score_threshold", "max_side", "fine_factor", "proposal_score",
+             "proposal_max_face", "cell", "coarse_side", "coarse_min_face")
+    return {n: getattr(det, n) for n in names if hasattr(det, n)}
 
 
 def _read_cache(path: Path | None) -> dict[str, tuple]:
@@ -195,7 +196,7 @@ def _compute(analyzer, root, images, todo, options, plain, mirrored, quality, fo
         if bgr is not None:
             faces = analyzer.detect(bgr)
             found[i] = len(faces)
-            face = central_face(faces, bgr.shape[1], bgr.shape[0])
+            face = main_face(faces, bgr.shape[1], bgr.shape[0])
             if face is not None:
                 crop = _crop(analyzer, bgr, face, options.align)
                 if options.mirror:
@@ -203,6 +204,6 @@ def _compute(analyzer, root, images, todo, options, plain, mirrored, quality, fo
                     plain[i], mirrored[i] = l2_normalise(analyzer.recognizer._embed(both))
                 else:
                     plain[i] = mirrored[i] = l2_normalise(analyzer.recognizer._embed([crop]))[0]
-                quality[i] = face_quality(face)
+                quality[i] = face_quality(face, crop)
         if progress is not None:
             progress(done, len(todo))

@@ -192,9 +192,10 @@ def evaluate_fusion(
 def time_pairs(embedder: FusedEmbedder, lfw_dir: Path, pairs: list[Pair], n: int = 100,
                ) -> dict[str, float]:
     """Milliseconds per pair, on the first ``n`` pairs: the default verifier (decode, detect,
-    largest face, embed, cosine) and the accurate one (the same, then the second recognizer
+    most prominent face, embed, cosine) and the accurate one (the same, then the second recognizer
     and the fused score), as ``Store.verify`` runs them, one pair at a time."""
     from faceledger.images.decode import read_image_file
+    from faceledger.models.prominence import main_face
 
     root = images_dir(lfw_dir)
     chosen = pairs[:: max(1, len(pairs) // n)][:n]
@@ -208,7 +209,7 @@ def time_pairs(embedder: FusedEmbedder, lfw_dir: Path, pairs: list[Pair], n: int
             for image in (p.image_a, p.image_b):
                 bgr = read_image_file(root / image).bgr
                 faces = analyzer.detect(bgr)
-                face = max(faces, key=lambda f: f.box.area)
+                face = main_face(faces, bgr.shape[1], bgr.shape[0])
                 if mode == "default":
                     templates.append(analyzer.embed(bgr, [face])[0])
                 else:

@@ -3,8 +3,8 @@
 On LFW: ``people`` identities with at least ten photos each ask to be opted out with their
 first ``enrol`` photos as selfies; their next photos (up to ``max_same`` each) and one photo
 each of ``others`` different people (people with fewer than ten photos) are then ingested
-as two sources of a real store. Each photo's subject is its face nearest the image centre
-(LFW is centred on the named person); background faces are left out of the rates.
+as two sources of a real store. Each photo's subject is its most prominent face (size x score
+x centrality, as the rights flows choose); background faces are left out of the rates.
 
 For every photo the store's own analyzer and ``optout.blocked_mask`` (what ingest calls)
 give the decision per face; the ingest runs must then report exactly as many blocked
@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from faceledger.images import read_image_file
+from faceledger.models.prominence import most_prominent
+from faceledger.types import Box, DetectedFace
 
 if TYPE_CHECKING:
     from faceledger.ledger import Store
@@ -48,6 +50,9 @@ class OptOutMeasurement:
     ingest_stored_faces: int
     missed: list[str] = field(default_factory=list)
     wrongly_blocked: list[str] = field(default_factory=list)
+    # "group/file name" -> (the box of the photo's subject, blocked or not), for every photo
+    # whose subject was judged (its most prominent face, :func:`central_face`)
+    subjects: dict[str, tuple[Box, bool]] = field(default_factory=dict)
     # (threshold, same-person share blocked, others' share blocked) from the same pass
     curve: list[tuple[float, float, float]] = field(default_factory=list)
 
@@ -91,17 +96,16 @@ def lfw_optout_split(
     return OptOutSplit(opted, same, other_photos)
 
 
-def central_face(boxes: list[tuple[float, float, float, float]], width: int, height: int,
+def central_face(faces: list[DetectedFace], width: int, height: int,
                  max_offset: float = 0.2) -> int | None:
-    """Index of the face whose centre is nearest the image centre (within ``max_offset`` of
-    the image size), or None."""
-    best, best_d = None, None
-    cx, cy = width / 2, height / 2
-    for i, (x, y, w, h) in enumerate(boxes):
-        d = float(np.hypot(x + w / 2 - cx, y + h / 2 - cy))
-        if d <= max_offset * max(width, height) and (best_d is None or d < best_d):
-            best, best_d = i, d
-    return best
+    """Index of the most prominent face (:mod:`faceledger.models.prominence`), or None when
+    its centre is further than ``max_offset`` of the image size from the image centre."""
+    idx = most_prominent(faces, width, height)
+    if idx is None:
+        return None
+    b = faces[idx].box
+    d = float(np.hypot(b.x + b.width / 2 - width / 2, b.y + b.height / 2 - height / 2))
+    return idx if d <= max_offset * max(width, height) else None
 
 
 def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int = 1,
@@ -129,6 +133,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
     sims: dict[str, list[float]] = {"same": [], "others": []}
     missed: list[str] = []
     wrong: list[str] = []
+    subjects: dict[str, tuple[Box, bool]] = {}
     no_centre = predicted = 0
     groups = [("same", p) for ps in split.same.values() for p in ps]
     groups += [("others", p) for p in split.others]
@@ -141,14 +146,13 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
         scores = store.optout.similarities(np.stack([f.embedding for f in faces]))
         mask = store.optout.blocked_mask(np.stack([f.embedding for f in faces]))
         predicted += int(mask.sum())
-        boxes = [(f.face.box.x, f.face.box.y, f.face.box.width, f.face.box.height)
-                 for f in faces]
-        idx = central_face(boxes, image.width, image.height)
+        idx = central_face([f.face for f in faces], image.width, image.height)
         if idx is None:
             no_centre += 1
             continue
         counts[group][0] += 1
         sims[group].append(float(scores[idx]))
+        subjects[f"{group}/{path.name}"] = (faces[idx].face.box, bool(mask[idx]))
         if mask[idx]:
             counts[group][1] += 1
             if group == "others":
@@ -180,6 +184,7 @@ def measure_optout(store: Store, split: OptOutSplit, workdir: Path, workers: int
         ingest_stored_faces=stored,
         missed=missed,
         wrongly_blocked=wrong,
+        subjects=subjects,
         curve=[
             (t, _share(sims["same"], t), _share(sims["others"], t))
             for t in CURVE_THRESHOLDS

@@ -101,10 +101,12 @@ def compute_lfw_embeddings(
     max_people: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LfwEmbeddings:
-    """Embed LFW images with ``pack`` (one thread). For each image the face nearest the
-    image centre is kept (LFW photos are centred on the labelled person)."""
+    """Embed LFW images with ``pack`` (one thread). For each image its most prominent face
+    is kept (size x score x centrality, :mod:`faceledger.models.prominence`; LFW photos are
+    centred on the labelled person)."""
     from faceledger.images.decode import read_image_file
     from faceledger.models import load_pack
+    from faceledger.models.prominence import main_face
 
     analyzer = load_pack(pack, models_dir, threads=1)
     items = lfw_image_list(lfw_dir, max_singles=max_singles, max_people=max_people)
@@ -115,11 +117,8 @@ def compute_lfw_embeddings(
     for i, (person, rel) in enumerate(items):
         img = read_image_file(images / rel)
         bgr = img.bgr
-        faces = analyzer.detect(bgr)
-        if faces:
-            cy, cx = bgr.shape[0] / 2, bgr.shape[1] / 2
-            face = min(faces, key=lambda f: (f.box.x + f.box.width / 2 - cx) ** 2
-                       + (f.box.y + f.box.height / 2 - cy) ** 2)
+        face = main_face(analyzer.detect(bgr), bgr.shape[1], bgr.shape[0])
+        if face is not None:
             vecs.append(np.asarray(analyzer.embed(bgr, [face])[0], np.float32))
             persons.append(person)
             files.append(rel)

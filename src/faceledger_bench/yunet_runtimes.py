@@ -191,5 +191,6 @@ class YuNetRuntimeDetector(YuNetDetector):
         h, w = image.shape[:2]
         blob[0, :, :h, :w] = image.transpose(2, 0, 1)
         outputs = self._session.run(blob)
-        rows = decode_yunet(outputs, pad_w, pad_h, self.score_threshold, self.nms_threshold)
+        rows = decode_yunet(outputs, pad_w, pad_h, self.net_score_threshold,
+                             self.nms_threshold)
         return _rows_to_faces(rows, factor)

@@ -298,3 +298,60 @@ def test_a_selfie_without_a_face_costs_one_of_three_attempts(world, gallery, tmp
         r = subject.post("/api/rights/access",
                          files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
         assert r.status_code == 200, r.text
+
+
+def _small(photo: Path, face_px: float = 20.0) -> bytes:
+    """The photo shrunk until its face (about 95 px in LFW) is ``face_px`` wide, as JPEG."""
+    import cv2
+
+    bgr = cv2.imread(str(photo))
+    s = face_px / 95.0
+    ok, data = cv2.imencode(".jpg", cv2.resize(bgr, None, fx=s, fy=s,
+                                               interpolation=cv2.INTER_AREA))
+    assert ok
+    return data.tobytes()
+
+
+def test_search_json_carries_quality_and_a_poor_probe_says_so(world, gallery):
+    """Issue 13 req 3 over HTTP: every probe face and match carries quality and pose; a
+    probe with a 20 px face is flagged uncertain with a warning, the photo as it is is not."""
+    name, photos = list(world["people"].items())[8]
+    form = {"purpose": "integration test", "case": "IT-Q", "k": "5", "largest_only": "true"}
+    with _client(world, "investigator") as inv:
+        good = inv.post("/api/search", files={"probe": ("p.jpg", photos[3].read_bytes())},
+                        data=form)
+        poor = inv.post("/api/search", files={"probe": ("p.jpg", _small(photos[3]))},
+                        data=form)
+    assert good.status_code == 200 and poor.status_code == 200, (good.text, poor.text)
+    g, p = good.json()["faces"][0], poor.json()["faces"][0]
+    assert g["uncertain"] is False and g["warning"] == "" and g["quality"] >= 0.35
+    assert isinstance(g["yaw"], float) and isinstance(g["pitch"], float)
+    top = g["matches"][0]
+    assert name in top["photo_name"] and 0.0 < top["quality"] <= 1.0
+    assert top["yaw"] is not None and top["pitch"] is not None
+    assert p["uncertain"] is True and p["quality"] < 0.35 and "poor probe" in p["warning"]
+
+
+def test_a_poor_selfie_is_refused_with_a_request_for_a_better_one(world, gallery):
+    name, photos = list(world["people"].items())[9]
+    form = {"purpose": "integration test", "case": "IT-Q2"}
+    with _client(world, "admin") as admin:
+        r = admin.post("/api/erasure/review", files={"selfie": ("s.jpg", _small(photos[3]))},
+                       data=form)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["code"] == "poor_photo"
+        assert "sharper photo" in r.json()["error"]["message"]
+        r = admin.post("/api/erasure/review",
+                       files={"selfie": ("s.jpg", photos[3].read_bytes())}, data=form)
+        assert r.status_code == 200 and r.json()["matches"], r.text
+        assert all(0.0 < m["quality"] <= 1.0 for m in r.json()["matches"])  # for the reviewer
+        # a poor reference photo is refused when the token is issued
+        r = admin.post("/api/subject-tokens", data={"subject": "REQ-Q", "kind": "access"},
+                       files={"reference": ("ref.jpg", _small(photos[2]), "image/jpeg")})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "poor_photo", r.text
+    with _token(world, "access", photos[2]) as subject:  # a self-service access request
+        r = subject.post("/api/rights/access", files={"selfie": ("me.jpg", _small(photos[3]))})
+        assert r.status_code == 403 and "sharper photo" in r.json()["error"]["message"]
+        r = subject.post("/api/rights/access",
+                         files={"selfie": ("me.jpg", photos[3].read_bytes(), "image/jpeg")})
+        assert r.status_code == 200, r.text

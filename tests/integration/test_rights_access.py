@@ -46,6 +46,9 @@ def test_access_copy_lists_every_face_with_its_basis(store, lfw_dir, tmp_path):
         assert "9(2)(a)" in f["special_category_condition"]["text"]
         assert f["purpose"] == "attendees find their photos" and f["retention_days"] == 30
         assert f["collected_at"] and f["erase_by"] > f["collected_at"]
+        # what the store derived from the face is part of the copy too (issue 13)
+        assert 0.0 < f["quality"] <= 1.0
+        assert isinstance(f["yaw"], float) and isinstance(f["pitch"], float)
         crop = cv2.imdecode(np.frombuffer((report.out_dir / f["crop"]).read_bytes(), np.uint8),
                             cv2.IMREAD_COLOR)
         assert crop is not None and min(crop.shape[:2]) > 40
@@ -60,9 +63,11 @@ def test_access_copy_lists_every_face_with_its_basis(store, lfw_dir, tmp_path):
     assert {r["role"] for r in processing["recipients"]} >= {"investigator"}
     assert processing["retention"] == [{"source": "events", "retention_days": 30}]
     assert any("template" in c for c in processing["categories_of_data"])
+    assert any("pose" in c and "quality" in c for c in processing["categories_of_data"])
     assert processing["sources"][0]["controller"] == "Acme Photo Ltd"
     html = report.html_path.read_text()
     assert "Acme Photo Ltd" in html and "Art. 6(1)(a)" in html and html.count("<img") == 3
+    assert html.count("<dt>Quality and pose</dt><dd>quality 0.") == 3
     assert len(data["request"]["selfies_sha256"]) == 2
     entry = store.audit.entries()[-1]
     assert entry.action == "rights_access" and entry.outputs["face_ids"] == [

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from faceledger import init_store
 from faceledger.cli.main import main
 from faceledger.privacy.rights import opt_out_person, remove_opt_out
-from faceledger_bench.optout_bench import central_face, lfw_optout_split, measure_optout
+from faceledger.types import Box
+from faceledger_bench.optout_bench import lfw_optout_split, measure_optout
+from faceledger_bench.realworld_sets import box_iou
 
 from ..conftest import lfw_image
 from .rights_support import CTX, make_gallery, scan, settings_for, source_kwargs
@@ -35,14 +39,21 @@ def test_optout_blocks_the_person_and_almost_nobody_else(tmp_path, lfw_dir, mode
         assert m.ingest_blocked_faces == m.predicted_blocked_faces
         held = st.counts()["faces"]
         assert held == m.ingest_stored_faces
-        # in the catalog, the photos of people on the list keep only background faces
-        # (plus the central faces the list missed)
+        # in the catalog, the photos of people on the list keep only other people's faces:
+        # their subject (the most prominent face, as the rights flows choose) is stored only
+        # where the list missed it. A background face near the centre is someone else's.
         rows = st.catalog.query(
-            "SELECT f.box_x, f.box_y, f.box_w, f.box_h, p.width, p.height FROM faces f "
+            "SELECT f.box_x, f.box_y, f.box_w, f.box_h, p.uri FROM faces f "
             "JOIN photos p ON p.id = f.photo_id WHERE p.uri LIKE '%/same/%'")
-        central = [r for r in rows
-                   if central_face([tuple(r[:4])], r["width"], r["height"]) is not None]
-        assert len(central) == m.same_photos - m.same_blocked
+        stored: dict[str, list[Box]] = {}
+        for r in rows:
+            stored.setdefault(f"same/{Path(r['uri']).name}", []).append(Box(*tuple(r)[:4]))
+        same = {k: v for k, v in m.subjects.items() if k.startswith("same/")}
+        assert len(same) == m.same_photos
+        kept = [k for k, (box, _) in same.items()
+                if any(box_iou(box, b) > 0.9 for b in stored.get(k, []))]
+        assert sorted(kept) == sorted(k for k, (_, blocked) in same.items() if not blocked)
+        assert len(kept) == m.same_photos - m.same_blocked
     finally:
         st.close()
 

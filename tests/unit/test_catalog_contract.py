@@ -215,3 +215,21 @@ def test_sources_of_faces_and_photos_count_by_name(catalog):
     assert catalog.face_ids_of_photos(photos) == set(fa)
     assert not catalog.keeps_photo_without_faces(photos[0])
     assert np.array_equal(sorted(fa + fb), catalog.face_ids(PACK))
+
+
+def test_a_face_keeps_its_pose_and_sharpness_and_older_faces_read_none(catalog):
+    """Migration 0006 (issue 13): yaw, pitch and the sharpness factor are stored per face;
+    a face written without them (as before 0006) reads None, not 0 (0 would be a frontal,
+    sharp face)."""
+    source_id, run_id = setup_source(catalog)
+    with catalog.write() as tx:
+        photo = catalog.insert_photo(tx, source_id, run_id, "file:///pose.jpg", "ok")
+        posed = catalog.insert_face(tx, photo, run_id, [0, 0, 90, 90], [[0, 0]] * 5, 0.9,
+                                    0.42, PACK, b"e" * 16, yaw=-38.5, pitch=7.25,
+                                    sharpness=0.61)
+        bare = catalog.insert_face(tx, photo, run_id, [0, 0, 90, 90], [[0, 0]] * 5, 0.9,
+                                   0.8, PACK, b"f" * 16)
+    got = catalog.faces([posed, bare])
+    assert (got[posed].yaw, got[posed].pitch, got[posed].sharpness) == (-38.5, 7.25, 0.61)
+    assert got[posed].quality == pytest.approx(0.42)
+    assert (got[bare].yaw, got[bare].pitch, got[bare].sharpness) == (None, None, None)

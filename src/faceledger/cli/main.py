@@ -286,7 +286,8 @@ def ingest(ctx, name, workers, processes, ray_address, as_json) -> None:
 @main.command()
 @click.argument("probe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-k", "--top", "k", type=int, default=10, show_default=True)
-@click.option("--largest", is_flag=True, help="Only the largest face of the probe.")
+@click.option("--largest", is_flag=True,
+              help="Only the probe's most prominent face (size x score x centrality).")
 @far_option
 @purpose_options
 @json_option
@@ -316,6 +317,11 @@ def search(ctx, probe, k, largest, far, purpose, case, actor, as_json) -> None:
                 "faces": [
                     {
                         "probe_box": r.probe_face.box.as_list(),
+                        "quality": r.quality,
+                        "yaw": r.yaw,
+                        "pitch": r.pitch,
+                        "uncertain": r.uncertain,
+                        "warning": r.warning,
                         "matches": [
                             dict(asdict(m), box=m.box.as_list(), decision=m.decision.value)
                             for m in r.matches
@@ -330,14 +336,18 @@ def search(ctx, probe, k, largest, far, purpose, case, actor, as_json) -> None:
         click.echo(
             f"probe face {i} at {r.probe_face.box.as_list()}: match >= "
             f"{point.match_threshold:.3f} (FAR {point.far:g} per comparison; over "
-            f"{gallery} faces about {point.far * gallery:.2g} false matches per probe)"
+            f"{gallery} faces about {point.far * gallery:.2g} false matches per probe); "
+            f"quality {r.quality}, yaw {r.yaw}, pitch {r.pitch}"
         )
+        if r.uncertain:
+            click.echo(f"  WARNING: {r.warning}")
         for m in r.matches:
             s = sources.get(m.source)
             basis = f" [{s.lawful_basis}/{s.special_category_condition}]" if s else ""
             click.echo(
                 f"  {m.rank:>3}  {m.similarity:6.3f}  {m.decision.value:<9} "
-                f"{m.photo_uri}  source={m.source}{basis}  box={m.box.as_list()}"
+                f"{m.photo_uri}  source={m.source}{basis}  box={m.box.as_list()}  "
+                f"quality={m.quality}"
             )
 
 

@@ -29,8 +29,8 @@ def subjects() -> None:
               "access control, a newsroom's public figures).")
 @click.option("--photo", "photos", multiple=True, required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An example photo (repeat, up to 10); only its largest face's template is "
-              "kept, encrypted.")
+              help="An example photo (repeat, up to 10); only its most prominent face's "
+                   "template is kept, encrypted.")
 @click.option("--consent", default="",
               help="Reference of the person's recorded consent to be watched (needed for a "
               "watch).")

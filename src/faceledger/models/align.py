@@ -1,9 +1,27 @@
-"""Similarity-transform alignment of a face to a recognizer's five reference points."""
+"""Similarity-transform alignment of a face to a recognizer's five reference points.
+
+On a frontal face all five points are fitted (Umeyama). On a profile the detector's five
+points collapse: the far eye lands on the near one and the points are nearly collinear, and a
+least-squares fit of the five to a frontal template turns and shrinks the crop to bring a
+line of points onto a spread template. There the fit uses only what a profile keeps: the eye
+midpoint and the mouth midpoint, both on the face's midline, mapped exactly onto the
+template's (rotation from the eye-mouth direction, scale from its length), which keeps the
+crop upright and the face at its frontal scale. Frontal faces (yaw under
+:data:`PROFILE_YAW`, points spread) are aligned exactly as before.
+
+The gate is high on purpose: on LFW View 2, with the gate at 65 degrees, 7 of 7,701 photos
+(3/4 views) took the midline fit and 3 of their 4 genuine pairs scored 0.02-0.04 lower than
+with Umeyama; at 75 degrees one photo does (one impostor pair, 0.009 -> 0.003). Whether the
+midline fit helps true profiles is not measured here (LFW has none); the held-out profile set
+will say.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from .pose import estimate_pose
 
 # Open Model Zoo's reference points for face-reidentification-retail-0095, given in
 # fractions of a 96x112 crop (face_recognition_demo); scaled to the recognizer's input.
@@ -56,6 +74,49 @@ def umeyama_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rot, t[:, None]])
 
 
+PROFILE_YAW = 75.0  # degrees of estimated yaw from which a face counts as a profile
+COLLINEAR = 0.2  # spread ratio (small over large singular value) under which points collapse
+
+
+def spread_ratio(points: np.ndarray) -> float:
+    """Small over large singular value of the centred points: about 0.8 on a frontal face,
+    near 0 when the points lie on a line."""
+    p = np.asarray(points, dtype=np.float64)
+    sing = np.linalg.svd(p - p.mean(axis=0), compute_uv=False)
+    return float(sing[-1] / sing[0]) if sing[0] > 0 else 0.0
+
+
+def is_profile(landmarks: np.ndarray) -> bool:
+    points = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
+    return abs(estimate_pose(points).yaw) >= PROFILE_YAW or spread_ratio(points) < COLLINEAR
+
+
+def midline_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The similarity mapping the eye midpoint and the mouth midpoint of ``src`` (five
+    points) exactly onto those of ``dst``. Returns a 2x3 matrix."""
+    src = np.asarray(src, dtype=np.float64).reshape(5, 2)
+    dst = np.asarray(dst, dtype=np.float64).reshape(5, 2)
+    s0, s1 = (src[0] + src[1]) / 2.0, (src[3] + src[4]) / 2.0
+    d0, d1 = (dst[0] + dst[1]) / 2.0, (dst[3] + dst[4]) / 2.0
+    vs, vd = s1 - s0, d1 - d0
+    ns = float(np.hypot(*vs))
+    if ns < 1e-9:
+        return umeyama_similarity(src, dst)
+    scale = float(np.hypot(*vd)) / ns
+    angle = np.arctan2(vd[1], vd[0]) - np.arctan2(vs[1], vs[0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    t = d0 - rot @ s0
+    return np.hstack([rot, t[:, None]])
+
+
+def alignment_matrix(landmarks: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Umeyama on all five points, or :func:`midline_similarity` on a profile."""
+    src = np.asarray(landmarks, dtype=np.float64)
+    if is_profile(src):
+        return midline_similarity(src, dst)
+    return umeyama_similarity(src, dst)
+
+
 def align_face(
     image: np.ndarray,
     landmarks: np.ndarray,
@@ -66,7 +127,7 @@ def align_face(
     output), returning an image of ``size`` = (width, height)."""
     width, height = size
     dst = np.asarray(reference, dtype=np.float64) * np.array([width, height], dtype=np.float64)
-    matrix = umeyama_similarity(np.asarray(landmarks, dtype=np.float64), dst)
+    matrix = alignment_matrix(np.asarray(landmarks, dtype=np.float64), dst)
     return cv2.warpAffine(
         image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )

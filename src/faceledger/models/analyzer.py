@@ -16,13 +16,21 @@ import numpy as np
 
 from ..types import DetectedFace, FaceEmbedding
 from .base import Detector, Recognizer
+from .plausible import plausible_faces
+from .prominence import most_prominent
+from .quality import assess
 
 
-def face_quality(face: DetectedFace) -> float:
-    """A simple quality in [0, 1]: detector confidence, discounted for faces smaller than
-    64 pixels on their short side (small faces carry less identity information)."""
-    short = min(face.box.width, face.box.height)
-    return float(max(0.0, min(1.0, face.score)) * min(1.0, max(short, 0.0) / 64.0))
+def face_quality(face: DetectedFace, crop: np.ndarray | None = None) -> float:
+    """The face's quality in [0, 1] (:func:`faceledger.models.quality.assess`): detector
+    score x size x sharpness of the aligned ``crop`` x pose."""
+    return assess(face, crop).quality
+
+
+def _embedded(face: DetectedFace, crop: np.ndarray, vector: np.ndarray) -> FaceEmbedding:
+    q = assess(face, crop)
+    return FaceEmbedding(face=face, embedding=vector, quality=q.quality, yaw=q.pose.yaw,
+                         pitch=q.pose.pitch, sharpness=q.sharpness)
 
 
 @dataclass
@@ -77,22 +85,25 @@ class FaceAnalyzer:
         return twin
 
     def detect(self, bgr: np.ndarray) -> list[DetectedFace]:
+        """The detector's faces, without those whose landmarks cannot be a face's
+        (:mod:`faceledger.models.plausible`: ears, hair)."""
         with self._detect_lock:
-            return self.detector.detect(bgr)
+            return plausible_faces(self.detector.detect(bgr))
 
     def embed(self, bgr: np.ndarray, faces: list[DetectedFace]) -> np.ndarray:
         with self._embed_lock:
             return self.recognizer.embed(bgr, faces, flip=self.spec.flip)
 
     def analyze(self, bgr: np.ndarray, largest_only: bool = False) -> list[FaceEmbedding]:
+        """Every face of the photo, embedded; with ``largest_only``, only "the" face of the
+        photo: the most prominent (size x score x centrality, :mod:`.prominence`)."""
         faces = self.detect(bgr)
         if largest_only and faces:
-            faces = [max(faces, key=lambda f: f.box.area)]
-        vectors = self.embed(bgr, faces)
-        return [
-            FaceEmbedding(face=f, embedding=v, quality=face_quality(f))
-            for f, v in zip(faces, vectors)
-        ]
+            faces = [faces[most_prominent(faces, bgr.shape[1], bgr.shape[0]) or 0]]
+        crops = [self.recognizer.align(bgr, f) for f in faces]
+        with self._embed_lock:
+            vectors = self.recognizer.embed_crops(crops, flip=self.spec.flip)
+        return [_embedded(f, c, v) for f, c, v in zip(faces, crops, vectors)]
 
     def prepare(self, bgr: np.ndarray) -> PreparedPhoto:
         """Detect the photo's faces and align their crops (the recognizer's input)."""
@@ -112,8 +123,7 @@ class FaceAnalyzer:
         for p in photos:
             part = vectors[start : start + len(p.faces)]
             start += len(p.faces)
-            out.append([FaceEmbedding(face=f, embedding=v, quality=face_quality(f))
-                        for f, v in zip(p.faces, part)])
+            out.append([_embedded(f, c, v) for f, c, v in zip(p.faces, p.crops, part)])
         return out
 
     def analyze_many(self, images: Sequence[np.ndarray],

@@ -48,7 +48,10 @@ YUNET_OMZ0095 = PackSpec(
     licence="MIT (YuNet, OpenCV Zoo) + Apache-2.0 (OMZ 0095)",
     files={"detector": YUNET, "recognizer": OMZ_0095_XML, "recognizer_weights": OMZ_0095_BIN},
     embedding_size=256,
-    input_spec="YuNet at image size (long side <= 1280); 0095: 128x128 BGR 0-255, OMZ 5-point",
+    input_spec=(
+        "YuNet: reference pass (long side <= 1280) + coarse pass + fine tiles, score >= 0.4; "
+        "0095: 128x128 BGR 0-255, OMZ 5-point"
+    ),
     thresholds={1e-2: 0.251, 1e-3: 0.358, 1e-4: 0.448, 1e-5: 0.526},
     build=_build_yunet_omz,
     calibration=(

@@ -43,6 +43,9 @@ class FaceRow:
     score: float
     quality: float
     embedding: np.ndarray = field(repr=False)
+    yaw: float | None = None
+    pitch: float | None = None
+    sharpness: float | None = None
 
 
 @dataclass
@@ -94,6 +97,9 @@ def _rows(found: list[FaceEmbedding]) -> list[FaceRow]:
             score=f.face.score,
             quality=f.quality,
             embedding=np.asarray(f.embedding, dtype=np.float32),
+            yaw=f.yaw,
+            pitch=f.pitch,
+            sharpness=f.sharpness,
         )
         for f in found
     ]

@@ -141,6 +141,7 @@ def write_batch(
                 face_id = catalog.insert_face(
                     conn, photo_id, run_id, face.box, face.landmarks, face.score, face.quality,
                     pack, cipher.encrypt_vector(face.embedding), now,
+                    yaw=face.yaw, pitch=face.pitch, sharpness=face.sharpness,
                 )
                 known[face_id] = face.embedding
             faces_added += len(faces)

@@ -1,10 +1,10 @@
 """Right of access (GDPR Art. 15): find a person's faces and write their copy.
 
-:func:`find_person` searches with one or more selfies (the largest face of each) at a
-high-recall operating point (:data:`ACCESS_FAR`, 1e-3 per comparison) and keeps every face
-above that threshold, labelled "match" or "possible". :func:`export_access` writes the
-person's copy into a folder: ``access.json`` (machine-readable), ``index.html`` (the same,
-readable) and ``crops/face_<id>.jpg``.
+:func:`find_person` searches with one or more selfies (the most prominent face of each,
+refused when too poor: :mod:`.selfie`) at a high-recall operating point (:data:`ACCESS_FAR`,
+1e-3 per comparison) and keeps every face above that threshold, labelled "match" or
+"possible". :func:`export_access` writes the person's copy into a folder: ``access.json``
+(machine-readable), ``index.html`` (the same, readable) and ``crops/face_<id>.jpg``.
 
 The copy gives what Art. 15(1) asks for: for each face, the photo, the source, its
 controller, lawful basis (Art. 6 and Art. 9(2)), purpose, retention and the dates it was
@@ -41,6 +41,7 @@ from ..parts import HasAudit, HasKeys, HasSources, HasVectors
 from ..search.decisions import operating_point
 from ..search.engine import load_probe
 from .accurate import AccurateParts, fused_selfies, rescore_person, shortlist_threshold
+from .selfie import selfie_face
 from .sources import ART9_CONDITIONS, LAWFUL_BASES, MINORS_POLICIES
 
 if TYPE_CHECKING:
@@ -122,17 +123,17 @@ class AccessReport:
 
 def selfie_embeddings(store: FindPersonParts, selfies: list[Selfie]
                       ) -> tuple[np.ndarray, list[str]]:
-    """The largest face of each selfie, embedded; and the selfies' sha256 (for the log)."""
+    """The face of each selfie (its most prominent, of a quality good enough to act on:
+    :func:`~faceledger.privacy.selfie.selfie_face`), embedded; and the selfies' sha256 (for
+    the log)."""
     if not selfies:
         raise NoFaceError("give at least one selfie")
     vectors, hashes = [], []
     for i, selfie in enumerate(selfies, 1):
         image = load_probe(selfie, store.limits)
         hashes.append(image.sha256)
-        faces = store.analyzer.analyze(image.bgr, largest_only=True)
-        if not faces:
-            raise NoFaceError(f"no face was found in selfie {i}")
-        vectors.append(np.asarray(faces[0].embedding, dtype=np.float32))
+        face = selfie_face(store, image.bgr, f"selfie {i}")
+        vectors.append(np.asarray(face.embedding, dtype=np.float32))
         del image
     return np.stack(vectors), hashes
 
@@ -226,10 +227,18 @@ def _erase_by(ingested_at: str, days: int) -> str:
     return (start + timedelta(days=days)).isoformat(timespec="seconds")
 
 
+def _quality_text(face: dict) -> str:
+    pose = ("" if face.get("yaw") is None
+            else f"; head turned {face['yaw']:.0f} degrees, tilted {face['pitch']:.0f}")
+    return f"quality {face['quality']:.2f} (0 to 1){pose}"
+
+
 CATEGORIES_OF_DATA = (
     "photos in which your face appears (kept at their source; the store holds each photo's "
     "location, SHA-256, size and ingest date)",
     "the position of your face in each photo (a box, five landmarks, a detector score)",
+    "estimates made from it: the head's pose (yaw and pitch, in degrees) and the face's "
+    "image quality (from its size, sharpness, pose and the detector score)",
     "a biometric template of your face (a face embedding, GDPR Art. 9 special-category "
     "data), encrypted at rest",
     "the audit log's record of searches that returned your face (date and similarity)",
@@ -301,6 +310,9 @@ def build_access_data(
             "decision": m.decision,
             "crop": None,
             "box": rec.box.as_list(),
+            "quality": round(rec.quality, 3),
+            "yaw": None if rec.yaw is None else round(rec.yaw, 1),
+            "pitch": None if rec.pitch is None else round(rec.pitch, 1),
             "photo_id": rec.photo_id,
             "photo_uri": rec.photo_uri,
             "source": rec.source,
@@ -404,6 +416,7 @@ def render_html(data: dict[str, Any]) -> str:
   <dl>
     <dt>Face</dt><dd>#{f['face_id']} ({e(f['decision'])}, similarity {f['similarity']:.3f})</dd>
     <dt>Photo</dt><dd>{e(f['photo_uri'])}</dd>
+    <dt>Quality and pose</dt><dd>{e(_quality_text(f))}</dd>
     <dt>Source</dt><dd>{e(f['source'])}</dd>
     <dt>Controller</dt><dd>{e(f['controller'])}</dd>
     <dt>Lawful basis</dt><dd>{e(f['lawful_basis']['text'])}</dd>

@@ -3,11 +3,11 @@ selfie the person the request was opened for?
 
 When an admin opens a request, they check the person's identity against a **reference
 photo** (an identity document, a photo the person brought in). :func:`enrol_reference`
-keeps only what the check needs: the template of that photo's largest face, encrypted with
+keeps only what the check needs: the template of that photo's most prominent face, encrypted with
 the store's key and bound to one token (``aad``), and the photo's SHA-256. The photo itself
 is never stored.
 
-When the request is made, :func:`check_identity` compares the selfie's largest face with
+When the request is made, :func:`check_identity` compares the selfie's most prominent face with
 the reference, 1:1, at the store's *verification* operating point (``Store.verify``'s
 default, ``FACELEDGER_OPERATING_FAR``): the same rule an investigator's verification
 obeys. Nothing is searched, shown or erased unless this passes.
@@ -26,6 +26,7 @@ from ..images import DecodedImage
 from ..parts import HasKeys, HasModels
 from ..search.engine import load_probe
 from .crypto import TemplateCipher
+from .selfie import selfie_face
 
 Photo = bytes | str | Path | DecodedImage
 _AAD = b"faceledger:subject-reference:"
@@ -63,14 +64,12 @@ class IdentityCheck:
 
 
 def _largest_face(store: IdentityParts, image: DecodedImage, what: str) -> np.ndarray:
-    faces = store.analyzer.analyze(image.bgr, largest_only=True)
-    if not faces:
-        raise NoFaceError(f"no face was found in the {what}")
-    return np.asarray(faces[0].embedding, dtype=np.float32)
+    face = selfie_face(store, image.bgr, f"the {what}")
+    return np.asarray(face.embedding, dtype=np.float32)
 
 
 def enrol_reference(store: IdentityParts, photo: Photo, token_id: str) -> ReferenceTemplate:
-    """The sealed template of the reference photo's largest face, for token ``token_id``."""
+    """The sealed template of the reference photo's most prominent face, for token ``token_id``."""
     image = load_probe(photo, store.limits)
     vector = _largest_face(store, image, "reference photo")
     cipher = store.cipher

@@ -12,6 +12,7 @@ from ..images import DecodedImage, ImageLimits, decode_image, read_image_file
 from ..parts import HasCatalog, HasModels, HasVectors
 from ..types import FaceEmbedding, Match, ProbeResult
 from .decisions import OperatingPoint
+from .probe_quality import point_for_probe
 
 
 @runtime_checkable
@@ -47,6 +48,7 @@ def search_index(
     records = store.catalog.faces(wanted)
     results = []
     for face, row_sims, row_ids in zip(faces, sims, ids):
+        probe_point, warning = point_for_probe(point, face.quality)
         matches = []
         for sim, face_id in zip(row_sims, row_ids):
             record = records.get(int(face_id))
@@ -57,12 +59,23 @@ def search_index(
                     rank=len(matches) + 1,
                     face_id=record.id,
                     similarity=round(float(sim), 4),
-                    decision=point.decide(float(sim)),
+                    decision=probe_point.decide(float(sim)),
                     photo_id=record.photo_id,
                     photo_uri=record.photo_uri,
                     source=record.source,
                     box=record.box,
+                    quality=round(record.quality, 3),
+                    yaw=_rounded(record.yaw),
+                    pitch=_rounded(record.pitch),
                 )
             )
-        results.append(ProbeResult(probe_face=face.face, matches=matches))
+        results.append(ProbeResult(
+            probe_face=face.face, matches=matches, quality=round(face.quality, 3),
+            yaw=round(face.yaw, 1), pitch=round(face.pitch, 1), uncertain=bool(warning),
+            warning=warning,
+        ))
     return results
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)

@@ -242,7 +242,7 @@ class Catalog:
             rows = self.query(
                 "SELECT f.id, f.photo_id, f.run_id, f.box_x, f.box_y, f.box_w, f.box_h, "
                 "f.landmarks, f.detector_score, f.quality, f.pack, f.created_at, "
-                "p.uri AS photo_uri, s.name AS source FROM faces f "
+                "f.yaw, f.pitch, f.sharpness, p.uri AS photo_uri, s.name AS source FROM faces f "
                 "JOIN photos p ON p.id = f.photo_id JOIN sources s ON s.id = p.source_id "
                 f"WHERE f.id IN ({marks})",
                 tuple(chunk),
@@ -260,6 +260,9 @@ class Catalog:
                     pack=r["pack"],
                     created_at=r["created_at"],
                     run_id=r["run_id"],
+                    yaw=_opt(r["yaw"]),
+                    pitch=_opt(r["pitch"]),
+                    sharpness=_opt(r["sharpness"]),
                 )
         return out
 
@@ -371,14 +374,15 @@ class Catalog:
     def insert_face(
         tx: Tx, photo_id: int, run_id: int, box: list[float],
         landmarks: list[list[float]], score: float, quality: float, pack: str,
-        embedding: bytes, now: str | None = None,
+        embedding: bytes, now: str | None = None, *, yaw: float | None = None,
+        pitch: float | None = None, sharpness: float | None = None,
     ) -> int:
         return tx.insert(
             "INSERT INTO faces (photo_id, run_id, box_x, box_y, box_w, box_h, landmarks,"
-            " detector_score, quality, pack, embedding, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " detector_score, quality, pack, embedding, created_at, yaw, pitch, sharpness)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (photo_id, run_id, *box, json.dumps(landmarks), score, quality, pack, embedding,
-             now or utc_now()),
+             now or utc_now(), _opt(yaw), _opt(pitch), _opt(sharpness)),
         )
 
     @staticmethod
@@ -507,6 +511,10 @@ class Catalog:
             "runs": "SELECT COUNT(*) FROM ingest_runs",
         }
         return {k: int(self.query(sql)[0][0]) for k, sql in q.items()}
+
+
+def _opt(value) -> float | None:
+    return None if value is None else float(value)
 
 
 def _photo(r: Row) -> PhotoRecord:

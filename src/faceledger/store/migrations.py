@@ -142,6 +142,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # head pose and the aligned crop's sharpness factor per face (issue 13); NULL for
+        # faces stored before (their quality is the older score x size)
+        "0006_face_pose_quality",
+        """
+        ALTER TABLE faces ADD COLUMN yaw REAL;
+        ALTER TABLE faces ADD COLUMN pitch REAL;
+        ALTER TABLE faces ADD COLUMN sharpness REAL;
+        """,
+    ),
+    (
         # persons (issue 14): faces grouped into people. No centroid or cover crop is
         # stored (scores are computed from the faces' encrypted templates when needed),
         # so erasing a face leaves nothing derived from it: its assignment and rejections

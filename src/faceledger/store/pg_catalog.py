@@ -105,18 +105,19 @@ class PgCatalog(Catalog):
     def insert_face(
         tx: PgTx, photo_id: int, run_id: int, box: list[float],
         landmarks: list[list[float]], score: float, quality: float, pack: str,
-        embedding: bytes, now: str | None = None,
+        embedding: bytes, now: str | None = None, *, yaw: float | None = None,
+        pitch: float | None = None, sharpness: float | None = None,
     ) -> int:
         face_id = int(tx.execute(
             "SELECT nextval(pg_get_serial_sequence('faces', 'id'))").fetchone()[0])
         key = _bucket_key(tx, face_id // BUCKET_FACES)
         tx.execute(
             "INSERT INTO faces (id, photo_id, run_id, box_x, box_y, box_w, box_h, landmarks,"
-            " detector_score, quality, pack, embedding, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " detector_score, quality, pack, embedding, created_at, yaw, pitch, sharpness)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (face_id, photo_id, run_id, *[float(v) for v in box], json.dumps(landmarks),
              float(score), float(quality), pack, wrap(key, face_id, embedding),
-             now or utc_now()),
+             now or utc_now(), *[None if v is None else float(v) for v in (yaw, pitch, sharpness)]),
         )
         return face_id
 

@@ -175,6 +175,14 @@ CATALOG_MIGRATIONS: list[Migration] = [
         """,
     ),
     (
+        "0006_face_pose_quality",
+        """
+        ALTER TABLE faces ADD COLUMN yaw DOUBLE PRECISION;
+        ALTER TABLE faces ADD COLUMN pitch DOUBLE PRECISION;
+        ALTER TABLE faces ADD COLUMN sharpness DOUBLE PRECISION;
+        """,
+    ),
+    (
         "0007_persons",
         """
         CREATE TABLE persons (
@@ -383,7 +391,8 @@ PRIVACY_TABLES = ("erased_photos", "privacy_meta", "optout_entries", "optout_tem
 
 #: the same names as the SQLite catalog's migrations, in the same order (a test pins it)
 SHARED_NAMES = ("0001_initial", "0002_vector_log", "0003_indexes_for_scale",
-                "0004_source_root", "0005_rights_requests", "0007_persons", "0008_subjects_watches",
+                "0004_source_root", "0005_rights_requests", "0006_face_pose_quality",
+                "0007_persons", "0008_subjects_watches",
                 "0010_remote_sources")
 
 AUDIT_MIGRATIONS: list[Migration] = [

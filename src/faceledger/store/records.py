@@ -43,6 +43,9 @@ class FaceRecord:
     pack: str
     created_at: str
     run_id: int | None
+    yaw: float | None = None  # degrees (None: stored before pose was estimated)
+    pitch: float | None = None
+    sharpness: float | None = None  # the quality's sharpness factor, in [0, 1]
 
 
 @dataclass(frozen=True)

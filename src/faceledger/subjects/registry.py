@@ -3,7 +3,7 @@
 A subject is a named person an operator enrols with example photos, under a source that
 records the lawful basis for holding them (a watchlist, access control, a newsroom's list
 of public figures): the source's controller, Art. 6 basis, Art. 9(2) condition and purpose
-apply to the subject as they do to the source's photos. Only the largest face's template of
+apply to the subject as they do to the source's photos. Only the most prominent face's template of
 each example photo is kept, encrypted with the store's key and bound to the subject
 (associated data), with the photo's SHA-256; the photos themselves are never stored.
 

@@ -4,7 +4,17 @@ attaches them all; the library's CLI imports it only when ``faceledger bench`` i
 
 from __future__ import annotations
 
-from . import accuracy, cluster, fusion, index, ingest, optout, store  # noqa: F401  (attach)
+from . import (  # noqa: F401  (attach their commands)
+    accuracy,
+    cluster,
+    fusion,
+    index,
+    ingest,
+    optout,
+    quality,
+    realworld,
+    store,
+)
 from .group import bench
 
 __all__ = ["bench"]

@@ -204,39 +204,65 @@ def identify_cmd(lfw_dir, people_file, no_flip, pack, models_dir, accept_researc
               default=lambda: default_datasets_dir() / "wider-dev" / "ground_truth",
               show_default="../shared/datasets/wider-dev/ground_truth",
               help="Folder with wider_face_val.mat and wider_{easy,medium,hard}_val.mat.")
-@click.option("--score-threshold", type=float, default=0.3, show_default=True,
-              help="Lowest detector score kept (the PR curve needs low-score detections).")
-@click.option("--scales", default="", help="Multi-scale passes, e.g. '0.5,1,2'.")
+@click.option("--score-threshold", type=float, default=None,
+              help="Lowest detector score kept (default: the pack's own, as ingest runs it).")
+@click.option("--scales", default="", help="Whole-image passes instead, e.g. '0.5,1,2'.")
+@click.option("--passes", type=click.Choice(["auto", "single"]), default=None,
+              help="YuNet passes: auto (the default: reference + coarse + fine tiles) or "
+                   "single (the reference pass alone).")
 @click.option("--max-side", type=int, default=None,
-              help="Single-pass mode: downscale images whose long side exceeds this.")
+              help="Downscale images whose long side exceeds this for the reference pass.")
+@click.option("--baseline", is_flag=True,
+              help="Also run the single pass at score 0.6 (ingest's detector before issue 13), "
+                   "interleaved image by image, and print the cost ratio.")
 @click.option("--limit", type=int, default=None, help="Score only the first N images.")
+@click.option("--keep-implausible", is_flag=True,
+              help="Keep detections whose landmarks cannot be a face's (the analyzer refuses "
+                   "them: ears, hair).")
 @with_common
-def detect_cmd(wider_images, gt_dir, score_threshold, scales, max_side, limit, pack, models_dir,
-               accept_research_licence, cache_dir, as_json, quiet):
-    """WIDER FACE detection AP (easy / medium / hard, official protocol) and images/s.
+def detect_cmd(wider_images, gt_dir, score_threshold, scales, passes, max_side, baseline, limit,
+               keep_implausible, pack, models_dir, accept_research_licence, cache_dir, as_json,
+               quiet):
+    """WIDER FACE detection AP (easy / medium / hard, official protocol) and detection CPU
+    time, with the pack's detector as ingest runs it (the landmark check included) unless
+    options change it.
 
     Example: faceledger bench detect --wider ../shared/datasets/wider-dev/images
-    --gt ../shared/datasets/wider-dev/ground_truth --scales 1,2
+    --gt ../shared/datasets/wider-dev/ground_truth --baseline
     """
-    from faceledger_bench.detect import configure_detector, run_detect
+    from faceledger_bench.detect import configure_detector, run_detect_many
 
     try:
-        analyzer = _load(pack, _models_dir(models_dir), accept_research_licence)
-        detector = configure_detector(analyzer.detector, score_threshold, _scales(scales))
+        mdir = _models_dir(models_dir)
+        analyzer = _load(pack, mdir, accept_research_licence)
+        detector = configure_detector(analyzer.detector, score_threshold, _scales(scales),
+                                      passes)
         if max_side is not None:
             detector.max_side = max_side
-        report = run_detect(detector, wider_images, gt_dir, name=pack, limit=limit,
-                            progress=_progress(not quiet))
+        detectors = {pack: detector}
+        if baseline:
+            base = configure_detector(_load(pack, mdir, accept_research_licence).detector, 0.6,
+                                      (), "single")
+            detectors["single pass, score 0.6 (before issue 13)"] = base
+        reports = run_detect_many(detectors, wider_images, gt_dir, limit=limit,
+                                  progress=_progress(not quiet), plausible=not keep_implausible)
     except FaceLedgerError as exc:
         _fail(exc)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
         return
-    click.echo(f"detector        {report.detector} {report.settings}")
-    click.echo(f"images          {report.images} ({report.faces_detected} detections)")
-    for subset, ap in report.ap.items():
-        click.echo(f"AP {subset:<12} {100.0 * ap:.1f}")
-    click.echo(f"images/s        {report.images_per_second:.2f} (detection only, 1 thread)")
+    first = reports[0]
+    for report in reports:
+        click.echo(f"detector        {report.detector} {report.settings}")
+        click.echo(f"images          {report.images} ({report.faces_detected} detections, "
+                   f"{report.refused_implausible} refused as implausible)")
+        for subset, ap in report.ap.items():
+            click.echo(f"AP {subset:<12} {100.0 * ap:.1f}")
+        click.echo(f"CPU s           {report.seconds:.1f} ({report.images_per_second:.2f} "
+                   f"images/s, detection only, 1 thread)")
+    if len(reports) > 1:
+        click.echo(f"cost            {first.seconds / max(reports[1].seconds, 1e-9):.2f}x the "
+                   f"baseline's detection CPU time")
 
 
 @bench.command("calibrate")

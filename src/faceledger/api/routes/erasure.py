@@ -106,7 +106,8 @@ def _listing(store, person: PersonSearch) -> dict:
                 "person_id": m.person_id,
                 "photo_id": rec.photo_id if rec else None,
                 "photo_name": Path(str(rec.photo_uri)).name if rec else None,
-                "source": rec.source if rec else None}
+                "source": rec.source if rec else None,
+                "quality": round(rec.quality, 3) if rec else None}
 
     return {"threshold": person.threshold, "match_threshold": person.match_threshold,
             "matches": [face(m) for m in person.matches],

@@ -33,8 +33,13 @@ def match_json(match: object) -> dict:
 
 
 def results_json(results: list) -> list[dict]:
+    """One entry per probe face: the face, its quality and pose, whether it is too poor for
+    the matches to be relied on (``uncertain``, with a ``warning``), and its matches (each
+    with the gallery face's quality and pose)."""
     return [
-        {"probe_face": to_jsonable(r.probe_face), "matches": [match_json(m) for m in r.matches]}
+        {"probe_face": to_jsonable(r.probe_face), "quality": r.quality, "yaw": r.yaw,
+         "pitch": r.pitch, "uncertain": r.uncertain, "warning": r.warning,
+         "matches": [match_json(m) for m in r.matches]}
         for r in results
     ]
 
@@ -105,7 +110,7 @@ async def search(request: Request) -> dict:
         "the fusion's own calibrated thresholds (default: the server's setting)"}},
     required=("purpose", "case")))
 async def verify(request: Request) -> dict:
-    """Are the largest faces of two photos the same person? Multipart form: ``a``, ``b``
+    """Are the most prominent faces of two photos the same person? Multipart form: ``a``, ``b``
     (files), ``purpose``, ``case``, ``far``, ``accurate``."""
     ctx, principal = ctx_of(request), principal_of(request)
     form = await read_photos(request, {"a": "first photo", "b": "second photo"},

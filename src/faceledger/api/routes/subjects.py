@@ -64,7 +64,7 @@ async def show_subject(request: Request, subject_id: int) -> dict:
 async def enrol(request: Request) -> dict:
     """Enrol a named person with 1 to 5 example photos (``photo1`` ... ``photo5``) under a
     source with a lawful basis; ``consent``: the reference of their recorded consent to be
-    watched. Only each photo's largest face's template is kept, encrypted."""
+    watched. Only each photo's most prominent face's template is kept, encrypted."""
     ctx, principal = ctx_of(request), principal_of(request)
     form = await read_photos(request, _PHOTOS, set(EnrolForm.model_fields))
     values = form_values(EnrolForm, form.fields)

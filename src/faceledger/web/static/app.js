@@ -71,6 +71,8 @@ function matchCard(m) {
       el("span", { text: m.source }),
       " · ",
       el("a", { href: m.photo_url, target: "_blank", rel: "noopener", text: m.photo_name || "photo" }),
+      el("br"),
+      el("span", { class: "quality", text: faceQuality(m), "data-testid": "quality" }),
     ),
   );
   return card;
@@ -89,6 +91,12 @@ function personCard(p) {
     el("span", { text: (p.sources || []).join(", "), "data-testid": "person-sources" }),
   ));
   return card;
+}
+
+function faceQuality(f) {
+  if (f.quality === null || f.quality === undefined) return "quality unknown";
+  const pose = f.yaw === null || f.yaw === undefined ? "" : ` · yaw ${Math.round(f.yaw)}° pitch ${Math.round(f.pitch)}°`;
+  return `quality ${f.quality.toFixed(2)}${pose}`;
 }
 
 function initSearch() {
@@ -110,7 +118,11 @@ function initSearch() {
       data.faces.forEach((face, i) => {
         const grid = el("div", { class: "grid-results" });
         face.matches.forEach((m) => grid.append(matchCard(m)));
-        results.append(el("h2", { text: `Probe face ${i + 1}` }));
+        results.append(el("h2", { text: `Probe face ${i + 1}` }),
+          el("p", { class: "probe-quality", text: faceQuality(face), "data-testid": "probe-quality" }));
+        if (face.uncertain) {
+          results.append(el("p", { class: "warning", role: "alert", text: face.warning, "data-testid": "probe-warning" }));
+        }
         if (face.persons && face.persons.length) {
           const persons = el("div", { class: "person-results", "data-testid": "persons" });
           face.persons.forEach((p) => persons.append(personCard(p)));
@@ -288,6 +300,7 @@ function initRights() {
             el("figcaption", {},
               el("strong", { text: f.photo_name }), el("br"),
               el("span", { text: `${f.source} · ${(f.similarity * 100).toFixed(1)} %` }), el("br"),
+              el("span", { class: "quality", text: faceQuality(f), "data-testid": "own-face-quality" }), el("br"),
               el("small", { text: `held by ${f.controller} for "${f.purpose}" under ` +
                 `${f.lawful_basis.text} and ${f.special_category_condition.text}; ` +
                 `collected ${f.collected_at.slice(0, 10)}, erased by ${f.erase_by.slice(0, 10)}; ` +
