@@ -292,7 +292,10 @@ def _analyse(
     each process loads its own models."""
     limits = store.limits
     chunks = (todo[i : i + CHUNK] for i in range(0, len(todo), CHUNK))
-    if workers <= 1 or len(todo) <= CHUNK:
+    one_lane = workers <= 1 or len(todo) <= CHUNK
+    if store.analyzer_injected and (processes or not store.analyzer.parallel_in_threads):
+        one_lane = True  # worker processes would load the pack, not the analyzer handed in
+    if one_lane:
         lane = AnalysisLane(store.analyzer, limits)
         try:
             for chunk in chunks:
