@@ -69,7 +69,14 @@ def build_analyzer(
     return FaceAnalyzer(spec, detector, recognizer)
 
 
+DETECTOR_MODELS = ("yunet", "scrfd", "dlib-hog")
+RECOGNIZER_MODELS = ("crop-embedder", "dlib-resnet")
+
+
 def build_detector(net: NetworkSpec, path: Path | None, threads: int | None) -> Detector:
+    if net.model not in DETECTOR_MODELS:
+        raise ModelError(f"unknown detector model {net.model!r}; "
+                         f"known: {', '.join(DETECTOR_MODELS)}")
     if net.model == "dlib-hog":
         from .dlib_models import DlibHogDetector
 
@@ -85,12 +92,10 @@ def build_detector(net: NetworkSpec, path: Path | None, threads: int | None) -> 
         session = detector_session(net, path, threads)
         return YuNetDetector(path, threads=threads, session=session, fixed_side=fixed,
                              **net.options)
-    if net.model == "scrfd":
-        from .scrfd import ScrfdDetector
+    from .scrfd import ScrfdDetector
 
-        return ScrfdDetector(detector_session(net, path, threads),
-                             input_size=net.input_size or 640, **net.options)
-    raise ModelError(f"unknown detector model {net.model!r}")
+    return ScrfdDetector(detector_session(net, path, threads),
+                         input_size=net.input_size or 640, **net.options)
 
 
 def detector_session(net: NetworkSpec, path: Path, threads: int | None) -> InferenceSession:
@@ -102,25 +107,26 @@ def detector_session(net: NetworkSpec, path: Path, threads: int | None) -> Infer
 
 def build_recognizer(net: NetworkSpec, path: Path | None, embedding_size: int,
                      threads: int | None) -> Recognizer:
+    if net.model not in RECOGNIZER_MODELS:
+        raise ModelError(f"unknown recognizer model {net.model!r}; "
+                         f"known: {', '.join(RECOGNIZER_MODELS)}")
     if net.model == "dlib-resnet":
         from .dlib_models import DlibRecognizer
 
         return DlibRecognizer(alignment=net.alignment.removeprefix("dlib-"), **net.options)
-    if net.model == "crop-embedder":
-        from .session_recognizer import SessionRecognizer
+    from .session_recognizer import SessionRecognizer
 
-        if path is None or net.input_size is None:
-            raise ModelError("a crop-embedder needs a model file and an input size")
-        if net.alignment not in REFERENCES:
-            raise ModelError(f"unknown alignment {net.alignment!r}; "
-                             f"known: {', '.join(sorted(REFERENCES))}")
-        side = net.input_size
-        session = open_session(
-            net.runtime, path, threads, net.precision,
-            shapes=static_batches(*RECOGNIZER_STATIC_BATCHES),
-            # the single-face, flip-averaged case is the common one: have it ready
-            warm=[(2, 3, side, side)],
-        )
-        return SessionRecognizer(session, REFERENCES[net.alignment], side, embedding_size,
-                                 **net.options)
-    raise ModelError(f"unknown recognizer model {net.model!r}")
+    if path is None or net.input_size is None:
+        raise ModelError("a crop-embedder needs a model file and an input size")
+    if net.alignment not in REFERENCES:
+        raise ModelError(f"unknown alignment {net.alignment!r}; "
+                         f"known: {', '.join(sorted(REFERENCES))}")
+    side = net.input_size
+    session = open_session(
+        net.runtime, path, threads, net.precision,
+        shapes=static_batches(*RECOGNIZER_STATIC_BATCHES),
+        # the single-face, flip-averaged case is the common one: have it ready
+        warm=[(2, 3, side, side)],
+    )
+    return SessionRecognizer(session, REFERENCES[net.alignment], side, embedding_size,
+                             **net.options)
