@@ -22,7 +22,8 @@ from faceledger.models.base import Detector, Recognizer
 from faceledger.models.registry import get_pack
 from faceledger.types import Box, DetectedFace, Landmarks
 
-COLOURS = {"ada": (40, 40, 220), "ben": (40, 200, 40), "cy": (220, 120, 20)}
+COLOURS = {"ada": (40, 40, 220), "ben": (40, 200, 40), "cy": (220, 120, 20),
+           "dee": (200, 200, 200)}
 
 
 class Counter:

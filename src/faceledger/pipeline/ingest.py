@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
 from .listing import PhotoRef, list_source
@@ -144,6 +144,9 @@ def _run_locked(
     progress: ProgressCallback | None, stop_event: threading.Event | None,
     workers: int | None, actor: str, ray: str | None = None, processes: bool = False,
 ) -> IngestReport:
+    if ray is not None and store.analyzer_injected:
+        raise ConfigError("Ray actors load the store's pack; an analyzer handed to the store "
+                          "runs in this process only (ingest without --ray)")
     catalog = store.catalog
     listing = list_source(info)
     refs = listing.refs
