@@ -1,9 +1,10 @@
 """A small fake analyzer for unit tests of the store's paths (ingest, erasure, reconcile).
 
 Photos are black frames holding one coloured square: the square is "the face" and its
-colour "the person". :class:`SquareDetector` finds the square; :class:`ColourRecognizer`
-gives each colour a fixed random unit vector (different colours are near-orthogonal, far
-below any threshold; the same colour gives the same vector). They are real
+colour "the person" (a fine checker pattern on it keeps the crop sharp, as quality checks
+want). :class:`SquareDetector` finds the square; :class:`ColourRecognizer` gives each
+person's colour a fixed random unit vector (different people are near-orthogonal, far below
+any threshold; the same person gives the same vector). They are real
 :class:`~faceledger.models.base.Detector` / ``Recognizer`` subclasses, wrapped in the real
 :class:`~faceledger.models.analyzer.FaceAnalyzer`, so ingest lanes, siblings and batching run
 their own code; only the networks are fake. Each model counts its calls.
@@ -76,15 +77,16 @@ class ColourRecognizer(Recognizer):
     def align(self, bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
         b = face.box
         crop = bgr[int(b.y) : int(b.y + b.height), int(b.x) : int(b.x + b.width)]
-        return cv2.resize(crop, (16, 16), interpolation=cv2.INTER_AREA)
+        return cv2.resize(crop, (64, 64), interpolation=cv2.INTER_NEAREST)
 
     def _embed(self, crops: list[np.ndarray]) -> np.ndarray:
         self.counter.add(len(crops))
+        palette = np.array(list(COLOURS.values()), dtype=np.float64)
         out = []
         for crop in crops:
-            colour = tuple(int(c) // 16 for c in crop.reshape(-1, 3).mean(axis=0))
-            seed = colour[0] * 256 * 256 + colour[1] * 256 + colour[2]
-            out.append(np.random.default_rng(seed).normal(size=self.embedding_size))
+            mean = crop.reshape(-1, 3).mean(axis=0)
+            person = int(np.argmin(np.linalg.norm(palette - mean, axis=1)))
+            out.append(np.random.default_rng(person).normal(size=self.embedding_size))
         return np.asarray(out, dtype=np.float32)
 
 
@@ -99,7 +101,10 @@ def square_photo(path: Path, person: str | None, x: int = 40, y: int = 30,
     """A PNG of ``size`` (w, h): black, with ``person``'s square (none for None)."""
     image = np.zeros((size[1], size[0], 3), np.uint8)
     if person is not None:
-        image[y : y + side, x : x + side] = COLOURS[person]
+        ys, xs = np.mgrid[:side, :side]
+        checker = np.where((ys // 4 + xs // 4) % 2 == 0, 40, -40)[:, :, None]
+        square = np.clip(np.array(COLOURS[person]) + checker, 0, 255)
+        image[y : y + side, x : x + side] = square.astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), image)
     return path
