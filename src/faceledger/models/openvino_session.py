@@ -63,6 +63,8 @@ class OpenVinoSession:
         self._loaded = False
 
     def load(self) -> None:
+        if self._loaded:
+            return
         with self._lock:
             if self._loaded:
                 return

@@ -22,6 +22,8 @@ class OrtSession:
         self._lock = threading.Lock()
 
     def load(self) -> None:
+        if self._session is not None:
+            return
         with self._lock:
             if self._session is not None:
                 return
