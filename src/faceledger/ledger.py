@@ -68,8 +68,9 @@ AUDIT_FILE = "audit.db"
 
 
 
-def init_store(settings: Settings) -> Store:
-    """Create a store in ``settings.data_dir`` (or open the one that is there)."""
+def init_store(settings: Settings, analyzer: FaceAnalyzer | None = None) -> Store:
+    """Create a store in ``settings.data_dir`` (or open the one that is there); ``analyzer``
+    as in :func:`open_store`."""
     data_dir = private_dir(settings.data_dir)
     backends = parse_backends(settings.catalog or None, settings.vectors or None)
     recorded = (data_dir / BACKENDS_FILE).exists() or (data_dir / CATALOG_FILE).exists()
@@ -86,20 +87,23 @@ def init_store(settings: Settings) -> Store:
             catalog.set_meta("index_kind", settings.index_kind)
     finally:
         catalog.close()
-    return open_store(settings)
+    return open_store(settings, analyzer)
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, analyzer: FaceAnalyzer | None = None) -> Store:
+    """Open the store in ``settings.data_dir``. ``analyzer``: the models to use instead of
+    the store's pack loaded from the models directory (a test's fake, or an analyzer a
+    caller built already); it must give vectors of the pack's size."""
     data_dir = Path(settings.data_dir)
     if not (data_dir / CATALOG_FILE).exists() and not (data_dir / BACKENDS_FILE).exists():
         raise NotFoundError(
             f"no faceledger store in {settings.data_dir} (create one with 'faceledger init')"
         )
-    return Store(settings)
+    return Store(settings, analyzer)
 
 
 class Store:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, analyzer: FaceAnalyzer | None = None) -> None:
         self.settings = settings
         self.data_dir = Path(settings.data_dir)
         secure_tree(self.data_dir)  # 0700 / 0600, also for stores made by older versions
@@ -111,6 +115,11 @@ class Store:
         self.store_id = self.catalog.meta("store_id") or ""
         pack_name = self.catalog.meta("pack") or settings.pack
         self.pack: PackSpec = get_pack(pack_name)
+        if analyzer is not None and analyzer.embedding_size != self.pack.embedding_size:
+            self.catalog.close()
+            raise ConfigError(
+                f"the analyzer gives {analyzer.embedding_size}-d vectors; this store's pack "
+                f"{self.pack.name} holds {self.pack.embedding_size}-d ones")
         self.cipher: Cipher = self._make_cipher()
         # anchored in the catalog: a wiped, truncated or rolled-back log refuses writes
         self.audit = open_audit_log(self.data_dir / AUDIT_FILE, self.cipher, self.catalog)
@@ -126,7 +135,9 @@ class Store:
             self.catalog.meta("index_kind") or settings.index_kind, self.catalog, self.cipher,
         )
         self.index_file.open()
-        self._analyzer: FaceAnalyzer | None = None
+        # the models, loaded from the pack on first use unless handed in
+        self._analyzer: FaceAnalyzer | None = analyzer
+        self.analyzer_injected = analyzer is not None
         self._analyzer_lock = threading.Lock()
         self._fused: FusedEmbedder | None = None
         self._fused_lock = threading.Lock()

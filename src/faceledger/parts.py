@@ -83,6 +83,12 @@ class HasModels(Protocol):
     @property
     def limits(self) -> ImageLimits: ...
 
+    @property
+    def analyzer_injected(self) -> bool:
+        """True when the analyzer was handed to the store (not built from its pack): only
+        this process has it, so no worker process or Ray actor may stand in for it."""
+        ...
+
     def operating_point(self, far: float | None = None,
                         search: bool = False) -> OperatingPoint: ...
 

@@ -229,7 +229,7 @@ def profile_default_pack(
     interleaved photo by photo (medians of per-photo times):
 
     * ``before``: OpenCV YuNet + the legacy recognizer (dynamic batch, two calls);
-    * ``after``: OpenCV YuNet + the current OpenVinoRecognizer (static batch, one call);
+    * ``after``: OpenCV YuNet + the current SessionRecognizer (static batch, one call);
     * ``after+ov-yunet``: as ``after`` with YuNet through OpenVINO (yunet_runtimes.py).
     """
     from faceledger.models import load_pack

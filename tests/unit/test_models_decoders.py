@@ -1,4 +1,5 @@
-"""YuNet and SCRFD output decoding, on hand-made network outputs (no model files)."""
+"""YuNet and SCRFD output decoding, on hand-made network outputs handed in through fake
+inference sessions (no model files, no runtime)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import pytest
 
 from faceledger.errors import ModelError
 from faceledger.models.scrfd import ANCHORS, ScrfdDetector, anchor_centres, decode_scrfd
-from faceledger_bench.yunet_runtimes import YuNetRuntimeDetector, decode_yunet
+from faceledger.models.session import InferenceSession
+from faceledger.models.yunet import YuNetDetector
+from faceledger.models.yunet_session import decode_yunet
+from faceledger_bench.yunet_runtimes import YuNetRuntimeDetector
 
 
 def _yunet_outputs(width: int, height: int) -> dict[str, np.ndarray]:
@@ -55,29 +59,55 @@ def test_decode_yunet_drops_low_scores_and_duplicates():
     assert len(rows) == 1 and rows[0, 14] == pytest.approx(0.9)
 
 
-class _FakeYuNetSession:
-    def __init__(self, outputs):
+class _FakeSession:
+    """An InferenceSession with one input ``input`` that answers every call with
+    ``outputs`` (by name, in the given order) and records the input shapes."""
+
+    def __init__(self, outputs: dict[str, np.ndarray]):
         self.outputs = outputs
-        self.shapes = []
+        self.shapes: list[tuple[int, ...]] = []
 
-    def run(self, blob):
+    @property
+    def input_names(self) -> list[str]:
+        return ["input"]
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self.outputs)
+
+    def run(self, inputs):
+        (blob,) = inputs.values()
+        assert set(inputs) == {"input"} and blob.dtype == np.float32
         self.shapes.append(blob.shape)
-        return self.outputs
+        return dict(self.outputs)
 
 
-def test_runtime_detector_pads_to_multiple_of_32_for_openvino(tmp_path):
-    session = _FakeYuNetSession(_one_yunet_face(64, 32))
-    det = YuNetRuntimeDetector(tmp_path / "none.onnx", runtime="openvino", session=session)
+def test_a_fake_session_meets_the_protocol():
+    assert isinstance(_FakeSession({}), InferenceSession)
+
+
+def test_yunet_on_a_dynamic_session_pads_to_multiple_of_32(tmp_path):
+    session = _FakeSession(_one_yunet_face(64, 32))
+    det = YuNetDetector(tmp_path / "none.onnx", session=session)
     faces = det.detect_raw(np.zeros((20, 50, 3), np.uint8))
     assert session.shapes == [(1, 3, 32, 64)]
     assert len(faces) == 1 and faces[0].box.width == pytest.approx(32.0)
 
 
-def test_runtime_detector_scales_large_images_for_onnxruntime(tmp_path):
-    session = _FakeYuNetSession(_yunet_outputs(640, 640))
+def test_yunet_on_a_fixed_session_scales_large_images_into_it(tmp_path):
+    session = _FakeSession(_yunet_outputs(640, 640))
     det = YuNetRuntimeDetector(tmp_path / "none.onnx", runtime="onnxruntime", session=session)
     assert det.detect_raw(np.zeros((700, 1280, 3), np.uint8)) == []
     assert session.shapes == [(1, 3, 640, 640)]
+
+
+def test_yunet_clones_share_their_session(tmp_path):
+    session = _FakeSession(_one_yunet_face(64, 32))
+    det = YuNetDetector(tmp_path / "none.onnx", session=session, passes="single")
+    twin = det.clone()
+    assert twin.session is session
+    assert twin.detect(np.zeros((32, 64, 3), np.uint8)) == det.detect(
+        np.zeros((32, 64, 3), np.uint8))
 
 
 def test_unknown_runtime_is_a_model_error(tmp_path):
@@ -93,6 +123,7 @@ def test_scrfd_anchor_centres_repeat_each_cell():
 
 
 def _scrfd_outputs(side: int) -> list[np.ndarray]:
+    """The nine outputs in the model's order (scores, distances, landmarks per stride)."""
     scores, boxes, kps = [], [], []
     for stride in (8, 16, 32):
         n = (side // stride) ** 2 * ANCHORS
@@ -116,13 +147,11 @@ def test_decode_scrfd_distance_boxes_and_points():
     assert scores.tolist() == pytest.approx([0.9])
 
 
-class _FakeScrfdSession:
-    def __init__(self, outputs):
-        self.outputs = outputs
-
-    def run(self, blob):
-        assert blob.shape == (1, 3, 64, 64) and blob.dtype == np.float32
-        return self.outputs
+def _named(outputs: list[np.ndarray]) -> dict[str, np.ndarray]:
+    # ONNX Runtime's names for SCRFD's outputs are numbers, in no useful order: the
+    # detector must read them in the session's output order, not by sorting names
+    names = [str(900 - 7 * i) for i in range(len(outputs))]
+    return dict(zip(names, outputs))
 
 
 def test_scrfd_detector_maps_back_to_image_pixels(tmp_path):
@@ -130,8 +159,10 @@ def test_scrfd_detector_maps_back_to_image_pixels(tmp_path):
     i = 2 * 3 + 1
     out[2][i] = 0.9
     out[5][i] = [0.5, 0.25, 0.5, 0.75]
-    det = ScrfdDetector(tmp_path / "none.onnx", input_size=64, session=_FakeScrfdSession(out))
+    session = _FakeSession(_named(out))
+    det = ScrfdDetector(session, input_size=64)
     faces = det.detect(np.zeros((64, 128, 3), np.uint8))  # scaled by 0.5 into the square
+    assert session.shapes == [(1, 3, 64, 64)]
     assert len(faces) == 1
     box = faces[0].box
     assert (box.x, box.y, box.width, box.height) == pytest.approx((32, 48, 64, 64))

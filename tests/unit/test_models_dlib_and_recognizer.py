@@ -12,7 +12,7 @@ from faceledger.models.dlib_models import (
     DlibRecognizer,
     dlib_points_to_landmarks,
 )
-from faceledger.models.openvino_recognizer import OpenVinoRecognizer
+from faceledger.models.session_recognizer import SessionRecognizer
 from faceledger.types import Box, DetectedFace, Landmarks
 
 # dlib's 5 points for an upright face: right-of-picture eye corners, left-of-picture eye
@@ -53,20 +53,33 @@ def _face(shift: float) -> DetectedFace:
     return DetectedFace(Box(20 + shift, 20, 80, 100), Landmarks(pts), 0.9)
 
 
-class _RecordingRecognizer(OpenVinoRecognizer):
-    """The real embed/align/batching code with the network call replaced by a fixed map."""
+class _LinearSession:
+    """An InferenceSession computing a fixed linear map of NCHW crops; records batch sizes."""
 
-    def __init__(self, batch: int):
-        super().__init__("none.xml", OMZ_REFERENCE_96x112, 32, 4, batch=batch)
-        self._loaded = True
+    input_names = ["data"]
+    output_names = ["embedding"]
+
+    def __init__(self):
         self.calls: list[int] = []
         rng = np.random.default_rng(0)
         self.weights = rng.normal(size=(32 * 32 * 3, 4)).astype(np.float32)
 
-    def _infer(self, crops):
-        self.calls.append(len(crops))
-        flat = np.stack(crops).reshape(len(crops), -1).astype(np.float32)
-        return flat @ self.weights
+    def run(self, inputs):
+        blob = inputs["data"]
+        assert blob.shape[1:] == (3, 32, 32) and blob.dtype == np.float32
+        self.calls.append(blob.shape[0])
+        return {"embedding": blob.reshape(blob.shape[0], -1) @ self.weights}
+
+
+class _RecordingRecognizer(SessionRecognizer):
+    """The real embed/align/batching code on a fake session."""
+
+    def __init__(self, batch: int):
+        super().__init__(_LinearSession(), OMZ_REFERENCE_96x112, 32, 4, batch=batch)
+
+    @property
+    def calls(self) -> list[int]:
+        return self.session.calls
 
 
 def test_flip_embeds_face_and_mirror_in_one_call():

@@ -1,29 +1,64 @@
-"""A thin ONNX Runtime session: one image blob in, the model's outputs out.
-
-Detectors take any object with the same ``run``/``output_names`` pair, so a unit test can
-hand one in without onnxruntime."""
+"""ONNX Runtime behind :class:`~.session.InferenceSession` (CPU provider, opened lazily)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..errors import ModelError
+
 
 class OrtSession:
-    def __init__(self, model_path: Path, threads: int | None) -> None:
-        import onnxruntime as ort
+    def __init__(self, model_path: Path, threads: int | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.threads = threads
+        self._session: Any = None
+        self._inputs: list[str] = []
+        self._outputs: list[str] = []
+        self._lock = threading.Lock()
 
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(model_path), options, providers=["CPUExecutionProvider"]
-        )
-        self._input = self._session.get_inputs()[0].name
-        self.output_names = [o.name for o in self._session.get_outputs()]
+    def load(self) -> None:
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is not None:
+                return
+            try:
+                import onnxruntime as ort
 
-    def run(self, blob: np.ndarray) -> list[np.ndarray]:
-        """The outputs in the model's order."""
-        return self._session.run(self.output_names, {self._input: blob})
+                options = ort.SessionOptions()
+                if self.threads:
+                    options.intra_op_num_threads = self.threads
+                    options.inter_op_num_threads = 1
+                session = ort.InferenceSession(
+                    str(self.model_path), options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime's errors, translated at the boundary
+                raise ModelError(
+                    f"cannot load {self.model_path} in ONNX Runtime: {exc}") from exc
+            self._inputs = [i.name for i in session.get_inputs()]
+            self._outputs = [o.name for o in session.get_outputs()]
+            self._session = session
+
+    @property
+    def input_names(self) -> list[str]:
+        self.load()
+        return list(self._inputs)
+
+    @property
+    def output_names(self) -> list[str]:
+        self.load()
+        return list(self._outputs)
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The outputs by name (ONNX Runtime runs calls from several threads at once)."""
+        self.load()
+        try:
+            values = self._session.run(self._outputs, dict(inputs))
+        except Exception as exc:
+            raise ModelError(f"ONNX Runtime inference failed for {self.model_path}: "
+                             f"{exc}") from exc
+        return dict(zip(self._outputs, values))

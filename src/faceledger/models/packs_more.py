@@ -17,12 +17,9 @@ replace them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .align import ARCFACE_REFERENCE_112
 from .files import ModelFile
-from .pack_spec import PackSpec
-from .packs import YUNET
+from .pack_spec import NetworkSpec, PackSpec
+from .packs import YUNET_DETECTOR
 
 CALIBRATION_DATA = (
     "all pairs of the 9,525 photos of the 4,038 people of LFW peopleDevTrain.txt "
@@ -57,54 +54,20 @@ MBF_BIN = ModelFile(
 )
 
 
-def _build_dlib(paths: dict[str, Path], threads: int | None):
-    from .dlib_models import DlibHogDetector, DlibRecognizer
-
-    return DlibHogDetector(), DlibRecognizer(alignment="chip")
-
-
-def _build_yunet_dlib(paths: dict[str, Path], threads: int | None):
-    from .dlib_models import DlibRecognizer
-    from .yunet import YuNetDetector
-
-    return YuNetDetector(paths["detector"], threads=threads), DlibRecognizer(alignment="landmarks")
-
-
-def _build_scrfd_mbf(paths: dict[str, Path], threads: int | None):
-    from .openvino_recognizer import OpenVinoRecognizer
-    from .scrfd import ScrfdDetector
-
-    detector = ScrfdDetector(paths["detector"], threads=threads)
-    recognizer = OpenVinoRecognizer(
-        paths["recognizer"], ARCFACE_REFERENCE_112, input_size=112, embedding_size=128,
-        threads=threads,
-    )
-    return detector, recognizer
-
-
-def _build_yunet_mbf(paths: dict[str, Path], threads: int | None):
-    from .openvino_recognizer import OpenVinoRecognizer
-    from .yunet import YuNetDetector
-
-    detector = YuNetDetector(paths["detector"], threads=threads)
-    recognizer = OpenVinoRecognizer(
-        paths["recognizer"], ARCFACE_REFERENCE_112, input_size=112, embedding_size=128,
-        threads=threads,
-    )
-    return detector, recognizer
-
+SCRFD_500M_DETECTOR = NetworkSpec("scrfd", "onnxruntime", SCRFD_500M, input_size=640)
+MBF_RECOGNIZER = NetworkSpec("crop-embedder", "openvino", MBF_XML, MBF_BIN, input_size=112,
+                             alignment="arcface-112")
 
 DLIB = PackSpec(
     name="dlib",
     python_modules=DLIB_MODULES,
     description="dlib HOG detector + 5-point shape predictor + dlib chip + ResNet 128-d (PyPI)",
     licence="CC0 (face-recognition-models weights) + Boost (dlib)",
-    files={},
+    detector=NetworkSpec("dlib-hog", "dlib"),
+    recognizer=NetworkSpec("dlib-resnet", "dlib", input_size=150, alignment="dlib-chip"),
     embedding_size=128,
     input_spec="HOG on RGB (upsampled once up to 800 px); recognizer: dlib's 150x150 chip",
     thresholds={1e-2: 0.907, 1e-3: 0.926, 1e-4: 0.941, 1e-5: 0.954},
-    build=_build_dlib,
-    needs_models_dir=False,
     flip=False,
     calibration="faceledger bench calibrate --pack dlib: " + CALIBRATION_DATA,
 )
@@ -114,11 +77,11 @@ YUNET_DLIB = PackSpec(
     python_modules=DLIB_MODULES,
     description="YuNet detector + dlib ResNet 128-d on YuNet-aligned 150x150 chips",
     licence="MIT (YuNet, OpenCV Zoo) + CC0 (face-recognition-models) + Boost (dlib)",
-    files={"detector": YUNET},
+    detector=YUNET_DETECTOR,
+    recognizer=NetworkSpec("dlib-resnet", "dlib", input_size=150, alignment="dlib-landmarks"),
     embedding_size=128,
     input_spec="YuNet at image size; dlib: 150x150 RGB, YuNet 5 points on dlib's chip layout",
     thresholds={1e-2: 0.908, 1e-3: 0.927, 1e-4: 0.941, 1e-5: 0.952},
-    build=_build_yunet_dlib,
     flip=False,
     calibration="faceledger bench calibrate --pack yunet-dlib: " + CALIBRATION_DATA,
 )
@@ -127,12 +90,12 @@ SCRFD_MBF = PackSpec(
     name="scrfd-mbf",
     description="InsightFace SCRFD det_500m + MobileFaceNet (ArcFace, OpenVINO IR), 128-d",
     licence=INSIGHTFACE_LICENCE,
-    files={"detector": SCRFD_500M, "recognizer": MBF_XML, "recognizer_weights": MBF_BIN},
+    detector=SCRFD_500M_DETECTOR,
+    recognizer=MBF_RECOGNIZER,
     embedding_size=128,
     input_spec="SCRFD 640x640 letterbox RGB (x-127.5)/128; MobileFaceNet 112x112 BGR 0-255, "
     "ArcFace 5-point template",
     thresholds={1e-2: 0.237, 1e-3: 0.326, 1e-4: 0.404, 1e-5: 0.480},
-    build=_build_scrfd_mbf,
     research=True,
     calibration="faceledger bench calibrate --pack scrfd-mbf: " + CALIBRATION_DATA,
 )
@@ -141,12 +104,12 @@ SCRFD2_5G_MBF = PackSpec(
     name="scrfd2.5g-mbf",
     description="InsightFace SCRFD det_2.5g + MobileFaceNet (ArcFace, OpenVINO IR), 128-d",
     licence=INSIGHTFACE_LICENCE,
-    files={"detector": SCRFD_2_5G, "recognizer": MBF_XML, "recognizer_weights": MBF_BIN},
+    detector=NetworkSpec("scrfd", "onnxruntime", SCRFD_2_5G, input_size=640),
+    recognizer=MBF_RECOGNIZER,
     embedding_size=128,
     input_spec="SCRFD 640x640 letterbox RGB (x-127.5)/128; MobileFaceNet 112x112 BGR 0-255, "
     "ArcFace 5-point template",
     thresholds={1e-2: 0.237, 1e-3: 0.326, 1e-4: 0.404, 1e-5: 0.475},
-    build=_build_scrfd_mbf,
     research=True,
     calibration="faceledger bench calibrate --pack scrfd2.5g-mbf: " + CALIBRATION_DATA,
 )
@@ -155,11 +118,11 @@ YUNET_MBF = PackSpec(
     name="yunet-mbf",
     description="YuNet detector + InsightFace MobileFaceNet (ArcFace, OpenVINO IR), 128-d",
     licence="MIT (YuNet) + " + INSIGHTFACE_LICENCE,
-    files={"detector": YUNET, "recognizer": MBF_XML, "recognizer_weights": MBF_BIN},
+    detector=YUNET_DETECTOR,
+    recognizer=MBF_RECOGNIZER,
     embedding_size=128,
     input_spec="YuNet at image size; MobileFaceNet 112x112 BGR 0-255, ArcFace 5-point",
     thresholds={1e-2: 0.238, 1e-3: 0.327, 1e-4: 0.406, 1e-5: 0.487},
-    build=_build_yunet_mbf,
     research=True,
     calibration="faceledger bench calibrate --pack yunet-mbf: " + CALIBRATION_DATA,
 )

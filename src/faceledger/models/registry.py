@@ -1,8 +1,9 @@
-"""Model packs: which files, which licence, which thresholds, and how to build them.
+"""Model packs by name: which files, which licence, which thresholds.
 
-A pack is a detector with five landmarks, an alignment, and a recognizer. ``load_pack``
-verifies every file's sha256 before anything is loaded; a research-licensed pack is only
-loaded when the caller acknowledges its licence explicitly.
+A pack is a detector with five landmarks, an alignment, and a recognizer, declared as data
+(:mod:`.packs`, :mod:`.packs_more`). ``load_pack`` builds its analyzer
+(:func:`.assemble.build_analyzer`), verifying every file's sha256 before anything is loaded;
+a research-licensed pack is only loaded when the caller acknowledges its licence explicitly.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ..errors import LicenceNotAcknowledged, ModelError
+from ..errors import ModelError
 from . import packs, packs_more
-from .files import file_status, verify_file
-from .pack_spec import PackSpec
+from .assemble import build_analyzer
+from .files import file_status
+from .pack_spec import NetworkSpec, PackSpec
 
 if TYPE_CHECKING:
     from .analyzer import FaceAnalyzer
@@ -69,24 +71,11 @@ def load_spec(
     threads: int | None = None,
 ) -> FaceAnalyzer:
     """Build the analyzer of ``spec`` (files verified, licence and modules checked)."""
-    from .analyzer import FaceAnalyzer
-
-    name = spec.name
-    if spec.research and not accept_research_licence:
-        raise LicenceNotAcknowledged(
-            f"model pack {name!r} is under a non-commercial research licence ({spec.licence}). "
-            "Acknowledge it explicitly (--accept-research-licence or "
-            "FACELEDGER_ACCEPT_RESEARCH_LICENCE=1) to use it."
-        )
-    missing = spec.missing_modules()
-    if missing:
-        raise ModelError(f"model pack {name!r} needs Python packages: {', '.join(missing)}")
-    paths = {role: verify_file(models_dir, f) for role, f in spec.files.items()}
-    detector, recognizer = spec.build(paths, threads)
-    return FaceAnalyzer(spec, detector, recognizer)
+    return build_analyzer(spec, models_dir, accept_research_licence, threads)
 
 
 __all__ = [
+    "NetworkSpec",
     "PackSpec",
     "FileReport",
     "PACKS",

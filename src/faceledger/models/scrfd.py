@@ -1,4 +1,5 @@
-"""InsightFace SCRFD face detectors (det_500m, det_2.5g) through ONNX Runtime.
+"""InsightFace SCRFD face detectors (det_500m, det_2.5g) on an inference session (ONNX Runtime
+or OpenVINO, :mod:`.session`).
 
 Licence: InsightFace's models are for non-commercial research only; packs using them are
 declared with ``research=True`` and load only when the licence is acknowledged.
@@ -13,25 +14,15 @@ eye, right eye, nose, left and right mouth corner as seen in the picture).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Protocol
-
 import cv2
 import numpy as np
 
-from ..errors import ModelError
 from ..types import Box, DetectedFace, Landmarks
 from .base import Detector
-from .ort_session import OrtSession
+from .session import InferenceSession, load_session, run_single
 
 STRIDES = (8, 16, 32)
 ANCHORS = 2
-
-
-class Session(Protocol):
-    """Image blob (1x3xSxS float32) in, the nine outputs in the model's order out."""
-
-    def run(self, blob: np.ndarray) -> list[np.ndarray]: ...
 
 
 def anchor_centres(side: int, stride: int) -> np.ndarray:
@@ -73,30 +64,32 @@ def decode_scrfd(
 
 
 class ScrfdDetector(Detector):
+    """The session takes a 1x3xSxS float32 blob; its nine outputs, in the model's order, are
+    the scores, distances and landmark offsets of strides 8, 16, 32."""
+
     def __init__(
         self,
-        model_path: Path,
+        session: InferenceSession,
         input_size: int = 640,
         score_threshold: float = 0.5,
         nms_threshold: float = 0.4,
-        threads: int | None = None,
-        session: Session | None = None,
     ) -> None:
         super().__init__()
-        self.model_path = Path(model_path)
+        self.session = session
         self.input_size = input_size
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
-        self.threads = threads
-        self._session: Any = session
-        if session is not None:
-            self._loaded = True
+
+    cloneable = True
+
+    def clone(self) -> ScrfdDetector:
+        """The same detector on the same session (a session runs calls from several
+        threads at once, and the detector keeps no per-call state)."""
+        return ScrfdDetector(self.session, self.input_size, self.score_threshold,
+                             self.nms_threshold)
 
     def _load(self) -> None:
-        try:
-            self._session = OrtSession(self.model_path, self.threads)
-        except Exception as exc:  # onnxruntime's errors, translated at the boundary
-            raise ModelError(f"cannot load SCRFD model {self.model_path}: {exc}") from exc
+        load_session(self.session)
 
     def _detect(self, bgr: np.ndarray) -> list[DetectedFace]:
         height, width = bgr.shape[:2]
@@ -108,7 +101,8 @@ class ScrfdDetector(Detector):
         canvas = np.zeros((side, side, 3), dtype=np.float32)
         canvas[:new_h, :new_w] = resized[:, :, ::-1]
         blob = ((canvas - 127.5) / 128.0).transpose(2, 0, 1)[None]
-        outputs = self._session.run(np.ascontiguousarray(blob, dtype=np.float32))
+        named = run_single(self.session, np.ascontiguousarray(blob, dtype=np.float32))
+        outputs = [named[name] for name in self.session.output_names]
         boxes, points, scores = decode_scrfd(
             outputs, side, self.score_threshold, self.nms_threshold
         )

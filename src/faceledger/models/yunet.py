@@ -20,6 +20,10 @@ reference pass keeps every face it saw well). Which passes run is decided in
 :mod:`.detect_passes`. ``passes="single"`` is the reference pass alone (the detector before
 issue 13); ``scales=(1.0, 2.0)`` ... runs whole-image passes at those sizes of the photo,
 without the ``max_side`` cap, tile by tile above ``tile`` pixels (a benchmark mode).
+
+The network runs in OpenCV's ``FaceDetectorYN`` unless the detector is handed an
+:class:`~.session.InferenceSession` (ONNX Runtime, OpenVINO, a test's fake): then each pass
+goes through :func:`~.yunet_session.session_pass`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from ..types import Box, DetectedFace, Landmarks
 from .base import Detector
 from .detect_merge import Candidate, merge_candidates
 from .detect_passes import coarse_factor, proposal_regions
+from .session import InferenceSession, load_session
+from .yunet_session import session_pass
 
 PASSES = ("auto", "single")
 
@@ -57,6 +63,8 @@ class YuNetDetector(Detector):
         coarse_side: int = 256,
         coarse_min_face: float = 40.0,
         fine_score_threshold: float | None = None,
+        session: InferenceSession | None = None,
+        fixed_side: int | None = None,
     ) -> None:
         super().__init__()
         if passes not in PASSES:
@@ -77,6 +85,8 @@ class YuNetDetector(Detector):
         self.coarse_side = coarse_side
         self.coarse_min_face = coarse_min_face
         self.fine_score_threshold = fine_score_threshold
+        self.session = session
+        self.fixed_side = fixed_side  # a session's fixed square input (ONNX Runtime: 640)
         self._net: cv2.FaceDetectorYN | None = None
 
     cloneable = True
@@ -90,6 +100,7 @@ class YuNetDetector(Detector):
             self.threads, self.scales, self.tile, self.max_upscaled_face, self.passes,
             self.fine_factor, self.proposal_score, self.proposal_max_face, self.cell,
             self.coarse_side, self.coarse_min_face, self.fine_score_threshold,
+            session=self.session, fixed_side=self.fixed_side,
         )
 
     @property
@@ -107,6 +118,9 @@ class YuNetDetector(Detector):
         return self.score_threshold
 
     def _load(self) -> None:
+        if self.session is not None:
+            load_session(self.session)
+            return
         if self.threads:
             cv2.setNumThreads(self.threads)
         self._net = cv2.FaceDetectorYN.create(
@@ -212,6 +226,9 @@ class YuNetDetector(Detector):
     def detect_raw(self, bgr: np.ndarray) -> list[DetectedFace]:
         """One pass of the network at the image's own size (scores down to
         :attr:`net_score_threshold`; callers keep what they need)."""
+        if self.session is not None:
+            return session_pass(self.session, bgr, self.net_score_threshold,
+                                self.nms_threshold, self.fixed_side)
         assert self._net is not None
         height, width = bgr.shape[:2]
         self._net.setInputSize((width, height))

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 from ..parts import HasAudit, HasCatalog, HasLocks
 from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
@@ -159,6 +159,9 @@ def _run_locked(
     progress: ProgressCallback | None, stop_event: threading.Event | None,
     workers: int | None, actor: str, ray: str | None = None, processes: bool = False,
 ) -> IngestReport:
+    if ray is not None and store.analyzer_injected:
+        raise ConfigError("Ray actors load the store's pack; an analyzer handed to the store "
+                          "runs in this process only (ingest without --ray)")
     catalog = store.catalog
     listing = list_source(info)  # streamed: read as the analysis asks for photos
     erasures = tombstones(store)
@@ -314,7 +317,10 @@ def _analyse(
     limits = store.limits
     first = list(itertools.islice(todo, CHUNK + 1))  # one chunk or less: one lane
     chunks = _chunks(itertools.chain(first, todo))
-    if workers <= 1 or len(first) <= CHUNK:
+    one_lane = workers <= 1 or len(first) <= CHUNK
+    if store.analyzer_injected and (processes or not store.analyzer.parallel_in_threads):
+        one_lane = True  # worker processes would load the pack, not the analyzer handed in
+    if one_lane:
         lane = AnalysisLane(store.analyzer, limits)
         try:
             for chunk in chunks:
