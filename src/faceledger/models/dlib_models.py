@@ -176,6 +176,7 @@ class DlibRecognizer(Recognizer):
         self._model = dlib.face_recognition_model_v1(models.face_recognition_model_location())
 
     def align(self, bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
+        self.load()  # the chip needs dlib's shape predictor (align may come before embed)
         rgb = _rgb(bgr)
         if self.alignment == "chip":
             shape = self._predictor(rgb, _rectangle(self._dlib, face.box))
