@@ -62,6 +62,36 @@ def test_overlap_below_the_threshold_keeps_both():
     assert len(merge_candidates([Candidate(a, 1.0), Candidate(b, 1.0)], 0.3)) == 2
 
 
+def test_a_part_of_a_large_face_the_reference_pass_fires_on_gives_no_box():
+    # upscaled LFW (James_Cameron_0003 at 3,000 px): the reference pass sees the face at
+    # ~445 px and also fires on a part of it (0.7 of its width, inside it); the coarse pass
+    # sees the whole face at ~86 px. The part, in the reference pass's trusted range, must
+    # not take the face's place.
+    whole_ref = _face(1000, 1000, 445, score=0.85)
+    part_ref = _face(1080, 1100, 310, score=0.56)
+    coarse = _face(1010, 1000, 430, score=0.92, dx=2.0)
+    merged = merge_candidates([Candidate(whole_ref, 1.0, anchor=True),
+                               Candidate(part_ref, 1.0, anchor=True),
+                               Candidate(coarse, 0.2)], 0.3)
+    assert len(merged) == 1
+    assert merged[0].box == coarse.box and merged[0].score == pytest.approx(0.92)
+
+
+def test_a_second_box_mostly_inside_a_better_one_is_dropped_below_the_iou_threshold():
+    # two boxes on one half-hidden head (LFW Dominique_de_Villepin_0013): IoU 0.28, but 2/3
+    # of the weaker box lies inside the stronger one
+    strong = DetectedFace(Box(66.1, 139.1, 50.7, 70.9), _face(66, 139, 50).landmarks, 0.507)
+    weak = DetectedFace(Box(72.0, 121.5, 32.2, 54.2), _face(72, 121, 32).landmarks, 0.423)
+    merged = merge_candidates([Candidate(weak, 1.0, anchor=True),
+                               Candidate(strong, 1.0, anchor=True)], 0.3)
+    assert [f.box for f in merged] == [strong.box]
+    # the stronger box is never dropped for the weaker one, and a face merely touching
+    # another is kept
+    neighbour = _face(110, 139, 50, score=0.9)  # 7 px of its 50 overlap the strong box
+    merged = merge_candidates([Candidate(strong, 1.0), Candidate(neighbour, 1.0)], 0.3)
+    assert len(merged) == 2
+
+
 def test_coarse_pass_only_for_photos_too_large_for_faces_to_fit():
     assert coarse_factor(250) is None  # LFW: the reference pass sees every face
     assert coarse_factor(383) is None
