@@ -23,6 +23,8 @@ class Model(abc.ABC):
         self._lock = threading.Lock()
 
     def load(self) -> None:
+        if self._loaded:  # no lock on calls once loaded
+            return
         with self._lock:
             if not self._loaded:
                 self._load()

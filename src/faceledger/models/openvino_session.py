@@ -22,7 +22,6 @@ Speed notes (measured in ``docs/benchmarks.md``, section "Runtimes"):
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .session import ShapePolicy
+from .session import NamedSession, ShapePolicy
 
 Slot = tuple[Any, Any]  # a compiled network and its infer request
 
 
-class OpenVinoSession:
+class OpenVinoSession(NamedSession):
     def __init__(
         self,
         model_path: Path,
@@ -47,6 +46,7 @@ class OpenVinoSession:
         """``model_path``: an IR ``.xml`` (its ``.bin`` beside it) or an ``.onnx`` file.
         ``precision``: INFERENCE_PRECISION_HINT ("f32", "bf16", "f16"; None keeps the CPU
         plugin's choice: bf16 on CPUs with AMX/AVX512-BF16, else f32)."""
+        super().__init__()
         self.model_path = Path(model_path)
         self.threads = threads
         self.precision = precision
@@ -55,55 +55,33 @@ class OpenVinoSession:
         self._core: Any = None
         self._model: Any = None
         self._config: dict[str, str] = {}
-        self._inputs: list[str] = []
-        self._outputs: list[str] = []
         self._aliases: list[list[str]] = []  # every tensor name of each output
         self._idle: dict[tuple[int, ...], list[Slot]] = {}  # network shape -> idle slots
-        self._lock = threading.Lock()
-        self._loaded = False
 
-    def load(self) -> None:
-        if self._loaded:
-            return
-        with self._lock:
-            if self._loaded:
-                return
-            try:
-                import openvino as ov
+    def _load(self) -> None:
+        try:
+            import openvino as ov
 
-                self._core = ov.Core()
-                self._model = self._core.read_model(str(self.model_path))
-            except Exception as exc:  # OpenVINO's own errors, translated at the boundary
-                raise ModelError(
-                    f"cannot read OpenVINO model {self.model_path}: {exc}") from exc
-            if self.shapes is not None and len(self._model.inputs) != 1:
-                raise ModelError(f"{self.model_path}: a shape policy needs a one-input model")
-            config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
-                      "ENABLE_CPU_PINNING": "NO"}
-            if self.threads:
-                config["INFERENCE_NUM_THREADS"] = str(self.threads)
-            if self.precision:
-                config["INFERENCE_PRECISION_HINT"] = self.precision
-            self._config = config
-            self._inputs = [i.get_any_name() for i in self._model.inputs]
-            self._aliases = [sorted(o.get_names()) for o in self._model.outputs]
-            self._outputs = [o.get_any_name() for o in self._model.outputs]
-            for shape in self.warm:
-                key = self._key(shape)
-                self._idle.setdefault(key, []).append(self._new_slot(key))
-            self._loaded = True
-
-    @property
-    def input_names(self) -> list[str]:
-        self.load()
-        return list(self._inputs)
-
-    @property
-    def output_names(self) -> list[str]:
-        """One name per output (an output read from ONNX may carry several: :meth:`run`
-        gives it under each)."""
-        self.load()
-        return list(self._outputs)
+            self._core = ov.Core()
+            self._model = self._core.read_model(str(self.model_path))
+        except Exception as exc:  # OpenVINO's own errors, translated at the boundary
+            raise ModelError(
+                f"cannot read OpenVINO model {self.model_path}: {exc}") from exc
+        if self.shapes is not None and len(self._model.inputs) != 1:
+            raise ModelError(f"{self.model_path}: a shape policy needs a one-input model")
+        config = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
+                  "ENABLE_CPU_PINNING": "NO"}
+        if self.threads:
+            config["INFERENCE_NUM_THREADS"] = str(self.threads)
+        if self.precision:
+            config["INFERENCE_PRECISION_HINT"] = self.precision
+        self._config = config
+        self._inputs = [i.get_any_name() for i in self._model.inputs]
+        self._aliases = [sorted(o.get_names()) for o in self._model.outputs]
+        self._outputs = [o.get_any_name() for o in self._model.outputs]  # run: under each alias
+        for shape in self.warm:
+            key = self._key(shape)
+            self._idle.setdefault(key, []).append(self._new_slot(key))
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.load()

@@ -20,6 +20,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from .base import Model
+
 #: maps the shape of a call's input to the shape of the network that serves it (-1: a dynamic
 #: dimension); calls that map to the same shape share compiled networks
 ShapePolicy = Callable[[tuple[int, ...]], tuple[int, ...]]
@@ -36,6 +38,26 @@ class InferenceSession(Protocol):
     def output_names(self) -> list[str]: ...
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+class NamedSession(Model):
+    """What both implementations share: opened lazily (:class:`~.base.Model`), their
+    ``_load`` fills ``_inputs`` and ``_outputs``, the names the protocol gives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inputs: list[str] = []
+        self._outputs: list[str] = []
+
+    @property
+    def input_names(self) -> list[str]:
+        self.load()
+        return list(self._inputs)
+
+    @property
+    def output_names(self) -> list[str]:
+        self.load()
+        return list(self._outputs)
 
 
 def run_single(session: InferenceSession, blob: np.ndarray) -> dict[str, np.ndarray]:
