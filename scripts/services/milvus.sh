@@ -66,7 +66,8 @@ veth_ns="flmn$tag"
 
 host_of() { cat "$base/host" 2>/dev/null || echo 127.0.0.1; }
 
-# a /30 in 10.231.0.0/16 that no interface or route of this host uses: "10.231.A B"
+# a /30 (first address B) in a 10.231.A.0/24 that no interface or route of this host
+# touches: "10.231.A B"
 free_block() {
   local seed a b i used
   used="$(ip -4 -o addr show 2>/dev/null; ip -4 route show 2>/dev/null)"
@@ -173,7 +174,6 @@ start() {
      && netns_up; then
     inside=(ip netns exec "$netns")  # ip execs the command: the PID stays the server's
   else
-    rm -f "$base/host"
     echo "milvus: warning: no network namespace (needs root and iproute2, or" \
          "FACELEDGER_MILVUS_NETNS=0 was set): the server's ports listen on every interface" >&2
   fi
