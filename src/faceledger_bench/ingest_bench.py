@@ -11,6 +11,10 @@ In one run, on the same photos:
   1 and 2 actors): photos/s and faces/s in wall time, the CPU the run used (this process
   and its workers) per photo and per second of wall time (the cores it got), its peak RSS,
   and how busy the machine was meanwhile.
+* **the default worker count** (``workers=None``: one lane per core, as many at work at once
+  as the free cores allow) on the idle machine, and, with ``busy``, 1 lane, 2 lanes and the
+  default again while ``busy`` busy-loop processes (each in a session of its own, like
+  another user's job) take that many cores: "never slower than one lane on a busy machine".
 * **face_recognition** (the ``peers`` extra), photo by photo: ``load_image_file``,
   ``face_locations`` (HOG), ``face_encodings``, as its README shows.
 
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,8 +44,8 @@ from faceledger.types import ActionContext
 
 @dataclass(frozen=True)
 class IngestRun:
-    mode: str  # "local" (lanes in threads of this process) | "processes" | "ray"
-    workers: int
+    mode: str  # "local" (lanes in threads of this process) | "auto" | "processes" | "ray"
+    workers: int  # 0 for "auto": the default worker count
     photos: int
     faces: int
     errors: int
@@ -47,6 +53,9 @@ class IngestRun:
     cpu_seconds: float  # this process and its worker processes (Ray actors not counted)
     others_cpu_seconds: float  # CPU used by everything else on the machine meanwhile
     peak_rss_mb: float  # the ingesting process plus its workers' peaks (upper bound)
+    busy: int = 0  # busy-loop processes running meanwhile
+    lanes: float = 0.0  # lanes at work at once, on average (the ingest's report)
+    repeat: int = 0  # which round of the benchmark's runs
 
     @property
     def photos_per_second(self) -> float:
@@ -72,9 +81,11 @@ class IngestBenchResult:
     cores: int
     load_before: list[float]
     load_after: list[float]
-    model_cpu_seconds: float
+    model_cpu_seconds: float  # the median over the rounds
     model_bound_photos_per_second: float
     runs: list[IngestRun]
+    repeats: int = 1
+    model_cpu_seconds_each: list[float] = field(default_factory=list)  # one per round
     face_recognition_photos_per_second: float | None = None
     face_recognition_cpu_ms_per_photo: float | None = None
     face_recognition_faces: int | None = None
@@ -85,8 +96,15 @@ class IngestBenchResult:
     index_p50_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
 
-    def run(self, mode: str, workers: int) -> IngestRun | None:
-        return next((r for r in self.runs if r.mode == mode and r.workers == workers), None)
+    def run(self, mode: str, workers: int, busy: bool = False) -> IngestRun | None:
+        """The median run of this kind over the rounds (by photos/s; the lower of the two
+        middle ones for an even count), or None."""
+        same = sorted((r for r in self.runs if r.mode == mode and r.workers == workers
+                       and bool(r.busy) == busy), key=lambda r: r.photos_per_second)
+        return same[(len(same) - 1) // 2] if same else None
+
+    def _ratio(self, a: IngestRun | None, b: IngestRun | None) -> float | None:
+        return a.photos_per_second / b.photos_per_second if a and b else None
 
     @property
     def main_run(self) -> IngestRun:
@@ -111,8 +129,19 @@ class IngestBenchResult:
 
     @property
     def two_vs_one(self) -> float | None:
-        one, two = self.run("local", 1), self.run("local", 2)
-        return two.photos_per_second / one.photos_per_second if one and two else None
+        return self._ratio(self.run("local", 2), self.run("local", 1))
+
+    @property
+    def auto_vs_two(self) -> float | None:
+        return self._ratio(self.run("auto", 0), self.run("local", 2))
+
+    @property
+    def busy_two_vs_one(self) -> float | None:
+        return self._ratio(self.run("local", 2, True), self.run("local", 1, True))
+
+    @property
+    def busy_auto_vs_one(self) -> float | None:
+        return self._ratio(self.run("auto", 0, True), self.run("local", 1, True))
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -130,9 +159,40 @@ class IngestBenchResult:
             cpu_efficiency=round(self.cpu_efficiency, 3),
             vs_face_recognition=(round(self.vs_face_recognition, 2)
                                  if self.vs_face_recognition is not None else None),
-            two_workers_vs_one=round(self.two_vs_one, 3) if self.two_vs_one else None,
+            two_workers_vs_one=_round(self.two_vs_one),
+            default_vs_two_workers=_round(self.auto_vs_two),
+            busy_two_workers_vs_one=_round(self.busy_two_vs_one),
+            busy_default_vs_one=_round(self.busy_auto_vs_one),
         )
         return d
+
+
+def _round(x: float | None) -> float | None:
+    return round(x, 3) if x is not None else None
+
+
+class BusyLoops:
+    """``count`` processes that each keep a core busy until the block ends, each in a
+    session of its own (so the kernel's autogroup scheduling treats them as another user's
+    jobs, not as this process's)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> BusyLoops:
+        for _ in range(self.count):
+            self._procs.append(subprocess.Popen(
+                [sys.executable, "-c", "while True: pass"], start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        time.sleep(1.5 if self.count else 0.0)  # spinning, and in the free-core reading
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self._procs:
+            proc.kill()
+        for proc in self._procs:
+            proc.wait()
 
 
 def lfw_photos(lfw_dir: Path, n: int) -> list[Path]:
@@ -220,10 +280,17 @@ def _add_source(store, listing: Path, lfw_dir: Path) -> None:
 def run_ingest_bench(
     lfw_dir: Path, models_dir: Path, n: int = 400, workers: tuple[int, ...] = (1, 2),
     queries: int = 20, ray_workers: tuple[int, ...] = (1, 2), peers: bool = True,
-    process_workers: tuple[int, ...] = (),
+    process_workers: tuple[int, ...] = (), busy: int | None = None, repeats: int = 1,
 ) -> IngestBenchResult:
+    """``busy``: busy-loop processes for the busy-machine runs (None: one core fewer than
+    the machine has; 0: no busy runs). ``repeats``: rounds of the models-alone measurement
+    and the lane runs (local, default, busy), one after the other, so that a slow spell of
+    a shared machine moves one round, not one figure; every figure is the median over the
+    rounds. The Ray and process runs and face_recognition run once, in the first round."""
+    repeats = max(1, repeats)
     photos = lfw_photos(lfw_dir, n)
     cores = os.cpu_count() or 1
+    busy = max(0, cores - 1) if busy is None else busy
     load_before = [round(x, 2) for x in os.getloadavg()]
     runs: list[IngestRun] = []
     notes: list[str] = []
@@ -240,30 +307,42 @@ def run_ingest_bench(
             _add_source(store, listing, lfw_dir)
             return store
 
-        st = fresh("models")
-        model_cpu, _ = model_cpu_seconds(photos, st.analyzer, st.limits)
-        plan = [("local", w) for w in workers] + [("processes", w) for w in process_workers]
         ray = _ray_or_none() if ray_workers else None
         if ray_workers and ray is None:
             notes.append("ray is not installed: no Ray runs (pip install 'faceledger[ray]')")
-        if ray is not None:
-            plan += [("ray", w) for w in ray_workers]
-        for mode, w in plan:
-            st = fresh(f"{mode}{w}")
+        plan: list[tuple[str, int, int, int]] = []  # (mode, workers, busy loops, round)
+        for r in range(repeats):
+            plan += [("models", 0, 0, r)] + [("local", w, 0, r) for w in workers]
+            plan += [("auto", 0, 0, r)]
+            if r == 0:
+                plan += [("processes", w, 0, r) for w in process_workers]
+                plan += [("ray", w, 0, r) for w in ray_workers] if ray is not None else []
+            if busy:
+                plan += [("local", 1, busy, r), ("local", 2, busy, r), ("auto", 0, busy, r)]
+        model_cpu_each: list[float] = []
+        for mode, w, loops, r in plan:
+            st = fresh(f"{mode}{w}{'-busy' if loops else ''}-{r}")
+            if mode == "models":
+                model_cpu_each.append(model_cpu_seconds(photos, st.analyzer, st.limits)[0])
+                continue
+            if mode != "ray" and ray is not None and ray.is_initialized():
+                ray.shutdown()  # its processes would be the busy runs' other jobs
             kids_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             if mode == "ray" and not ray.is_initialized():
                 ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False,
                          configure_logging=False, object_store_memory=256 * 1024 * 1024,
                          runtime_env=_ray_env(), _node_ip_address="127.0.0.1")
-            ours0, busy0 = _cpu_times()
-            report = st.ingest("lfw-bench", workers=w, actor="bench",
-                               ray="auto" if mode == "ray" else None,
-                               processes=mode == "processes")
-            ours1, busy1 = _cpu_times()
+            with BusyLoops(loops):
+                ours0, busy0 = _cpu_times()
+                report = st.ingest("lfw-bench", workers=w or None, actor="bench",
+                                   ray="auto" if mode == "ray" else None,
+                                   processes=mode == "processes")
+                ours1, busy1 = _cpu_times()
             runs.append(IngestRun(
                 mode, w, report.photos, report.faces, report.errors, report.seconds,
                 round(ours1 - ours0, 3), round(max(0.0, (busy1 - busy0) - (ours1 - ours0)), 3),
-                _peak_rss_mb(w if mode == "processes" and w > 1 else 0, kids_before)))
+                _peak_rss_mb(w if mode == "processes" and w > 1 else 0, kids_before),
+                busy=loops, lanes=report.lanes, repeat=r))
         if ray is not None and ray.is_initialized():
             ray.shutdown()
         peer = face_recognition_run(photos) if peers else None
@@ -273,12 +352,14 @@ def run_ingest_bench(
         search = _search(store, lfw_dir, photos, queries) if queries else (0, 0.0, 0.0, 0.0)
         gallery = len(store.index_file)
         store.close()
+    model_cpu = float(np.median(model_cpu_each))
     return IngestBenchResult(
         photos=len(photos), cores=cores, load_before=load_before,
         load_after=[round(x, 2) for x in os.getloadavg()],
         model_cpu_seconds=round(model_cpu, 3),
         model_bound_photos_per_second=round(len(photos) / (model_cpu / cores), 2),
-        runs=runs,
+        runs=runs, repeats=repeats,
+        model_cpu_seconds_each=[round(x, 3) for x in model_cpu_each],
         face_recognition_photos_per_second=round(peer[0], 2) if peer else None,
         face_recognition_cpu_ms_per_photo=round(peer[1], 1) if peer else None,
         face_recognition_faces=peer[2] if peer else None,

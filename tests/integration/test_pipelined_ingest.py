@@ -101,11 +101,63 @@ def test_worker_count_follows_the_free_cores():
     assert auto_workers(2, cores=2, load=7.5) == 1  # a busy machine: never more than one
     assert auto_workers(1, cores=8, load=0.0) == 1  # FACELEDGER_WORKERS caps it
     assert auto_workers(4, cores=8, load=2.0) == 4
-    # lanes in threads share the models: one per core whatever the load (a busy machine
-    # shares its cores between threads, so a second lane is never slower than one)
+    # lanes in threads share the models: one per core whatever the load; how many of them
+    # work at once follows the free cores as the run goes (the lane gate, next test)
     assert auto_workers(2, cores=2, load=7.5, shared_models=True) == 2
     assert auto_workers(1, cores=2, load=0.0, shared_models=True) == 1
     assert auto_workers(8, cores=2, load=0.0, shared_models=True) == 2
+
+
+def test_on_a_busy_machine_the_default_lets_one_lane_work(tmp_path, lfw_dir, models_dir,
+                                                         monkeypatch):
+    """With the default worker count, two lanes start in threads, but while the other
+    processes leave only one core free, only one analyses at a time; the catalog is the
+    one lane's. (The machine's load is the isolated part: a reading of one free core.)"""
+    import os
+    import threading
+
+    import pytest
+
+    import faceledger.pipeline.ingest as ingest_mod
+    from faceledger.pipeline.lane_gate import LaneGate
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the default is one lane")
+    seen: list[tuple[int, int, str]] = []  # (lanes, allowed, lane thread) per chunk taken
+
+    class WatchedGate(LaneGate):
+        def __init__(self, lanes, free):
+            super().__init__(lanes, free, every=0.0)  # a sample at every chunk
+
+        def wait_turn(self, lane, closed=lambda: False):
+            went = super().wait_turn(lane, closed)
+            if went:
+                seen.append((self.lanes, self.allowed, threading.current_thread().name))
+            return went
+
+    class OneCoreFree:
+        def sample(self) -> float:
+            return 1.0
+
+    photos = photo_folder(tmp_path, lfw_dir, per_person=4)
+    one = new_store(tmp_path / "one", models_dir, photos)
+    assert one.ingest("events", workers=1).status == "completed"
+    monkeypatch.setattr(ingest_mod, "FreeCores", OneCoreFree)
+    monkeypatch.setattr(ingest_mod, "LaneGate", WatchedGate)
+    busy = new_store(tmp_path / "busy", models_dir, photos, batch_size=4, workers=2)
+    report = busy.ingest("events")  # workers=None: the default
+    assert report.status == "completed"
+    assert len(seen) >= 3  # several chunks, through the gate
+    assert {lanes for lanes, _, _ in seen} == {2}  # two lanes started...
+    assert {(allowed, name) for _, allowed, name in seen} == {(1, "lane-0")}  # ...one works
+    assert report.lanes <= 1.1
+    assert_same_catalog(catalog_summary(one), catalog_summary(busy))
+    explicit = new_store(tmp_path / "two", models_dir, photos, batch_size=4)
+    seen.clear()
+    assert explicit.ingest("events", workers=2).status == "completed"
+    assert {name for _, _, name in seen} == {"lane-0", "lane-1"}  # asked for: not gated
+    for st in (one, busy, explicit):
+        st.close()
 
 
 def test_a_url_list_that_repeats_photos_is_ingested_once_each(tmp_path, lfw_dir, models_dir):

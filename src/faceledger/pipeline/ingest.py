@@ -7,7 +7,9 @@ with ``ray=``), and the catalog writer (:mod:`.writer`) runs in its own thread, 
 neither the models nor the writer waits for the other. Several lanes run as threads of this
 process sharing one copy of the models (OpenVINO runs one inference per core at once; the
 models, OpenCV and Pillow release the GIL), or as worker processes with ``processes=True``.
-With ``workers=None`` the number of lanes follows the cores (:func:`auto_workers`).
+With ``workers=None`` the number of lanes follows the cores (:func:`auto_workers`), and of
+lanes in threads only as many work at once as the other processes leave cores free for
+(:mod:`.lane_gate`).
 
 One run per source at a time: a run holds an OS lock (``locks/ingest-<source id>.lock``)
 for its whole life, and a second one is refused with :class:`~faceledger.errors.BusyError`.
@@ -39,6 +41,9 @@ from ..errors import ConfigError, ModelError
 from ..parts import HasAudit, HasCatalog, HasLocks
 from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
+from .free_cores import FreeCores
+from .lane_gate import LaneGate
+from .lane_pool import LanePool
 from .listing import PhotoRef, list_source
 from .ray_ingest import RayParts
 from .todo import TodoStream
@@ -80,6 +85,7 @@ class IngestReport:
     seconds: float
     unsupported: int = 0  # files the source holds in a format that is not decoded
     unsupported_suffixes: dict[str, int] = field(default_factory=dict)  # those, by suffix
+    lanes: float = 0.0  # lanes of this process at work at once, on average (0: on Ray)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -114,8 +120,8 @@ def auto_workers(limit: int, cores: int | None = None, load: float | None = None
     threads at once, ``FaceAnalyzer.parallel_in_threads``) cost no start-up and no second
     copy of the models, and the kernel shares the cores between threads: on a busy machine
     a second lane takes its share of the CPU instead of waiting, so there is one lane per
-    core whatever the load (measured here: 2 lanes 1.2-1.6x one at a load average of 7.5
-    on 2 cores).
+    core whatever the load, and the run's :class:`~.lane_gate.LaneGate` lets only as many
+    of them work at once as the other processes leave cores free for.
     Worker processes each start an interpreter and load the models (~1 s of CPU and
     ~250 MB each): they get the cores nobody else is using (cores minus the one-minute
     load average, rounded), since on a busy machine a second one only contends."""
@@ -171,9 +177,11 @@ def _run_locked(
     run_id = catalog.start_run(source_id, store.pack.name)
     started = time.perf_counter()
     status = "failed"
+    adaptive = workers is None
     if workers is None and ray is None:
         shared = not processes and store.analyzer.parallel_in_threads
         workers = auto_workers(store.settings.workers, shared_models=shared)
+    gate = LaneGate(workers or 1, FreeCores() if adaptive else None)
 
     def report_progress() -> None:
         state.total, state.listed_all = todo.handed_out, todo.exhausted
@@ -201,7 +209,7 @@ def _run_locked(
             results = analyse_on_ray(store, iter(todo), ray, stop_event, workers=workers)
         else:
             assert workers is not None
-            results = _analyse(store, iter(todo), workers, stop_event, processes)
+            results = _analyse(store, iter(todo), gate, stop_event, processes)
         batch: list[PhotoResult] = []
         for result in results:
             batch.append(result)
@@ -234,7 +242,9 @@ def _run_locked(
         }
         catalog.finish_run(run_id, status, counts)
         report = IngestReport(run_id=run_id, source=name, status=status,  # type: ignore[arg-type]
-                              unsupported_suffixes=listing.unsupported_by_suffix(), **counts)
+                              unsupported_suffixes=listing.unsupported_by_suffix(),
+                              lanes=0.0 if ray is not None else round(gate.mean_allowed(), 2),
+                              **counts)
         inputs = {"source": name, "run_id": run_id}
         if intent is not None:
             store.audit.complete(intent, "ingest_run", actor, info.purpose, None,
@@ -306,14 +316,15 @@ def _chunks(todo: Iterator[PhotoRef]) -> Iterator[list[PhotoRef]]:
 
 
 def _analyse(
-    store: IngestParts, todo: Iterator[PhotoRef], workers: int,
+    store: IngestParts, todo: Iterator[PhotoRef], gate: LaneGate,
     stop_event: threading.Event | None, processes: bool = False,
 ) -> Iterator[PhotoResult]:
-    """Results in the order of ``todo``, from ``workers`` lanes: in this process (one lane
-    in this thread; several in threads sharing one copy of the models), or in worker
-    processes with ``processes=True`` or when the pack's models cannot run in two threads
-    at once (a detector that cannot be copied, a recognizer that is not ``concurrent``):
-    each process loads its own models."""
+    """Results in the order of ``todo``, from ``gate.lanes`` lanes: in this process (one
+    lane in this thread; several in threads sharing one copy of the models, as many at work
+    at once as the gate lets in), or in worker processes with ``processes=True`` or when
+    the pack's models cannot run in two threads at once (a detector that cannot be copied,
+    a recognizer that is not ``concurrent``): each process loads its own models."""
+    workers = gate.lanes
     limits = store.limits
     first = list(itertools.islice(todo, CHUNK + 1))  # one chunk or less: one lane
     chunks = _chunks(itertools.chain(first, todo))
@@ -321,6 +332,7 @@ def _analyse(
     if store.analyzer_injected and (processes or not store.analyzer.parallel_in_threads):
         one_lane = True  # worker processes would load the pack, not the analyzer handed in
     if one_lane:
+        gate.fix(1)
         lane = AnalysisLane(store.analyzer, limits)
         try:
             for chunk in chunks:
@@ -334,8 +346,9 @@ def _analyse(
             lane.close()
         return
     if not processes and store.analyzer.parallel_in_threads:
-        yield from _analyse_in_threads(store, chunks, workers, stop_event)
+        yield from _analyse_in_threads(store, chunks, gate, stop_event)
         return
+    gate.fix(workers)  # worker processes: each its own, the kernel shares the cores
     context = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(
         max_workers=workers,
@@ -354,33 +367,22 @@ def _analyse(
 
 
 def _analyse_in_threads(
-    store: IngestParts, chunks: Iterator[list[PhotoRef]], workers: int,
+    store: IngestParts, chunks: Iterator[list[PhotoRef]], gate: LaneGate,
     stop_event: threading.Event | None,
 ) -> Iterator[PhotoResult]:
-    """``workers`` lanes in threads of this process, each with its own
+    """``gate.lanes`` lanes in threads of this process, lanes 0 to ``gate.allowed`` - 1
+    taking chunks (:class:`~.lane_pool.LanePool`), each with its own
     :meth:`~faceledger.models.analyzer.FaceAnalyzer.sibling` of the store's analyzer (the
     detector copied, the recognizer shared: OpenVINO runs one inference per stream and
     per core side by side). The models, OpenCV and Pillow release the GIL, so the lanes
     use the cores without a second interpreter or a second copy of the models."""
-    local = threading.local()
-    lanes: list[AnalysisLane] = []
-    lanes_lock = threading.Lock()
-
-    def analyse(chunk: list[PhotoRef]) -> list[PhotoResult]:
-        lane = getattr(local, "lane", None)
-        if lane is None:
-            lane = local.lane = AnalysisLane(store.analyzer.sibling(), store.limits)
-            with lanes_lock:
-                lanes.append(lane)
-        return lane.analyze(chunk)
-
-    pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lane")
+    pool = LanePool(gate, lambda: AnalysisLane(store.analyzer.sibling(), store.limits),
+                    lambda lane, chunk: lane.analyze(chunk))
     try:
-        yield from _in_order(lambda chunk: pool.submit(analyse, chunk), chunks, workers,
-                             stop_event)
+        yield from _in_order(pool.submit, chunks, gate.lanes, stop_event)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        for lane in lanes:
+        pool.close()
+        for lane in pool.lanes:
             lane.close()
 
 
