@@ -79,7 +79,7 @@ class FakeFree:
 
 def test_the_gate_closes_on_a_busy_machine_and_opens_when_it_frees():
     clock, free = Clock(), FakeFree(2.0)
-    gate = LaneGate(2, free, every=1.0, clock=clock)  # type: ignore[arg-type]
+    gate = LaneGate(2, free, every=1.0, clock=clock, first=1.0)  # type: ignore[arg-type]
     assert gate.allowed == 2
     clock.now = 1.0
     free.value = 1.0  # others took a core
@@ -103,6 +103,20 @@ def test_the_gate_closes_on_a_busy_machine_and_opens_when_it_frees():
     assert gate.allowed == 2
     clock.now = 5.0
     assert gate.mean_allowed() == pytest.approx((2 * 1 + 1 * 3 + 2 * 1) / 5)
+
+
+def test_the_first_reading_comes_a_quarter_second_in():
+    clock, free = Clock(), FakeFree(1.0)
+    gate = LaneGate(2, free, clock=clock)  # type: ignore[arg-type]
+    clock.now = 0.2
+    assert gate.wait_turn(0) and gate.allowed == 2  # not yet
+    clock.now = 0.25
+    assert gate.wait_turn(0) and gate.allowed == 1
+    clock.now = 0.9
+    free.value = 2.0
+    assert gate.wait_turn(0) and gate.allowed == 1  # then once a second
+    clock.now = 1.25
+    assert gate.wait_turn(0) and gate.allowed == 2  # (1.0 + 2.0) / 2 = 1.5
 
 
 def _waiting(gate: LaneGate, lane: int):

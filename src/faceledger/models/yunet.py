@@ -28,6 +28,9 @@ goes through :func:`~.yunet_session.session_pass`.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -40,6 +43,27 @@ from .detect_merge import Candidate, merge_candidates
 from .detect_passes import coarse_factor, proposal_regions
 from .session import InferenceSession, load_session
 from .yunet_session import session_pass
+
+_LOG_LEVEL_LOCK = threading.Lock()
+
+
+@contextmanager
+def _opencv_errors_only() -> Iterator[None]:
+    """OpenCV's log at errors only for the block. OpenCV 5's DNN prints a warning
+    ("setPreferableTarget Targets are not supported by the new graph engine") each time a
+    FaceDetectorYN is made, about a target we never ask for; every ingest and search would
+    show it."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None:
+        yield
+        return
+    with _LOG_LEVEL_LOCK:  # the level is the process's: one block at a time
+        level = log.getLogLevel()
+        log.setLogLevel(min(level, log.LOG_LEVEL_ERROR))
+        try:
+            yield
+        finally:
+            log.setLogLevel(level)
 
 PASSES = ("auto", "single")
 
@@ -123,10 +147,11 @@ class YuNetDetector(Detector):
             return
         if self.threads:
             cv2.setNumThreads(self.threads)
-        self._net = cv2.FaceDetectorYN.create(
-            str(self.model_path), "", (320, 320), self.net_score_threshold, self.nms_threshold,
-            5000,
-        )
+        with _opencv_errors_only():
+            self._net = cv2.FaceDetectorYN.create(
+                str(self.model_path), "", (320, 320), self.net_score_threshold,
+                self.nms_threshold, 5000,
+            )
 
     # -- the passes -------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ of its own only adds work: two lanes on the one core that other jobs leave cost 
 more CPU per photo than one lane there (cache misses, thread switches; docs/benchmarks.md),
 so two would be slower than one. The gate lets lane number *k* take its next chunk of photos
 only while *k* < ``allowed``, and ``allowed`` follows the free cores
-(:class:`~.free_cores.FreeCores`, sampled about once a second and smoothed), so the count
+(:class:`~.free_cores.FreeCores`, read a quarter of a second into the run, then about once a
+second, smoothed), so the count
 goes down when other jobs take the cores and back up when they leave.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from .free_cores import FreeCores
 
 SAMPLE_SECONDS = 1.0
+FIRST_SAMPLE_SECONDS = 0.25  # the first reading comes sooner: a busy machine is seen at once
 # a further lane is let in once the free cores exceed the lanes at work by this much: below
 # it, the extra lane would mostly take turns with the others on the same cores
 MARGIN = 0.25
@@ -37,7 +39,8 @@ class LaneGate:
 
     def __init__(self, lanes: int, free: FreeCores | None,
                  every: float = SAMPLE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 first: float = FIRST_SAMPLE_SECONDS) -> None:
         self.lanes = max(1, lanes)
         self.allowed = self.lanes  # all of them, until a sample says otherwise
         self.every = every
@@ -46,7 +49,7 @@ class LaneGate:
         self._cond = threading.Condition()
         self._smoothed: float | None = None
         start = clock()
-        self._next = start + every
+        self._next = start + min(first, every)
         self._since = start
         self._allowed_seconds = 0.0  # the integral of `allowed` over time, for mean_allowed
         self._start = start

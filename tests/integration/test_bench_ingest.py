@@ -1,0 +1,60 @@
+"""``faceledger bench ingest`` runs what it reports: every ingest on the same photos with the
+same faces, the busy-machine runs with a core really taken, the issue's JSON keys, and
+figures that are medians over the rounds. (Its speed figures are in docs/benchmarks.md;
+nothing here asserts a speed.)"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from faceledger_bench.ingest_bench import IngestBenchResult, IngestRun, run_ingest_bench
+
+KEYS = ("photos_per_second", "faces_per_second", "model_bound_photos_per_second",
+        "model_bound_ratio", "face_recognition_photos_per_second", "vs_face_recognition",
+        "two_workers_vs_one", "default_vs_two_workers", "busy_two_workers_vs_one",
+        "busy_default_vs_one")
+
+
+def test_every_run_ingests_the_same_photos(lfw_dir, models_dir):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("the busy runs keep one core of two busy")
+    result = run_ingest_bench(lfw_dir, models_dir, n=40, workers=(1, 2), queries=0,
+                              ray_workers=(), peers=False, busy=1)
+    d = result.as_dict()
+    assert all(key in d for key in KEYS)
+    assert d["face_recognition_photos_per_second"] is None  # not asked for
+    kinds = [(r.mode, r.workers, r.busy) for r in result.runs]
+    assert kinds == [("local", 1, 0), ("local", 2, 0), ("auto", 0, 0),
+                     ("local", 1, 1), ("local", 2, 1), ("auto", 0, 1)]
+    faces = result.runs[0].faces
+    assert faces >= 40
+    assert {(r.photos, r.faces, r.errors) for r in result.runs} == {(40, faces, 0)}
+    for r in result.runs:
+        if r.busy:  # the busy loop ran meanwhile and took its core's share
+            assert r.others_cpu_seconds >= 0.5 * r.seconds, r
+        assert 1.0 <= r.lanes <= r.workers or r.mode == "auto"
+    assert all(1.0 <= r.lanes <= 2.0 for r in result.runs if r.mode == "auto")
+    assert len(result.model_cpu_seconds_each) == 1 and result.model_cpu_seconds > 0
+
+
+def _run(pps: float, busy: int = 0, repeat: int = 0) -> IngestRun:
+    return IngestRun("local", 2, photos=100, faces=120, errors=0, seconds=100 / pps,
+                     cpu_seconds=1.0, others_cpu_seconds=0.0, peak_rss_mb=1.0, busy=busy,
+                     repeat=repeat)
+
+
+def test_figures_are_the_median_round():
+    runs = [_run(90.0, repeat=0), _run(120.0, repeat=1), _run(100.0, repeat=2),
+            _run(40.0, busy=1)]
+    result = IngestBenchResult(photos=100, cores=2, load_before=[], load_after=[],
+                               model_cpu_seconds=1.0, model_bound_photos_per_second=200.0,
+                               runs=runs, repeats=3)
+    assert result.run("local", 2).photos_per_second == pytest.approx(100.0)
+    assert result.run("local", 2, busy=True).photos_per_second == pytest.approx(40.0)
+    assert result.model_bound_ratio == pytest.approx(0.5)
+    even = IngestBenchResult(photos=100, cores=2, load_before=[], load_after=[],
+                             model_cpu_seconds=1.0, model_bound_photos_per_second=200.0,
+                             runs=runs[:2], repeats=2)
+    assert even.run("local", 2).photos_per_second == pytest.approx(90.0)  # the lower one
