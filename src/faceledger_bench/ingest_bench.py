@@ -18,6 +18,10 @@ In one run, on the same photos:
 * **face_recognition** (the ``peers`` extra), photo by photo: ``load_image_file``,
   ``face_locations`` (HOG), ``face_encodings``, as its README shows.
 
+The models alone and the lane runs (local, default, busy) are repeated in rounds
+(``repeats``) and every figure is the median round's: the same run moves by up to a fifth
+from one minute to the next on a shared machine.
+
 ``photos_per_second`` is the ingest with one worker per core. On a shared machine the wall
 figures move with the other jobs; ``cpu_efficiency`` (the models' CPU time over all the CPU
 the ingest used) does not, and is the ratio an idle machine would reach with every core
