@@ -59,6 +59,10 @@ class Settings:
     max_image_pixels: int = 80_000_000
     workers: int = max(1, min(2, os.cpu_count() or 1))
     batch_size: int = 32
+    # where OpenVINO's compiled networks are kept between processes (faster starts):
+    # "auto" (~/.cache/faceledger/compiled on the machine that loads the models), "off", or
+    # a directory; see faceledger.models.compiled_cache
+    compiled_cache: str = "auto"
     operating_far: float = 1e-4  # verify (1:1): false-accept rate of the "match" threshold
     search_far: float = 1e-5  # search (1:N): stricter, since a probe meets every gallery face
     # compare the few photos of a verification or a rights request (access, erasure, opt-out

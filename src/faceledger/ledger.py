@@ -21,6 +21,7 @@ from .config import Settings
 from .errors import ConfigError, FaceLedgerError, LawfulBasisError, NoFaceError, NotFoundError
 from .images import DecodedImage, ImageLimits
 from .models.analyzer import FaceAnalyzer
+from .models.compiled_cache import cache_for
 from .models.fusion import FusedEmbedder, fusion_for
 from .models.prominence import main_face
 from .models.registry import PackSpec, get_pack, load_pack
@@ -241,6 +242,7 @@ class Store:
                 self._analyzer = load_pack(
                     self.pack.name, self.settings.models_dir,
                     self.settings.accept_research_licence, threads=1,
+                    cache=cache_for(self.settings.compiled_cache),
                 )
                 self._analyzer.load()
             return self._analyzer

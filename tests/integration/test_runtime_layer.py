@@ -88,3 +88,23 @@ def test_default_pack_matches_direct_runtime_calls(models_dir, photos):
             assert cosines.min() >= 0.999
         faces_seen += len(want)
     assert faces_seen >= len(photos)
+
+
+def test_a_network_imported_from_the_compiled_cache_gives_the_same_embeddings(
+        models_dir, photos, tmp_path):
+    """The default pack with and without the cache of compiled networks: the second build
+    imports every network the first compiled, and the embeddings are bit-identical."""
+    from faceledger.models.compiled_cache import CompiledCache
+
+    def embeddings(cache):
+        analyzer = load_pack("yunet-omz0095", models_dir, threads=1, cache=cache)
+        return [f.embedding for bgr in photos for f in analyzer.analyze(bgr)]
+
+    plain = embeddings(None)
+    first, second = CompiledCache(tmp_path / "c"), CompiledCache(tmp_path / "c")
+    compiled, imported = embeddings(first), embeddings(second)
+    assert first.compiled_here >= 1 and first.imported == 0
+    assert second.imported == first.compiled_here and second.compiled_here == 0
+    assert len(plain) == len(compiled) == len(imported) >= len(photos)
+    for a, b, c in zip(plain, compiled, imported):
+        assert np.array_equal(a, b) and np.array_equal(a, c)

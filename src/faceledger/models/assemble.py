@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import LicenceNotAcknowledged, ModelError
 from .align import ARCFACE_REFERENCE_112, OMZ_REFERENCE_96x112
 from .base import Detector, Recognizer
+from .compiled_cache import CompiledCache
 from .files import verify_file
 from .pack_spec import NetworkSpec, PackSpec
 from .runtime import open_session
@@ -56,16 +57,18 @@ def build_analyzer(
     models_dir: Path,
     accept_research_licence: bool = False,
     threads: int | None = None,
+    cache: CompiledCache | None = None,
 ) -> FaceAnalyzer:
     """The analyzer of ``spec``: files verified, licence and modules checked, models built
-    on their runtimes (weights load on first use, or on ``load()``)."""
+    on their runtimes (weights load on first use, or on ``load()``). ``cache``: where
+    OpenVINO's compiled networks are kept between processes (None: compiled in each)."""
     from .analyzer import FaceAnalyzer
 
     check_loadable(spec, accept_research_licence)
     paths = {role: verify_file(models_dir, f) for role, f in spec.files.items()}
-    detector = build_detector(spec.detector, paths.get("detector"), threads)
+    detector = build_detector(spec.detector, paths.get("detector"), threads, cache)
     recognizer = build_recognizer(spec.recognizer, paths.get("recognizer"),
-                                  spec.embedding_size, threads)
+                                  spec.embedding_size, threads, cache)
     return FaceAnalyzer(spec, detector, recognizer)
 
 
@@ -73,7 +76,8 @@ DETECTOR_MODELS = ("yunet", "scrfd", "dlib-hog")
 RECOGNIZER_MODELS = ("crop-embedder", "dlib-resnet")
 
 
-def build_detector(net: NetworkSpec, path: Path | None, threads: int | None) -> Detector:
+def build_detector(net: NetworkSpec, path: Path | None, threads: int | None,
+                   cache: CompiledCache | None = None) -> Detector:
     if net.model not in DETECTOR_MODELS:
         raise ModelError(f"unknown detector model {net.model!r}; "
                          f"known: {', '.join(DETECTOR_MODELS)}")
@@ -89,24 +93,25 @@ def build_detector(net: NetworkSpec, path: Path | None, threads: int | None) -> 
         if net.runtime == "opencv":
             return YuNetDetector(path, threads=threads, **net.options)
         fixed = YUNET_FIXED_SIDE if net.runtime == "onnxruntime" else None
-        session = detector_session(net, path, threads)
+        session = detector_session(net, path, threads, cache)
         return YuNetDetector(path, threads=threads, session=session, fixed_side=fixed,
                              **net.options)
     from .scrfd import ScrfdDetector
 
-    return ScrfdDetector(detector_session(net, path, threads),
+    return ScrfdDetector(detector_session(net, path, threads, cache),
                          input_size=net.input_size or 640, **net.options)
 
 
-def detector_session(net: NetworkSpec, path: Path, threads: int | None) -> InferenceSession:
+def detector_session(net: NetworkSpec, path: Path, threads: int | None,
+                     cache: CompiledCache | None = None) -> InferenceSession:
     """A detector's session: on OpenVINO one dynamic-size network unless the input is fixed."""
     shapes = dynamic_image if net.input_size is None else None
     return open_session(net.runtime, path, threads, net.precision or DETECTOR_PRECISION,
-                        shapes=shapes)
+                        shapes=shapes, cache=cache)
 
 
 def build_recognizer(net: NetworkSpec, path: Path | None, embedding_size: int,
-                     threads: int | None) -> Recognizer:
+                     threads: int | None, cache: CompiledCache | None = None) -> Recognizer:
     if net.model not in RECOGNIZER_MODELS:
         raise ModelError(f"unknown recognizer model {net.model!r}; "
                          f"known: {', '.join(RECOGNIZER_MODELS)}")
@@ -127,6 +132,7 @@ def build_recognizer(net: NetworkSpec, path: Path | None, embedding_size: int,
         shapes=static_batches(*RECOGNIZER_STATIC_BATCHES),
         # the single-face, flip-averaged case is the common one: have it ready
         warm=[(2, 3, side, side)],
+        cache=cache,
     )
     return SessionRecognizer(session, REFERENCES[net.alignment], side, embedding_size,
                              **net.options)

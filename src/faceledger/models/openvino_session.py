@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
+from .compiled_cache import CompiledCache, files_digest
 from .session import NamedSession, ShapePolicy
 
 Slot = tuple[Any, Any]  # a compiled network and its infer request
@@ -42,16 +43,21 @@ class OpenVinoSession(NamedSession):
         precision: str | None = None,
         shapes: ShapePolicy | None = None,
         warm: Sequence[tuple[int, ...]] = (),
+        cache: CompiledCache | None = None,
     ) -> None:
         """``model_path``: an IR ``.xml`` (its ``.bin`` beside it) or an ``.onnx`` file.
         ``precision``: INFERENCE_PRECISION_HINT ("f32", "bf16", "f16"; None keeps the CPU
-        plugin's choice: bf16 on CPUs with AMX/AVX512-BF16, else f32)."""
+        plugin's choice: bf16 on CPUs with AMX/AVX512-BF16, else f32). ``cache``: where
+        compiled networks are kept between processes (None: compiled in each)."""
         super().__init__()
         self.model_path = Path(model_path)
         self.threads = threads
         self.precision = precision
         self.shapes = shapes
         self.warm = tuple(tuple(s) for s in warm)
+        self.cache = cache
+        self._digest = ""  # of the model's files, for the cache's keys
+        self._version = ""
         self._core: Any = None
         self._model: Any = None
         self._config: dict[str, str] = {}
@@ -64,6 +70,9 @@ class OpenVinoSession(NamedSession):
 
             self._core = ov.Core()
             self._model = self._core.read_model(str(self.model_path))
+            self._version = ov.get_version()
+            if self.cache is not None:
+                self._digest = files_digest(self._files())
         except Exception as exc:  # OpenVINO's own errors, translated at the boundary
             raise ModelError(
                 f"cannot read OpenVINO model {self.model_path}: {exc}") from exc
@@ -100,15 +109,31 @@ class OpenVinoSession(NamedSession):
     def _key(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(self.shapes(shape)) if self.shapes is not None else ()
 
+    def _files(self) -> list[Path]:
+        weights = self.model_path.with_suffix(".bin")
+        if self.model_path.suffix == ".xml" and weights.is_file():
+            return [self.model_path, weights]
+        return [self.model_path]
+
     def _new_slot(self, key: tuple[int, ...]) -> Slot:
         """A network compiled for inputs of shape ``key`` (the model as it is for ``()``)
-        and its infer request."""
-        model = self._model
-        if key:
-            model = model.clone()
-            model.reshape(list(key))
+        and its infer request; imported from the cache when it holds that network."""
+
+        def compile_() -> Any:
+            model = self._model
+            if key:
+                model = model.clone()
+                model.reshape(list(key))
+            return self._core.compile_model(model, "CPU", self._config)
+
         try:
-            compiled = self._core.compile_model(model, "CPU", self._config)
+            if self.cache is None:
+                compiled = compile_()
+            else:
+                compiled = self.cache.compiled(
+                    self.cache.key(self._digest, key, self._config,
+                                   f"openvino {self._version}", "CPU"),
+                    compile_, lambda blob: self._core.import_model(blob, "CPU", self._config))
         except Exception as exc:
             raise ModelError(f"cannot compile {self.model_path}: {exc}") from exc
         return compiled, compiled.create_infer_request()

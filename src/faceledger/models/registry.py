@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import ModelError
 from . import packs, packs_more
 from .assemble import build_analyzer
+from .compiled_cache import CompiledCache
 from .files import file_status
 from .pack_spec import NetworkSpec, PackSpec
 
@@ -60,8 +61,9 @@ def load_pack(
     models_dir: Path,
     accept_research_licence: bool = False,
     threads: int | None = None,
+    cache: CompiledCache | None = None,
 ) -> FaceAnalyzer:
-    return load_spec(get_pack(name), models_dir, accept_research_licence, threads)
+    return load_spec(get_pack(name), models_dir, accept_research_licence, threads, cache)
 
 
 def load_spec(
@@ -69,9 +71,11 @@ def load_spec(
     models_dir: Path,
     accept_research_licence: bool = False,
     threads: int | None = None,
+    cache: CompiledCache | None = None,
 ) -> FaceAnalyzer:
-    """Build the analyzer of ``spec`` (files verified, licence and modules checked)."""
-    return build_analyzer(spec, models_dir, accept_research_licence, threads)
+    """Build the analyzer of ``spec`` (files verified, licence and modules checked;
+    ``cache``: where compiled networks are kept between processes)."""
+    return build_analyzer(spec, models_dir, accept_research_licence, threads, cache)
 
 
 __all__ = [

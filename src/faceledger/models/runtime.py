@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ModelError
+from .compiled_cache import CompiledCache
 from .session import InferenceSession, ShapePolicy
 
 #: the runtimes a session can be opened on (``opencv`` and ``dlib`` run whole models, not
@@ -20,13 +21,14 @@ def open_session(
     precision: str | None = None,
     shapes: ShapePolicy | None = None,
     warm: Sequence[tuple[int, ...]] = (),
+    cache: CompiledCache | None = None,
 ) -> InferenceSession:
     """A session for ``model_path`` on ``runtime`` (nothing is read until its first use).
 
     ``threads``: inference threads per call (None: the runtime's choice). OpenVINO only:
     ``precision`` (its INFERENCE_PRECISION_HINT; None keeps the plugin's choice), ``shapes``
     (which network serves a call; None: the model as it is) and ``warm`` (input shapes whose
-    networks are compiled at load)."""
+    networks are compiled at load) and ``cache`` (compiled networks kept between processes)."""
     if runtime == "onnxruntime":
         from .ort_session import OrtSession
 
@@ -34,5 +36,5 @@ def open_session(
     if runtime == "openvino":
         from .openvino_session import OpenVinoSession
 
-        return OpenVinoSession(model_path, threads, precision, shapes, warm)
+        return OpenVinoSession(model_path, threads, precision, shapes, warm, cache)
     raise ModelError(f"unknown runtime {runtime!r}; known: {', '.join(SESSION_RUNTIMES)}")

@@ -356,7 +356,7 @@ def _analyse(
         initializer=init_worker,
         initargs=(
             store.pack.name, str(store.settings.models_dir),
-            store.settings.accept_research_licence, limits,
+            store.settings.accept_research_licence, limits, store.settings.compiled_cache,
         ),
     )
     try:

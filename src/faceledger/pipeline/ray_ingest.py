@@ -47,10 +47,11 @@ class RayLane:
     """A Ray actor's state: one lane with its own models, built when the actor starts."""
 
     def __init__(self, pack: str, models_dir: str, accept_research: bool,
-                 limits: ImageLimits) -> None:
+                 limits: ImageLimits, compiled_cache: str = "auto") -> None:
         from .worker import load_lane
 
-        self._lane = load_lane(pack, models_dir, accept_research, limits)
+        # the cache setting, not a path: "auto" is resolved on the node the actor runs on
+        self._lane = load_lane(pack, models_dir, accept_research, limits, compiled_cache)
 
     def ready(self) -> str:
         import socket
@@ -148,7 +149,8 @@ class _RayRun:
         self.stop_event = stop_event
         self.cls = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(RayLane)
         self.args = (store.pack.name, str(store.settings.models_dir),
-                     store.settings.accept_research_licence, store.limits)
+                     store.settings.accept_research_licence, store.limits,
+                     store.settings.compiled_cache)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.wanted = max(1, workers or cpus)
         self.actors: dict[Any, _Actor] = {}  # by the object ref of its ready() call

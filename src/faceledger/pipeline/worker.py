@@ -201,18 +201,22 @@ class AnalysisLane:
 _WORKER: dict[str, object] = {}
 
 
-def init_worker(pack: str, models_dir: str, accept_research: bool, limits: ImageLimits) -> None:
+def init_worker(pack: str, models_dir: str, accept_research: bool, limits: ImageLimits,
+                compiled_cache: str = "auto") -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt means
     _exit_with_parent()
-    _WORKER["lane"] = load_lane(pack, models_dir, accept_research, limits)
+    _WORKER["lane"] = load_lane(pack, models_dir, accept_research, limits, compiled_cache)
 
 
 def load_lane(pack: str, models_dir: str, accept_research: bool,
-              limits: ImageLimits) -> AnalysisLane:
-    """A lane with its own copy of the pack's models, loaded now (once per worker)."""
+              limits: ImageLimits, compiled_cache: str = "auto") -> AnalysisLane:
+    """A lane with its own copy of the pack's models, loaded now (once per worker);
+    ``compiled_cache``: the setting that names where compiled networks are kept."""
+    from ..models.compiled_cache import cache_for
     from ..models.registry import load_pack
 
-    analyzer = load_pack(pack, Path(models_dir), accept_research, threads=1)
+    analyzer = load_pack(pack, Path(models_dir), accept_research, threads=1,
+                         cache=cache_for(compiled_cache))
     analyzer.load()
     return AnalysisLane(analyzer, limits)
 
