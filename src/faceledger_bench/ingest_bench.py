@@ -6,6 +6,11 @@ In one run, on the same photos:
   and the faces aligned beforehand, untimed), their CPU time measured on one thread and
   divided over the cores: ``photos / (model CPU seconds / cores)``. No ingest of these
   photos on this machine can be faster while it runs these models.
+* **the models alone on every core**: the same calls in one thread per core at once (sibling
+  analyzers, as the lanes run them), in wall time: what the bare models reach on this
+  machine when all its cores run them, with the CPU that the hypervisor gave to other
+  guests meanwhile (steal: a virtual machine's cores are not all its own when they are all
+  busy). The model-bound limit above assumes every core is whole; this one does not.
 * **ingests** with 1 and 2 lanes in this process (threads sharing one copy of the models;
   optionally also 2 worker processes, and, with Ray installed, on a local Ray instance with
   1 and 2 actors): photos/s and faces/s in wall time, the CPU the run used (this process
@@ -60,6 +65,7 @@ class IngestRun:
     busy: int = 0  # busy-loop processes running meanwhile
     lanes: float = 0.0  # lanes at work at once, on average (the ingest's report)
     repeat: int = 0  # which round of the benchmark's runs
+    steal_seconds: float = 0.0  # CPU time the hypervisor gave other guests meanwhile
 
     @property
     def photos_per_second(self) -> float:
@@ -78,6 +84,11 @@ class IngestRun:
         """CPU seconds per wall second: the cores the run got (at most the machine's)."""
         return self.cpu_seconds / self.seconds if self.seconds else 0.0
 
+    @property
+    def steal_cores(self) -> float:
+        """Cores' worth of time the hypervisor took from this machine during the run."""
+        return self.steal_seconds / self.seconds if self.seconds else 0.0
+
 
 @dataclass
 class IngestBenchResult:
@@ -90,6 +101,10 @@ class IngestBenchResult:
     runs: list[IngestRun]
     repeats: int = 1
     model_cpu_seconds_each: list[float] = field(default_factory=list)  # one per round
+    # the models alone in one thread per core at once, wall time (median over the rounds)
+    models_all_cores_photos_per_second: float = 0.0
+    models_all_cores_each: list[float] = field(default_factory=list)
+    models_all_cores_steal_cores: float = 0.0  # of the median round
     face_recognition_photos_per_second: float | None = None
     face_recognition_cpu_ms_per_photo: float | None = None
     face_recognition_faces: int | None = None
@@ -123,6 +138,11 @@ class IngestBenchResult:
         return self.photos_per_second / self.model_bound_photos_per_second
 
     @property
+    def vs_models_all_cores(self) -> float | None:
+        peak = self.models_all_cores_photos_per_second
+        return self.photos_per_second / peak if peak else None
+
+    @property
     def cpu_efficiency(self) -> float:
         return self.model_cpu_seconds / self.main_run.cpu_seconds
 
@@ -152,7 +172,8 @@ class IngestBenchResult:
         d["runs"] = [dict(asdict(r), photos_per_second=round(r.photos_per_second, 2),
                           faces_per_second=round(r.faces_per_second, 2),
                           cpu_ms_per_photo=round(r.cpu_ms_per_photo, 2),
-                          cores_used=round(r.cores_used, 2)) for r in self.runs]
+                          cores_used=round(r.cores_used, 2),
+                          steal_cores=round(r.steal_cores, 2)) for r in self.runs]
         main = self.main_run
         d.update(
             photos_per_second=round(self.photos_per_second, 2),
@@ -161,6 +182,11 @@ class IngestBenchResult:
             model_bound_ratio=round(self.model_bound_ratio, 3),
             model_cpu_ms_per_photo=round(self.model_cpu_seconds / self.photos * 1000, 2),
             cpu_efficiency=round(self.cpu_efficiency, 3),
+            vs_models_all_cores=_round(self.vs_models_all_cores),
+            models_all_cores_vs_model_bound=_round(
+                self.models_all_cores_photos_per_second / self.model_bound_photos_per_second
+                if self.models_all_cores_photos_per_second else None),
+            steal_cores=round(main.steal_cores, 2),
             vs_face_recognition=(round(self.vs_face_recognition, 2)
                                  if self.vs_face_recognition is not None else None),
             two_workers_vs_one=_round(self.two_vs_one),
@@ -206,16 +232,19 @@ def lfw_photos(lfw_dir: Path, n: int) -> list[Path]:
     return every[::step][:n]
 
 
-def _cpu_times() -> tuple[float, float]:
-    """(this process and its reaped children's CPU seconds, the machine's busy seconds)."""
+def _cpu_times() -> tuple[float, float, float]:
+    """(this process and its reaped children's CPU seconds, the machine's busy seconds,
+    the seconds the hypervisor gave to other guests: steal, part of busy)."""
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     ours = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     with open("/proc/stat") as fh:
         fields = [int(v) for v in fh.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-    return ours, busy
+    fields += [0] * (8 - len(fields))
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    busy = (sum(fields[:8]) - idle) / tick
+    return ours, busy, fields[7] / tick
 
 
 def model_cpu_seconds(photos: list[Path], analyzer, limits) -> tuple[float, int]:
@@ -241,6 +270,41 @@ def model_cpu_seconds(photos: list[Path], analyzer, limits) -> tuple[float, int]
         embed += time.process_time() - start
         faces += len(found)
     return detect + embed, faces
+
+
+def models_on_all_cores(photos: list[Path], analyzer, limits,
+                        threads: int) -> tuple[float, float]:
+    """(wall seconds, steal seconds) of the models alone over ``photos`` in ``threads``
+    threads at once, one sibling analyzer each (as the ingest lanes run them), taking the
+    photos from one shared queue; decoding done first and not timed."""
+    import threading
+
+    from faceledger.images import decode_image
+    from faceledger.pipeline.worker import FACES_PER_CALL
+
+    images = [decode_image(p.read_bytes(), limits, name=str(p)).bgr for p in photos]
+    analyzers = [analyzer] + [analyzer.sibling() for _ in range(threads - 1)]
+    for each in analyzers:  # warm up: every sibling's networks are compiled or imported
+        each.embed_prepared([each.prepare(images[0])], FACES_PER_CALL)
+    queue = iter(images)
+    lock = threading.Lock()
+
+    def work(each) -> None:
+        while True:
+            with lock:
+                bgr = next(queue, None)
+            if bgr is None:
+                return
+            each.embed_prepared([each.prepare(bgr)], FACES_PER_CALL)
+
+    workers = [threading.Thread(target=work, args=(each,)) for each in analyzers]
+    steal0 = _cpu_times()[2]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return time.perf_counter() - start, _cpu_times()[2] - steal0
 
 
 def face_recognition_run(photos: list[Path]) -> tuple[float, float, int] | None:
@@ -316,7 +380,8 @@ def run_ingest_bench(
             notes.append("ray is not installed: no Ray runs (pip install 'faceledger[ray]')")
         plan: list[tuple[str, int, int, int]] = []  # (mode, workers, busy loops, round)
         for r in range(repeats):
-            plan += [("models", 0, 0, r)] + [("local", w, 0, r) for w in workers]
+            plan += [("models", 0, 0, r), ("models-all-cores", cores, 0, r)]
+            plan += [("local", w, 0, r) for w in workers]
             plan += [("auto", 0, 0, r)]
             if r == 0:
                 plan += [("processes", w, 0, r) for w in process_workers]
@@ -324,10 +389,15 @@ def run_ingest_bench(
             if busy:
                 plan += [("local", 1, busy, r), ("local", 2, busy, r), ("auto", 0, busy, r)]
         model_cpu_each: list[float] = []
+        all_cores: list[tuple[float, float]] = []  # (photos/s, steal cores) per round
         for mode, w, loops, r in plan:
             st = fresh(f"{mode}{w}{'-busy' if loops else ''}-{r}")
             if mode == "models":
                 model_cpu_each.append(model_cpu_seconds(photos, st.analyzer, st.limits)[0])
+                continue
+            if mode == "models-all-cores":
+                wall, steal = models_on_all_cores(photos, st.analyzer, st.limits, w)
+                all_cores.append((len(photos) / wall, steal / wall))
                 continue
             if mode != "ray" and ray is not None and ray.is_initialized():
                 ray.shutdown()  # its processes would be the busy runs' other jobs
@@ -337,16 +407,17 @@ def run_ingest_bench(
                          configure_logging=False, object_store_memory=256 * 1024 * 1024,
                          runtime_env=_ray_env(), _node_ip_address="127.0.0.1")
             with BusyLoops(loops):
-                ours0, busy0 = _cpu_times()
+                ours0, busy0, steal0 = _cpu_times()
                 report = st.ingest("lfw-bench", workers=w or None, actor="bench",
                                    ray="auto" if mode == "ray" else None,
                                    processes=mode == "processes")
-                ours1, busy1 = _cpu_times()
+                ours1, busy1, steal1 = _cpu_times()
             runs.append(IngestRun(
                 mode, w, report.photos, report.faces, report.errors, report.seconds,
                 round(ours1 - ours0, 3), round(max(0.0, (busy1 - busy0) - (ours1 - ours0)), 3),
                 _peak_rss_mb(w if mode == "processes" and w > 1 else 0, kids_before),
-                busy=loops, lanes=report.lanes, repeat=r))
+                busy=loops, lanes=report.lanes, repeat=r,
+                steal_seconds=round(steal1 - steal0, 3)))
         if ray is not None and ray.is_initialized():
             ray.shutdown()
         peer = face_recognition_run(photos) if peers else None
@@ -357,6 +428,8 @@ def run_ingest_bench(
         gallery = len(store.index_file)
         store.close()
     model_cpu = float(np.median(model_cpu_each))
+    ranked = sorted(all_cores)
+    peak, peak_steal = ranked[(len(ranked) - 1) // 2] if ranked else (0.0, 0.0)
     return IngestBenchResult(
         photos=len(photos), cores=cores, load_before=load_before,
         load_after=[round(x, 2) for x in os.getloadavg()],
@@ -364,6 +437,9 @@ def run_ingest_bench(
         model_bound_photos_per_second=round(len(photos) / (model_cpu / cores), 2),
         runs=runs, repeats=repeats,
         model_cpu_seconds_each=[round(x, 3) for x in model_cpu_each],
+        models_all_cores_photos_per_second=round(peak, 2),
+        models_all_cores_each=[round(x, 2) for x, _ in all_cores],
+        models_all_cores_steal_cores=round(peak_steal, 2),
         face_recognition_photos_per_second=round(peer[0], 2) if peer else None,
         face_recognition_cpu_ms_per_photo=round(peer[1], 1) if peer else None,
         face_recognition_faces=peer[2] if peer else None,

@@ -14,7 +14,8 @@ from faceledger_bench.ingest_bench import IngestBenchResult, IngestRun, run_inge
 KEYS = ("photos_per_second", "faces_per_second", "model_bound_photos_per_second",
         "model_bound_ratio", "face_recognition_photos_per_second", "vs_face_recognition",
         "two_workers_vs_one", "default_vs_two_workers", "busy_two_workers_vs_one",
-        "busy_default_vs_one")
+        "busy_default_vs_one", "vs_models_all_cores", "models_all_cores_vs_model_bound",
+        "steal_cores")
 
 
 def test_every_run_ingests_the_same_photos(lfw_dir, models_dir):
@@ -37,6 +38,12 @@ def test_every_run_ingests_the_same_photos(lfw_dir, models_dir):
         assert 1.0 <= r.lanes <= r.workers or r.mode == "auto"
     assert all(1.0 <= r.lanes <= 2.0 for r in result.runs if r.mode == "auto")
     assert len(result.model_cpu_seconds_each) == 1 and result.model_cpu_seconds > 0
+    # the models alone on both cores: one figure per round, and no faster than 2 cores
+    # of the one-thread CPU cost allow (steal and shared caches only take away)
+    assert len(result.models_all_cores_each) == 1
+    assert 0 < result.models_all_cores_photos_per_second
+    assert d["models_all_cores_vs_model_bound"] <= 1.1
+    assert all(r.steal_seconds >= 0 for r in result.runs)
 
 
 def _run(pps: float, busy: int = 0, repeat: int = 0) -> IngestRun:

@@ -62,6 +62,12 @@ def bench_ingest(ctx, lfw_dir, n, workers, process_workers, ray_workers, busy, r
     click.echo(f"model-bound limit: models alone {result.model_cpu_seconds:.1f} s CPU "
                f"({d['model_cpu_ms_per_photo']} ms per photo) = "
                f"{d['model_bound_photos_per_second']} photos/s over {result.cores} cores")
+    if result.models_all_cores_photos_per_second:
+        click.echo(f"models alone on all {result.cores} cores at once: "
+                   f"{result.models_all_cores_photos_per_second} photos/s (per round "
+                   f"{result.models_all_cores_each}) = {d['models_all_cores_vs_model_bound']:.2f}"
+                   f" of the model-bound limit; steal meanwhile "
+                   f"{result.models_all_cores_steal_cores} cores")
     for r in result.runs:
         who = "default worker count" if r.mode == "auto" else f"{r.mode} {r.workers} worker(s)"
         if r.busy:
@@ -74,7 +80,8 @@ def bench_ingest(ctx, lfw_dir, n, workers, process_workers, ray_workers, busy, r
                    f" in {r.seconds:.1f} s = {r.photos_per_second:.1f} photos/s, "
                    f"{r.faces_per_second:.1f} faces/s; CPU {r.cpu_seconds:.1f} s "
                    f"({r.cpu_ms_per_photo:.1f} ms per photo, {r.cores_used:.2f} cores), others' CPU"
-                   f" meanwhile {r.others_cpu_seconds:.1f} s, peak RSS {r.peak_rss_mb} MB")
+                   f" meanwhile {r.others_cpu_seconds:.1f} s (steal {r.steal_cores:.2f} cores),"
+                   f" peak RSS {r.peak_rss_mb} MB")
     if result.repeats > 1:
         kinds = dict.fromkeys((r.mode, r.workers, bool(r.busy)) for r in result.runs)
         medians = []
@@ -88,6 +95,9 @@ def bench_ingest(ctx, lfw_dir, n, workers, process_workers, ray_workers, busy, r
     click.echo(f"photos/s {d['photos_per_second']} = {d['model_bound_ratio']:.2f} of the "
                f"model-bound limit; CPU efficiency (models' CPU / ingest CPU) "
                f"{d['cpu_efficiency']:.2f}")
+    if d["vs_models_all_cores"]:
+        click.echo(f"photos/s {d['photos_per_second']} = {d['vs_models_all_cores']:.2f} of the "
+                   "models alone on all cores")
     if d["two_workers_vs_one"]:
         click.echo(f"two workers vs one: {d['two_workers_vs_one']:.2f}x")
     if d["default_vs_two_workers"]:
