@@ -37,7 +37,12 @@ def test_every_run_ingests_the_same_photos(lfw_dir, models_dir):
             assert r.others_cpu_seconds >= 0.5 * r.seconds, r
         assert 1.0 <= r.lanes <= r.workers or r.mode == "auto"
     assert all(1.0 <= r.lanes <= 2.0 for r in result.runs if r.mode == "auto")
-    assert len(result.model_cpu_seconds_each) == 1 and result.model_cpu_seconds > 0
+    # the models alone just before and just after the two-lane run, and that round's ratio
+    assert len(result.model_cpu_seconds_each) == 2 and result.model_cpu_seconds > 0
+    assert len(result.model_bound_ratio_each) == 1
+    two = result.run("local", 2)
+    limit = 40 / (sum(result.model_cpu_seconds_each) / 2 / 2)
+    assert result.model_bound_ratio == pytest.approx(two.photos_per_second / limit, abs=2e-3)
     # the models alone on both cores: one figure per round, and no faster than 2 cores
     # of the one-thread CPU cost allow (steal and shared caches only take away)
     assert len(result.models_all_cores_each) == 1
@@ -60,7 +65,11 @@ def test_figures_are_the_median_round():
                                runs=runs, repeats=3)
     assert result.run("local", 2).photos_per_second == pytest.approx(100.0)
     assert result.run("local", 2, busy=True).photos_per_second == pytest.approx(40.0)
-    assert result.model_bound_ratio == pytest.approx(0.5)
+    assert result.model_bound_ratio == pytest.approx(0.5)  # no pairs: the plain quotient
+    paired = IngestBenchResult(photos=100, cores=2, load_before=[], load_after=[],
+                               model_cpu_seconds=1.0, model_bound_photos_per_second=200.0,
+                               runs=runs, repeats=3, model_bound_ratio_each=[0.9, 0.6, 0.8])
+    assert paired.model_bound_ratio == pytest.approx(0.8)  # the median round's
     even = IngestBenchResult(photos=100, cores=2, load_before=[], load_after=[],
                              model_cpu_seconds=1.0, model_bound_photos_per_second=200.0,
                              runs=runs[:2], repeats=2)

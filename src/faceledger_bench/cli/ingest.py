@@ -92,8 +92,9 @@ def bench_ingest(ctx, lfw_dir, n, workers, process_workers, ray_workers, busy, r
             name = "default" if mode == "auto" else f"{mode} {workers}"
             medians.append(f"{name}{' busy' if busy else ''} {r.photos_per_second:.1f}")
         click.echo("median photos/s: " + ", ".join(medians))
-    click.echo(f"photos/s {d['photos_per_second']} = {d['model_bound_ratio']:.2f} of the "
-               f"model-bound limit; CPU efficiency (models' CPU / ingest CPU) "
+    click.echo(f"model-bound ratio {d['model_bound_ratio']:.2f} (median round; per round, "
+               f"against the models alone just before and after: "
+               f"{result.model_bound_ratio_each}); CPU efficiency (models' CPU / ingest CPU) "
                f"{d['cpu_efficiency']:.2f}")
     if d["vs_models_all_cores"]:
         click.echo(f"photos/s {d['photos_per_second']} = {d['vs_models_all_cores']:.2f} of the "
