@@ -105,11 +105,13 @@ class IngestBenchResult:
     model_bound_photos_per_second: float
     runs: list[IngestRun]
     repeats: int = 1
-    model_cpu_seconds_each: list[float] = field(default_factory=list)  # one per round
-    # the models alone in one thread per core at once, wall time (median over the rounds)
+    # every models-alone measurement in order (two per round: before and after the run
+    # with one lane per core)
+    model_cpu_seconds_each: list[float] = field(default_factory=list)
     # per round: its one-lane-per-core run's photos/s over the limit from the models alone
     # measured right before and right after that run (the mean of the two)
     model_bound_ratio_each: list[float] = field(default_factory=list)
+    # the models alone in one thread per core at once, wall time (median over the rounds)
     models_all_cores_photos_per_second: float = 0.0
     models_all_cores_each: list[float] = field(default_factory=list)
     models_all_cores_steal_cores: float = 0.0  # of the median round
@@ -126,9 +128,9 @@ class IngestBenchResult:
     def run(self, mode: str, workers: int, busy: bool = False) -> IngestRun | None:
         """The median run of this kind over the rounds (by photos/s; the lower of the two
         middle ones for an even count), or None."""
-        same = sorted((r for r in self.runs if r.mode == mode and r.workers == workers
-                       and bool(r.busy) == busy), key=lambda r: r.photos_per_second)
-        return same[(len(same) - 1) // 2] if same else None
+        same = [r for r in self.runs if r.mode == mode and r.workers == workers
+                and bool(r.busy) == busy]
+        return lower_median(same, key=lambda r: r.photos_per_second) if same else None
 
     def _ratio(self, a: IngestRun | None, b: IngestRun | None) -> float | None:
         return a.photos_per_second / b.photos_per_second if a and b else None
@@ -147,8 +149,7 @@ class IngestBenchResult:
         against the models alone measured just before and just after that run), or, with no
         such pairs, photos/s over the model-bound limit."""
         if self.model_bound_ratio_each:
-            ranked = sorted(self.model_bound_ratio_each)
-            return ranked[(len(ranked) - 1) // 2]
+            return lower_median(self.model_bound_ratio_each)
         return self.photos_per_second / self.model_bound_photos_per_second
 
     @property
@@ -211,6 +212,12 @@ class IngestBenchResult:
         return d
 
 
+def lower_median(values: list, key=None):
+    """The middle value, the lower of the two middle ones for an even count."""
+    ranked = sorted(values, key=key)
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def _round(x: float | None) -> float | None:
     return round(x, 3) if x is not None else None
 
@@ -261,15 +268,21 @@ def _cpu_times() -> tuple[float, float, float]:
     return ours, busy, fields[7] / tick
 
 
+def _decoded(photos: list[Path], limits) -> list[np.ndarray]:
+    """The photos' BGR pixels, decoded as ingest decodes them (untimed)."""
+    from faceledger.images import decode_image
+
+    return [decode_image(p.read_bytes(), limits, name=str(p)).bgr for p in photos]
+
+
 def model_cpu_seconds(photos: list[Path], analyzer, limits) -> tuple[float, int]:
     """CPU seconds of the detector and the recognizer alone over ``photos`` (decoding and
     alignment done first and not counted), called as the ingest lanes call them. The
     process's CPU time, not this thread's: a runtime may infer in threads of its own
     (OpenVINO with several streams does), and nothing else runs in this process meanwhile."""
-    from faceledger.images import decode_image
     from faceledger.pipeline.worker import FACES_PER_CALL
 
-    images = [decode_image(p.read_bytes(), limits, name=str(p)).bgr for p in photos]
+    images = _decoded(photos, limits)
     analyzer.analyze(images[0])  # warm up
     detect = embed = 0.0
     faces = 0
@@ -293,10 +306,9 @@ def models_on_all_cores(photos: list[Path], analyzer, limits,
     photos from one shared queue; decoding done first and not timed."""
     import threading
 
-    from faceledger.images import decode_image
     from faceledger.pipeline.worker import FACES_PER_CALL
 
-    images = [decode_image(p.read_bytes(), limits, name=str(p)).bgr for p in photos]
+    images = _decoded(photos, limits)
     analyzers = [analyzer] + [analyzer.sibling() for _ in range(threads - 1)]
     for each in analyzers:  # warm up: every sibling's networks are compiled or imported
         each.embed_prepared([each.prepare(images[0])], FACES_PER_CALL)
@@ -457,8 +469,7 @@ def run_ingest_bench(
             cpu = [c for c, r in zip(model_cpu_each, model_cpu_round) if r == run.repeat]
             limit = len(photos) / (float(np.mean(cpu)) / cores)
             ratios.append(round(run.photos_per_second / limit, 3))
-    ranked = sorted(all_cores)
-    peak, peak_steal = ranked[(len(ranked) - 1) // 2] if ranked else (0.0, 0.0)
+    peak, peak_steal = lower_median(all_cores) if all_cores else (0.0, 0.0)
     return IngestBenchResult(
         photos=len(photos), cores=cores, load_before=load_before,
         load_after=[round(x, 2) for x in os.getloadavg()],

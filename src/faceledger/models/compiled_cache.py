@@ -26,6 +26,7 @@ protected:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -38,7 +39,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..images.files import OPEN_FLAGS
+from ..errors import FaceLedgerError
+from ..images.files import open_regular, read_fd
+from .files import file_sha256
 
 log = logging.getLogger("faceledger.models")
 
@@ -62,15 +65,11 @@ def cache_for(setting: str, env: Mapping[str, str] | None = None) -> CompiledCac
 
 
 def files_digest(paths: list[Path]) -> str:
-    """SHA-256 over the bytes of a model's files, in order."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    """One digest for a model's files: the SHA-256 of their SHA-256s, in order."""
+    return hashlib.sha256("\n".join(file_sha256(p) for p in paths).encode()).hexdigest()
 
 
+@functools.cache
 def cpu_signature() -> str:
     """The CPU's model name and instruction-set flags (from /proc/cpuinfo where there is
     one): a network compiled for one CPU is not imported on another."""
@@ -145,25 +144,22 @@ class CompiledCache:
         return None
 
     def _read(self, path: Path) -> bytes | None:
+        """The entry's bytes, or None when it is absent or not to be trusted: not a regular
+        file (a link is not followed), not this user's, or over ``MAX_ENTRY_BYTES``."""
+        if not path.exists() and not path.is_symlink():
+            return None
         try:
-            fd = os.open(path, OPEN_FLAGS)
-        except OSError:
-            return None  # absent (or a link: O_NOFOLLOW)
+            fd = open_regular(path, f"compiled network {path}")
+        except FaceLedgerError as exc:
+            log.info("%s; not read", exc.message)
+            return None
         try:
-            info = os.fstat(fd)
-            if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
-                    or info.st_size > MAX_ENTRY_BYTES):
-                log.info("compiled network %s is not a file of this user's under %d bytes; "
-                         "not read", path, MAX_ENTRY_BYTES)
+            if os.fstat(fd).st_uid != os.getuid():
+                log.info("compiled network %s belongs to another user; not read", path)
                 return None
-            chunks, total = [], 0
-            while chunk := os.read(fd, 1 << 20):
-                total += len(chunk)
-                if total > MAX_ENTRY_BYTES:
-                    return None
-                chunks.append(chunk)
-            return b"".join(chunks)
-        except OSError:
+            return read_fd(fd, MAX_ENTRY_BYTES, f"compiled network {path}")
+        except (FaceLedgerError, OSError) as exc:
+            log.info("compiled network %s not read (%s)", path, exc)
             return None
         finally:
             os.close(fd)
@@ -183,10 +179,7 @@ class CompiledCache:
             log.info("compiled network not stored in %s (%s)", directory, exc)
         finally:
             if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+                _unlink(tmp)
 
     def _prune(self, directory: Path) -> None:
         """Remove the least recently used entries beyond ``max_entries``, and temporary
