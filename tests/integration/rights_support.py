@@ -54,7 +54,13 @@ def scan(directory: Path, needles: dict[str, bytes]) -> dict[str, list[str]]:
     for dirpath, _dirs, files in os.walk(directory):
         for fname in files:
             path = Path(dirpath) / fname
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                # a live server's directory: PostgreSQL removes files such as
+                # pg_internal.init and temporary files while it runs, and a file gone
+                # between the listing and the read holds no bytes any more
+                continue
             for key, needle in needles.items():
                 if needle and needle in data:
                     found[key].append(str(path.relative_to(directory)))
