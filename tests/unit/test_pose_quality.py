@@ -19,7 +19,7 @@ from faceledger.models.align import (
 from faceledger.models.plausible import implausible
 from faceledger.models.pose import estimate_pose
 from faceledger.models.prominence import main_face, most_prominent, prominence
-from faceledger.models.quality import assess, sharpness_factor
+from faceledger.models.quality import assess, laplacian_variance, sharpness_factor
 from faceledger.search.decisions import OperatingPoint
 from faceledger.search.probe_quality import POOR_PROBE_QUALITY, point_for_probe
 from faceledger.types import Box, DetectedFace, Landmarks
@@ -165,3 +165,14 @@ def test_a_poor_probe_is_marked_and_a_good_one_is_not():
     assert stricter.match_threshold == pytest.approx(0.41)
     assert stricter.possible_threshold == pytest.approx(0.30)
     assert "0.410" in warning
+
+
+def test_laplacian_variance_is_numpys_variance_of_the_float_laplacian():
+    rng = np.random.default_rng(3)
+    board = (np.indices((128, 128)).sum(axis=0) % 2 * 255).astype(np.uint8)  # +-1020 peaks
+    crops = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(20)]
+    crops += [np.dstack([board] * 3), np.zeros((128, 128, 3), np.uint8), board]
+    for crop in crops:
+        grey = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+        expected = float(cv2.Laplacian(grey, cv2.CV_64F).var())
+        assert laplacian_variance(crop) == pytest.approx(expected, rel=1e-12, abs=1e-12)

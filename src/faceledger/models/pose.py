@@ -63,16 +63,23 @@ def face_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, f
 
 def estimate_pose(points: np.ndarray) -> Pose:
     """Yaw, pitch and roll (degrees) of a face from its five landmarks (left eye, right eye,
-    nose, left and right mouth corners, in picture order)."""
-    p = np.asarray(points, dtype=np.float64).reshape(5, 2)
-    eyes, right, down, height = face_axes(p)
-    if height <= 0.0:
+    nose, left and right mouth corners, in picture order). The arithmetic of
+    :func:`face_axes`, in plain floats: it runs for every face twice (alignment and
+    quality), where NumPy's per-call cost on ten numbers is most of the time."""
+    (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = (
+        np.asarray(points, dtype=np.float64).reshape(5, 2).tolist())
+    ex, ey = (lx + rx) / 2.0, (ly + ry) / 2.0
+    downx, downy = (mlx + mrx) / 2.0 - ex, (mly + mry) / 2.0 - ey
+    height = math.hypot(downx, downy)
+    if height < 1e-9:  # degenerate (face_axes' fallback axes give a height of 0 too)
         return Pose(0.0, 0.0, 0.0)
-    nose = p[2] - eyes
-    offset = float(nose @ right)  # sideways, from the eye-mouth midline
-    along = float(nose @ down) / height  # 0 at the eyes, 1 at the mouth
-    half_eyes = abs(float((p[1] - p[0]) @ right)) / 2.0
+    downx, downy = downx / height, downy / height
+    rightx, righty = downy, -downx  # y down: rotating "down" a quarter turn back
+    nosex, nosey = nx - ex, ny - ey
+    offset = nosex * rightx + nosey * righty  # sideways, from the eye-mouth midline
+    along = (nosex * downx + nosey * downy) / height  # 0 at the eyes, 1 at the mouth
+    half_eyes = abs((rx - lx) * rightx + (ry - ly) * righty) / 2.0
     yaw = math.degrees(math.atan2(offset * EYE_OVER_DEPTH, half_eyes))
     pitch = math.degrees(math.atan((NOSE_HEIGHT - along) * HEIGHT_OVER_DEPTH))
-    roll = math.degrees(math.atan2(-down[0], down[1]))
+    roll = math.degrees(math.atan2(-downx, downy))
     return Pose(yaw, pitch, roll)

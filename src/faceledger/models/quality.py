@@ -52,9 +52,13 @@ class FaceQuality:
 
 
 def laplacian_variance(crop: np.ndarray) -> float:
-    """Variance of the Laplacian of a BGR (or grey) uint8 crop."""
+    """Variance of the Laplacian of a BGR (or grey) uint8 crop. The 3x3 Laplacian of 8-bit
+    pixels is an integer within +-1020, exact in 16 bits, and OpenCV's mean and deviation
+    take one pass over it: the same value as NumPy's variance of a float64 Laplacian up to
+    rounding, in well under half the time (it runs for every face an ingest keeps)."""
     grey = crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+    _mean, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_16S))
+    return float(std[0, 0]) ** 2
 
 
 def sharpness_factor(laplacian: float) -> float:
