@@ -30,7 +30,14 @@ within a few minutes (seen on 2026-12-03: the models alone took 13.6 s of CPU, a
 ingest right after them 27 ms of CPU per photo where it had taken 15). So the models alone
 are measured just before and just after the run with one lane per core, and
 ``model_bound_ratio`` is the median over the rounds of that run's photos/s over the limit
-from the mean of its two measurements (``model_bound_ratio_each``).
+from the mean of its two measurements (``model_bound_ratio_each``). Likewise every
+comparison of two runs (two lanes against one, the default against two lanes, and on the busy
+machine two lanes and the default against one) is the median over the rounds of that round's
+quotient of two runs made one after the other (``*_each``), and every other round runs them
+in the opposite order: medians of each kind taken apart compared runs minutes apart, and a
+fixed order made the later run pay for a drift (on 2026-12-03 the default came out at 0.91
+of two lanes in all three rounds of one run, and 0.74 of one lane on the busy machine, while
+the same two ingests run back to back, alternately, were within 2 % of each other).
 
 ``photos_per_second`` is the ingest with one worker per core. On a shared machine the wall
 figures move with the other jobs; ``cpu_efficiency`` (the models' CPU time over all the CPU
@@ -166,21 +173,39 @@ class IngestBenchResult:
         peer = self.face_recognition_photos_per_second
         return self.photos_per_second / peer if peer else None
 
+    def paired(self, a: tuple[str, int], b: tuple[str, int], busy: bool = False) -> list[float]:
+        """Per round, run ``a`` (mode, workers) over run ``b`` of the same round: two runs
+        next to each other in time, so that a drift of the machine's speed over minutes
+        moves both (rounds alternate their order, so that it favours neither)."""
+        out = []
+        for r in range(self.repeats):
+            pair = [next((x for x in self.runs if (x.mode, x.workers) == key
+                          and bool(x.busy) == busy and x.repeat == r), None) for key in (a, b)]
+            ratio = self._ratio(*pair)
+            if ratio is not None:
+                out.append(ratio)
+        return out
+
+    def _paired_median(self, a: tuple[str, int], b: tuple[str, int],
+                       busy: bool = False) -> float | None:
+        each = self.paired(a, b, busy)
+        return lower_median(each) if each else None
+
     @property
     def two_vs_one(self) -> float | None:
-        return self._ratio(self.run("local", 2), self.run("local", 1))
+        return self._paired_median(("local", 2), ("local", 1))
 
     @property
     def auto_vs_two(self) -> float | None:
-        return self._ratio(self.run("auto", 0), self.run("local", 2))
+        return self._paired_median(("auto", 0), ("local", 2))
 
     @property
     def busy_two_vs_one(self) -> float | None:
-        return self._ratio(self.run("local", 2, True), self.run("local", 1, True))
+        return self._paired_median(("local", 2), ("local", 1), busy=True)
 
     @property
     def busy_auto_vs_one(self) -> float | None:
-        return self._ratio(self.run("auto", 0, True), self.run("local", 1, True))
+        return self._paired_median(("auto", 0), ("local", 1), busy=True)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -208,6 +233,11 @@ class IngestBenchResult:
             default_vs_two_workers=_round(self.auto_vs_two),
             busy_two_workers_vs_one=_round(self.busy_two_vs_one),
             busy_default_vs_one=_round(self.busy_auto_vs_one),
+            two_workers_vs_one_each=_rounded(self.paired(("local", 2), ("local", 1))),
+            default_vs_two_workers_each=_rounded(self.paired(("auto", 0), ("local", 2))),
+            busy_two_workers_vs_one_each=_rounded(
+                self.paired(("local", 2), ("local", 1), busy=True)),
+            busy_default_vs_one_each=_rounded(self.paired(("auto", 0), ("local", 1), busy=True)),
         )
         return d
 
@@ -220,6 +250,10 @@ def lower_median(values: list, key=None):
 
 def _round(x: float | None) -> float | None:
     return round(x, 3) if x is not None else None
+
+
+def _rounded(values: list[float]) -> list[float]:
+    return [round(x, 3) for x in values]
 
 
 class BusyLoops:
@@ -408,19 +442,25 @@ def run_ingest_bench(
         for r in range(repeats):
             # the models alone just before and just after the run with one lane per core:
             # a shared machine's speed drifts by up to two times within minutes, so the
-            # round's ratio compares runs a few seconds apart (the mean of the two)
+            # round's ratio compares runs a few seconds apart (the mean of the two). The
+            # other lane counts and the default worker count go on either side of that
+            # run, and the busy runs one after the other, in the opposite order in every
+            # other round: each comparison is of two runs close in time (see `paired`),
+            # and a drift within a round favours neither side.
+            bracket = ([("models", 0, 0, r), ("local", cores, 0, r), ("models", 0, 0, r)]
+                       if cores in workers else [("models", 0, 0, r)])
+            others = [("local", w, 0, r) for w in workers if w != cores]
+            default = [("auto", 0, 0, r)]
+            # one lane in the middle: the baseline of both busy comparisons, next to each
+            busy_runs = ([("local", 2, busy, r), ("local", 1, busy, r), ("auto", 0, busy, r)]
+                         if busy else [])
+            flip = r % 2 == 1
             plan += [("models-all-cores", cores, 0, r)]
-            if cores not in workers:
-                plan += [("models", 0, 0, r)]
-            for w in workers:
-                plan += ([("models", 0, 0, r), ("local", w, 0, r), ("models", 0, 0, r)]
-                         if w == cores else [("local", w, 0, r)])
-            plan += [("auto", 0, 0, r)]
+            plan += (default + bracket + others) if flip else (others + bracket + default)
             if r == 0:
                 plan += [("processes", w, 0, r) for w in process_workers]
                 plan += [("ray", w, 0, r) for w in ray_workers] if ray is not None else []
-            if busy:
-                plan += [("local", 1, busy, r), ("local", 2, busy, r), ("auto", 0, busy, r)]
+            plan += busy_runs[::-1] if flip else busy_runs
         model_cpu_each: list[float] = []
         model_cpu_round: list[int] = []  # the round of each
         all_cores: list[tuple[float, float]] = []  # (photos/s, steal cores) per round

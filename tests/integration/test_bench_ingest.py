@@ -28,7 +28,7 @@ def test_every_run_ingests_the_same_photos(lfw_dir, models_dir):
     assert d["face_recognition_photos_per_second"] is None  # not asked for
     kinds = [(r.mode, r.workers, r.busy) for r in result.runs]
     assert kinds == [("local", 1, 0), ("local", 2, 0), ("auto", 0, 0),
-                     ("local", 1, 1), ("local", 2, 1), ("auto", 0, 1)]
+                     ("local", 2, 1), ("local", 1, 1), ("auto", 0, 1)]
     faces = result.runs[0].faces
     assert faces >= 40
     assert {(r.photos, r.faces, r.errors) for r in result.runs} == {(40, faces, 0)}
@@ -74,3 +74,49 @@ def test_figures_are_the_median_round():
                              model_cpu_seconds=1.0, model_bound_photos_per_second=200.0,
                              runs=runs[:2], repeats=2)
     assert even.run("local", 2).photos_per_second == pytest.approx(90.0)  # the lower one
+
+
+def _lane(mode: str, workers: int, pps: float, repeat: int, busy: int = 0) -> IngestRun:
+    return IngestRun(mode, workers, photos=100, faces=120, errors=0, seconds=100 / pps,
+                     cpu_seconds=1.0, others_cpu_seconds=0.0, peak_rss_mb=1.0, busy=busy,
+                     repeat=repeat)
+
+
+def test_comparisons_are_the_median_of_each_rounds_pair():
+    # the machine is twice as fast in round 1: medians of each kind taken apart would
+    # compare round 1's two lanes with round 0's one lane; pairs within a round do not
+    runs = [_lane("local", 1, 50.0, 0), _lane("local", 2, 90.0, 0), _lane("auto", 0, 88.0, 0),
+            _lane("local", 1, 100.0, 1), _lane("local", 2, 170.0, 1),
+            _lane("auto", 0, 175.0, 1),
+            _lane("local", 1, 60.0, 2), _lane("local", 2, 102.0, 2), _lane("auto", 0, 99.0, 2),
+            _lane("local", 1, 40.0, 0, busy=1), _lane("auto", 0, 41.0, 0, busy=1),
+            _lane("local", 1, 80.0, 1, busy=1), _lane("auto", 0, 78.0, 1, busy=1),
+            _lane("local", 1, 45.0, 2, busy=1), _lane("auto", 0, 46.0, 2, busy=1)]
+    result = IngestBenchResult(photos=100, cores=2, load_before=[], load_after=[],
+                               model_cpu_seconds=1.0, model_bound_photos_per_second=200.0,
+                               runs=runs, repeats=3)
+    assert result.paired(("local", 2), ("local", 1)) == pytest.approx([1.8, 1.7, 1.7])
+    assert result.two_vs_one == pytest.approx(1.7)
+    assert result.auto_vs_two == pytest.approx(88.0 / 90.0)  # rounds: 0.978, 1.029, 0.971
+    assert result.busy_auto_vs_one == pytest.approx(46.0 / 45.0)  # 1.025, 0.975, 1.022
+    assert result.busy_two_vs_one is None  # no busy two-lane runs
+    d = result.as_dict()
+    assert d["busy_default_vs_one_each"] == [1.025, 0.975, 1.022]
+    # the medians of each kind taken apart (102 and 60 photos/s) come from different rounds
+    assert result.run("local", 2).photos_per_second / result.run("local", 1).photos_per_second \
+        == pytest.approx(102.0 / 60.0)
+
+
+def test_every_other_round_runs_its_pairs_in_the_opposite_order(lfw_dir, models_dir):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("the busy runs keep one core of two busy")
+    result = run_ingest_bench(lfw_dir, models_dir, n=20, workers=(1, 2), queries=0,
+                              ray_workers=(), peers=False, busy=1, repeats=2)
+    kinds = [(r.mode, r.workers, r.busy, r.repeat) for r in result.runs]
+    assert kinds == [("local", 1, 0, 0), ("local", 2, 0, 0), ("auto", 0, 0, 0),
+                     ("local", 2, 1, 0), ("local", 1, 1, 0), ("auto", 0, 1, 0),
+                     ("auto", 0, 0, 1), ("local", 2, 0, 1), ("local", 1, 0, 1),
+                     ("auto", 0, 1, 1), ("local", 1, 1, 1), ("local", 2, 1, 1)]
+    assert len(result.model_cpu_seconds_each) == 4  # around each round's two-lane run
+    assert len(result.model_bound_ratio_each) == 2
+    assert len(result.as_dict()["two_workers_vs_one_each"]) == 2
