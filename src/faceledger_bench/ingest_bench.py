@@ -102,6 +102,16 @@ class IngestRun:
         return self.steal_seconds / self.seconds if self.seconds else 0.0
 
 
+# the JSON's comparisons of two kinds of run, (mode, workers) over (mode, workers), each
+# paired within a round (IngestBenchResult.paired); True: on the busy machine
+COMPARISONS: dict[str, tuple[tuple[str, int], tuple[str, int], bool]] = {
+    "two_workers_vs_one": (("local", 2), ("local", 1), False),
+    "default_vs_two_workers": (("auto", 0), ("local", 2), False),
+    "busy_two_workers_vs_one": (("local", 2), ("local", 1), True),
+    "busy_default_vs_one": (("auto", 0), ("local", 1), True),
+}
+
+
 @dataclass
 class IngestBenchResult:
     photos: int
@@ -135,9 +145,12 @@ class IngestBenchResult:
     def run(self, mode: str, workers: int, busy: bool = False) -> IngestRun | None:
         """The median run of this kind over the rounds (by photos/s; the lower of the two
         middle ones for an even count), or None."""
-        same = [r for r in self.runs if r.mode == mode and r.workers == workers
-                and bool(r.busy) == busy]
+        same = self._runs_of((mode, workers), busy)
         return lower_median(same, key=lambda r: r.photos_per_second) if same else None
+
+    def _runs_of(self, kind: tuple[str, int], busy: bool) -> list[IngestRun]:
+        return [r for r in self.runs
+                if (r.mode, r.workers) == kind and bool(r.busy) == busy]
 
     def _ratio(self, a: IngestRun | None, b: IngestRun | None) -> float | None:
         return a.photos_per_second / b.photos_per_second if a and b else None
@@ -177,35 +190,31 @@ class IngestBenchResult:
         """Per round, run ``a`` (mode, workers) over run ``b`` of the same round: two runs
         next to each other in time, so that a drift of the machine's speed over minutes
         moves both (rounds alternate their order, so that it favours neither)."""
-        out = []
-        for r in range(self.repeats):
-            pair = [next((x for x in self.runs if (x.mode, x.workers) == key
-                          and bool(x.busy) == busy and x.repeat == r), None) for key in (a, b)]
-            ratio = self._ratio(*pair)
-            if ratio is not None:
-                out.append(ratio)
-        return out
+        firsts, seconds = ({x.repeat: x for x in reversed(self._runs_of(kind, busy))}
+                           for kind in (a, b))
+        return [self._ratio(firsts[r], seconds[r]) for r in range(self.repeats)
+                if r in firsts and r in seconds]
 
-    def _paired_median(self, a: tuple[str, int], b: tuple[str, int],
-                       busy: bool = False) -> float | None:
-        each = self.paired(a, b, busy)
+    def comparison(self, name: str) -> float | None:
+        """The median round of one of :data:`COMPARISONS`, or None without such pairs."""
+        each = self.paired(*COMPARISONS[name])
         return lower_median(each) if each else None
 
     @property
     def two_vs_one(self) -> float | None:
-        return self._paired_median(("local", 2), ("local", 1))
+        return self.comparison("two_workers_vs_one")
 
     @property
     def auto_vs_two(self) -> float | None:
-        return self._paired_median(("auto", 0), ("local", 2))
+        return self.comparison("default_vs_two_workers")
 
     @property
     def busy_two_vs_one(self) -> float | None:
-        return self._paired_median(("local", 2), ("local", 1), busy=True)
+        return self.comparison("busy_two_workers_vs_one")
 
     @property
     def busy_auto_vs_one(self) -> float | None:
-        return self._paired_median(("auto", 0), ("local", 1), busy=True)
+        return self.comparison("busy_default_vs_one")
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -229,16 +238,11 @@ class IngestBenchResult:
             steal_cores=round(main.steal_cores, 2),
             vs_face_recognition=(round(self.vs_face_recognition, 2)
                                  if self.vs_face_recognition is not None else None),
-            two_workers_vs_one=_round(self.two_vs_one),
-            default_vs_two_workers=_round(self.auto_vs_two),
-            busy_two_workers_vs_one=_round(self.busy_two_vs_one),
-            busy_default_vs_one=_round(self.busy_auto_vs_one),
-            two_workers_vs_one_each=_rounded(self.paired(("local", 2), ("local", 1))),
-            default_vs_two_workers_each=_rounded(self.paired(("auto", 0), ("local", 2))),
-            busy_two_workers_vs_one_each=_rounded(
-                self.paired(("local", 2), ("local", 1), busy=True)),
-            busy_default_vs_one_each=_rounded(self.paired(("auto", 0), ("local", 1), busy=True)),
         )
+        for name, pair in COMPARISONS.items():
+            each = self.paired(*pair)
+            d[name] = _round(lower_median(each)) if each else None
+            d[f"{name}_each"] = [round(x, 3) for x in each]
         return d
 
 
@@ -250,10 +254,6 @@ def lower_median(values: list, key=None):
 
 def _round(x: float | None) -> float | None:
     return round(x, 3) if x is not None else None
-
-
-def _rounded(values: list[float]) -> list[float]:
-    return [round(x, 3) for x in values]
 
 
 class BusyLoops:
