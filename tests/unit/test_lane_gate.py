@@ -12,7 +12,7 @@ import time
 import pytest
 
 from faceledger.pipeline.free_cores import FreeCores, busy_seconds
-from faceledger.pipeline.lane_gate import LaneGate, lanes_for
+from faceledger.pipeline.lane_gate import LaneGate, first_sample_in, lanes_for
 from faceledger.pipeline.lane_pool import LanePool
 
 STAT = """cpu  900 0 300 5000 10 0 0 0 0 0
@@ -79,10 +79,10 @@ class FakeFree:
 
 def test_the_gate_closes_on_a_busy_machine_and_opens_when_it_frees():
     clock, free = Clock(), FakeFree(2.0)
-    gate = LaneGate(2, free, every=1.0, clock=clock, first=1.0)  # type: ignore[arg-type]
-    assert gate.allowed == 2
+    gate = LaneGate(2, free, every=1.0, clock=clock, first=0.0)  # type: ignore[arg-type]
+    assert gate.allowed == 2  # a reading due at once is taken before any lane asks
     clock.now = 1.0
-    free.value = 1.0  # others took a core
+    free.value = 0.0  # others took both cores: smoothed, (2.0 + 0.0) / 2 = 1.0 free
     assert gate.wait_turn(0)
     assert gate.allowed == 1
     clock.now = 1.5  # no sample due yet
@@ -105,18 +105,45 @@ def test_the_gate_closes_on_a_busy_machine_and_opens_when_it_frees():
     assert gate.mean_allowed() == pytest.approx((2 * 1 + 1 * 3 + 2 * 1) / 5)
 
 
-def test_the_first_reading_comes_a_quarter_second_in():
-    clock, free = Clock(), FakeFree(1.0)
+def test_only_lane_0_works_until_the_first_reading_a_quarter_second_in():
+    clock, free = Clock(), FakeFree(2.0)
     gate = LaneGate(2, free, clock=clock)  # type: ignore[arg-type]
+    assert gate.allowed == 1  # no reading yet: a second lane could only contend
     clock.now = 0.2
-    assert gate.wait_turn(0) and gate.allowed == 2  # not yet
+    assert gate.wait_turn(0) and gate.allowed == 1  # not yet
     clock.now = 0.25
-    assert gate.wait_turn(0) and gate.allowed == 1
+    assert gate.wait_turn(0) and gate.allowed == 2  # two cores free
     clock.now = 0.9
-    free.value = 2.0
-    assert gate.wait_turn(0) and gate.allowed == 1  # then once a second
+    free.value = 0.0
+    assert gate.wait_turn(0) and gate.allowed == 2  # then once a second
     clock.now = 1.25
-    assert gate.wait_turn(0) and gate.allowed == 2  # (1.0 + 2.0) / 2 = 1.5
+    assert gate.wait_turn(0) and gate.allowed == 1  # (2.0 + 0.0) / 2 = 1.0
+    assert gate.mean_allowed() == pytest.approx((1 * 0.25 + 2 * 1.0) / 1.25)
+
+
+def test_a_machine_whose_cpu_time_cannot_be_read_gets_every_lane():
+    clock, free = Clock(), FakeFree(None)
+    gate = LaneGate(2, free, clock=clock)  # type: ignore[arg-type]
+    assert gate.allowed == 1
+    clock.now = 0.25
+    assert gate.wait_turn(1) and gate.allowed == 2  # as with no gate
+    free.value = 1.0
+    clock.now = 1.25
+    assert gate.wait_turn(0) and gate.allowed == 1  # a reading, once there is one
+
+
+def test_a_machine_watched_long_enough_is_read_when_the_gate_is_made():
+    clock = Clock()
+    watched = FreeCores({0, 1}, read_busy=lambda: 1.0 + clock.now, read_own=lambda: 0.0,
+                        clock=clock)  # others keep one core busy
+    clock.now = 0.1
+    assert first_sample_in(watched) == pytest.approx(0.15)
+    clock.now = 0.8  # the models took this long to load
+    assert first_sample_in(watched) == 0.0
+    gate = LaneGate(2, watched, clock=clock, first=first_sample_in(watched))
+    assert gate.allowed == 1  # read at once: one core free, lane 1 never starts
+    fresh = FreeCores({0, 1}, read_busy=lambda: 0.0, read_own=lambda: 0.0, clock=clock)
+    assert LaneGate(2, fresh, clock=clock, first=first_sample_in(fresh)).allowed == 1
 
 
 def _waiting(gate: LaneGate, lane: int):
@@ -138,6 +165,17 @@ def test_with_one_lane_allowed_only_lane_0_goes():
     gate.wake()
     thread.join(timeout=10)
     assert got == [False]
+
+
+def test_a_waiting_lane_looks_again_when_the_first_reading_is_due():
+    gate = LaneGate(2, FakeFree(2.0), every=30.0, first=0.1)  # type: ignore[arg-type]
+    assert gate.allowed == 1
+    started = time.monotonic()
+    thread, got, closed = _waiting(gate, 1)
+    thread.join(timeout=10)
+    assert got == [True]  # let in by the reading a tenth of a second in...
+    assert time.monotonic() - started < 5  # ...not at the next one, half a minute later
+    closed.set()
 
 
 def test_a_fixed_gate_lets_every_lane_in_until_fixed_lower():

@@ -70,6 +70,11 @@ class FreeCores:
     def _reading(self) -> tuple[float, float | None, float]:
         return self._clock(), self._read_busy(), self._read_own()
 
+    def age(self) -> float:
+        """Seconds since the last reading (or since this was made): how long the next
+        sample will have watched the machine."""
+        return self._clock() - self._last[0]
+
     def sample(self) -> float | None:
         """Free cores over the interval since the last call (or since this was made), from
         0 to the CPUs this process may use; None if the machine's CPU time is unknown or
