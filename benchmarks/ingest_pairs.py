@@ -20,54 +20,28 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from ingest_threads_profile import ThreadCpu  # beside this script
 
 from faceledger.config import Settings, default_datasets_dir, default_models_dir
 from faceledger.ledger import init_store
 from faceledger_bench.ingest_bench import BusyLoops, _add_source, _cpu_times, lfw_photos
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu(name: str) -> float | None:
-    """CPU seconds so far of this process's thread called ``name``, if it is alive."""
-    for thread in threading.enumerate():
-        if thread.name == name and thread.native_id:
-            try:
-                stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
-            except OSError:
-                return None
-            fields = stat.rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / TICK
-    return None
-
 
 def one_ingest(store, workers: int | None, n: int) -> dict:
-    seen = [0.0]
-    done = threading.Event()
-
-    def watch() -> None:  # lane-1 exists only during the ingest: read it while it runs
-        while not done.is_set():
-            value = thread_cpu("lane-1")
-            if value is not None:
-                seen[0] = value
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
     ours0, _, steal0 = _cpu_times()
     start = time.perf_counter()
-    report = store.ingest("lfw-bench", workers=workers, actor="bench")
+    with ThreadCpu(group=str, every=0.1) as threads:  # lane-1 by its own name
+        report = store.ingest("lfw-bench", workers=workers, actor="bench")
     wall = time.perf_counter() - start
     ours1, _, steal1 = _cpu_times()
-    done.set()
-    watcher.join()
     if report.status != "completed" or report.photos != n:
         raise SystemExit(f"the ingest did not complete: {report}")
     return {"pps": n / wall, "cpu_ms": (ours1 - ours0) / n * 1000,
-            "steal": (steal1 - steal0) / wall, "lanes": report.lanes, "lane1_cpu": seen[0]}
+            "steal": (steal1 - steal0) / wall, "lanes": report.lanes,
+            "lane1_cpu": threads.by_name().get("lane-1", 0.0)}
 
 
 def setting(text: str) -> int | None:

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from faceledger.config import Settings, default_datasets_dir, default_models_dir
@@ -35,18 +36,26 @@ from faceledger.ledger import init_store
 from faceledger_bench.ingest_bench import _add_source, lfw_photos, model_cpu_seconds
 
 
-class ThreadCpu:
-    """CPU seconds per thread name, sampled from /proc/self/task while a run goes on."""
+def thread_kind(name: str) -> str:
+    """A thread's name without its pool number: lanes, readers, the writer."""
+    return name.split("_")[0].rstrip("0123456789-")
 
-    def __init__(self) -> None:
+
+class ThreadCpu:
+    """CPU seconds per thread name, sampled from /proc/self/task while a run goes on;
+    ``group`` maps a thread's name to the name it is counted under; ``every``: seconds
+    between samples."""
+
+    def __init__(self, group: Callable[[str], str] = thread_kind, every: float = 0.02) -> None:
+        self._group = group
+        self._every = every
         self._tick = os.sysconf("SC_CLK_TCK")
         self._last: dict[str, tuple[str, float]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="profiler", daemon=True)
 
     def _snap(self) -> None:
-        names = {t.native_id: t.name.split("_")[0].rstrip("0123456789-")
-                 for t in threading.enumerate()}
+        names = {t.native_id: self._group(t.name) for t in threading.enumerate()}
         for tid in os.listdir("/proc/self/task"):
             try:
                 with open(f"/proc/self/task/{tid}/stat") as fh:
@@ -60,7 +69,7 @@ class ThreadCpu:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._snap()
-            time.sleep(0.02)
+            time.sleep(self._every)
 
     def __enter__(self) -> ThreadCpu:
         self._snap()

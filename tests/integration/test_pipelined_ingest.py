@@ -126,8 +126,8 @@ def test_on_a_busy_machine_the_default_lets_one_lane_work(tmp_path, lfw_dir, mod
     seen: list[tuple[int, int, str]] = []  # (lanes, allowed, lane thread) per chunk taken
 
     class WatchedGate(LaneGate):
-        def __init__(self, lanes, free, first=0.0):
-            super().__init__(lanes, free, every=0.0, first=first)  # a sample at every chunk
+        def __init__(self, lanes, free):
+            super().__init__(lanes, free, every=0.0)  # a sample at every chunk
 
         def wait_turn(self, lane, closed=lambda: False):
             went = super().wait_turn(lane, closed)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from faceledger.pipeline.free_cores import FreeCores, busy_seconds
-from faceledger.pipeline.lane_gate import LaneGate, first_sample_in, lanes_for
+from faceledger.pipeline.lane_gate import LaneGate, lanes_for
 from faceledger.pipeline.lane_pool import LanePool
 
 STAT = """cpu  900 0 300 5000 10 0 0 0 0 0
@@ -76,6 +76,9 @@ class FakeFree:
     def sample(self) -> float | None:
         return self.value
 
+    def age(self) -> float:
+        return 0.0  # made just now
+
 
 def test_the_gate_closes_on_a_busy_machine_and_opens_when_it_frees():
     clock, free = Clock(), FakeFree(2.0)
@@ -134,16 +137,20 @@ def test_a_machine_whose_cpu_time_cannot_be_read_gets_every_lane():
 
 def test_a_machine_watched_long_enough_is_read_when_the_gate_is_made():
     clock = Clock()
-    watched = FreeCores({0, 1}, read_busy=lambda: 1.0 + clock.now, read_own=lambda: 0.0,
-                        clock=clock)  # others keep one core busy
+    idle = FreeCores({0, 1}, read_busy=lambda: 0.0, read_own=lambda: 0.0, clock=clock)
     clock.now = 0.1
-    assert first_sample_in(watched) == pytest.approx(0.15)
+    early = LaneGate(2, idle, clock=clock)  # watched 0.1 s: the reading is 0.15 s away
+    clock.now = 0.2
+    assert early.wait_turn(0) and early.allowed == 1  # not yet
+    clock.now = 0.25
+    assert early.wait_turn(0) and early.allowed == 2  # a quarter second watched
+    busy = FreeCores({0, 1}, read_busy=lambda: 1.0 + clock.now, read_own=lambda: 0.0,
+                     clock=clock)  # others keep one core busy
     clock.now = 0.8  # the models took this long to load
-    assert first_sample_in(watched) == 0.0
-    gate = LaneGate(2, watched, clock=clock, first=first_sample_in(watched))
-    assert gate.allowed == 1  # read at once: one core free, lane 1 never starts
+    assert LaneGate(2, idle, clock=clock).allowed == 2  # read at once
+    assert LaneGate(2, busy, clock=clock).allowed == 1  # one core free: lane 1 never starts
     fresh = FreeCores({0, 1}, read_busy=lambda: 0.0, read_own=lambda: 0.0, clock=clock)
-    assert LaneGate(2, fresh, clock=clock, first=first_sample_in(fresh)).allowed == 1
+    assert LaneGate(2, fresh, clock=clock).allowed == 1  # made just now: no reading yet
 
 
 def _waiting(gate: LaneGate, lane: int):

@@ -42,7 +42,7 @@ from ..parts import HasAudit, HasCatalog, HasLocks
 from ..privacy.erasure import tombstones
 from ..privacy.sources import validate_source
 from .free_cores import FreeCores
-from .lane_gate import LaneGate, first_sample_in
+from .lane_gate import LaneGate
 from .lane_pool import LanePool
 from .listing import PhotoRef, list_source
 from .ray_ingest import RayParts
@@ -169,10 +169,9 @@ def _run_locked(
         raise ConfigError("Ray actors load the store's pack; an analyzer handed to the store "
                           "runs in this process only (ingest without --ray)")
     catalog = store.catalog
-    adaptive = workers is None
     # watched from before the models load, so that the lane gate's first reading of the
     # free cores is there when the lanes start (see lane_gate)
-    free = FreeCores() if adaptive and ray is None else None
+    free = FreeCores() if workers is None and ray is None else None
     listing = list_source(info)  # streamed: read as the analysis asks for photos
     erasures = tombstones(store)
     todo = TodoStream(listing.refs, lambda uris: catalog.known_among(source_id, uris),
@@ -184,8 +183,7 @@ def _run_locked(
     if workers is None and ray is None:
         shared = not processes and store.analyzer.parallel_in_threads
         workers = auto_workers(store.settings.workers, shared_models=shared)
-    gate = (LaneGate(workers or 1, free, first=first_sample_in(free)) if free is not None
-            else LaneGate(workers or 1, None))
+    gate = LaneGate(workers or 1, free)
 
     def report_progress() -> None:
         state.total, state.listed_all = todo.handed_out, todo.exhausted

@@ -40,16 +40,11 @@ def lanes_for(free: float, lanes: int) -> int:
     return max(1, min(lanes, math.ceil(free - MARGIN)))
 
 
-def first_sample_in(free: FreeCores) -> float:
-    """Seconds until ``free`` has watched the machine for :data:`FIRST_SAMPLE_SECONDS`."""
-    return max(0.0, FIRST_SAMPLE_SECONDS - free.age())
-
-
 class LaneGate:
     """Lanes 0 to :attr:`allowed` - 1 may take work (see the module docstring). ``free``:
     None for a fixed gate that lets every lane in; otherwise only lane 0 until the first
-    reading, ``first`` seconds from now (at once for 0), and every lane if the machine's
-    CPU time cannot be read."""
+    reading, once ``free`` has watched the machine for ``first`` seconds (at once if it
+    already has), and every lane if the machine's CPU time cannot be read."""
 
     def __init__(self, lanes: int, free: FreeCores | None,
                  every: float = SAMPLE_SECONDS,
@@ -63,7 +58,8 @@ class LaneGate:
         self._cond = threading.Condition()
         self._smoothed: float | None = None
         start = clock()
-        self._next = start + min(first, every)
+        watched = free.age() if free is not None else 0.0
+        self._next = start + max(0.0, min(first, every) - watched)
         self._since = start
         self._allowed_seconds = 0.0  # the integral of `allowed` over time, for mean_allowed
         self._start = start
