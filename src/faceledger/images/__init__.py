@@ -1,9 +1,5 @@
 """Photo decoding: bytes in, an RGB array out, or a named error."""
 
-from . import jpeg_turbo
 from .decode import DecodedImage, ImageLimits, decode_image, read_image_file, sha256_bytes
 
-__all__ = [
-    "DecodedImage", "ImageLimits", "decode_image", "jpeg_turbo", "read_image_file",
-    "sha256_bytes",
-]
+__all__ = ["DecodedImage", "ImageLimits", "decode_image", "read_image_file", "sha256_bytes"]

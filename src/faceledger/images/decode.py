@@ -64,6 +64,12 @@ _TRANSPOSE = {
     4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
     6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90,
 }
+# the same turns on an H x W x 3 array, as views (the caller makes them contiguous)
+_TURN = {
+    2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, k=-1),
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2), 8: lambda a: np.rot90(a, k=1),
+}
 
 
 @dataclass(frozen=True)
@@ -250,25 +256,8 @@ def _decode_bounded(img: Image.Image, data: bytes, fmt: str, limits: ImageLimits
 def _oriented(rgb: np.ndarray, orientation) -> np.ndarray:
     """``rgb`` turned as its EXIF orientation says: the same pixels as Pillow's
     ``transpose`` with the method of :data:`_TRANSPOSE` (the tests compare all eight)."""
-    if not isinstance(orientation, int):
-        return rgb
-    if orientation == 2:
-        rgb = rgb[:, ::-1]
-    elif orientation == 3:
-        rgb = rgb[::-1, ::-1]
-    elif orientation == 4:
-        rgb = rgb[::-1]
-    elif orientation == 5:
-        rgb = rgb.transpose(1, 0, 2)
-    elif orientation == 6:
-        rgb = np.rot90(rgb, k=-1)
-    elif orientation == 7:
-        rgb = rgb[::-1, ::-1].transpose(1, 0, 2)
-    elif orientation == 8:
-        rgb = np.rot90(rgb, k=1)
-    else:
-        return rgb
-    return np.ascontiguousarray(rgb)
+    turn = _TURN.get(orientation) if isinstance(orientation, int) else None
+    return rgb if turn is None else np.ascontiguousarray(turn(rgb))
 
 
 def _reduce(img: Image.Image, max_side: int) -> Image.Image:

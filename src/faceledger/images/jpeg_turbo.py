@@ -44,7 +44,7 @@ def decode_rgb(data: bytes, size: tuple[int, int]) -> np.ndarray | None:
         height, width, colourspace, _ = simplejpeg.decode_jpeg_header(data)
     except ValueError:
         return None
-    if (width, height) != tuple(size) or colourspace not in _COLOURSPACES:
+    if (width, height) != size or colourspace not in _COLOURSPACES:
         return None
     try:
         rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
