@@ -235,6 +235,15 @@ class Store:
 
     @property
     def analyzer(self) -> FaceAnalyzer:
+        """The pack's analyzer, its models loaded (on first use)."""
+        analyzer = self.built_analyzer()
+        analyzer.load()  # each model's load is locked: callers in other threads wait
+        return analyzer
+
+    def built_analyzer(self) -> FaceAnalyzer:
+        """The pack's analyzer, built but perhaps not loaded: its models load on first use,
+        or with ``load()`` or ``load_async()`` (an ingest detects while the recognizer
+        loads)."""
         with self._analyzer_lock:
             if self._analyzer is None:
                 # one inference thread per call: measured faster here than two, and the
@@ -244,7 +253,6 @@ class Store:
                     self.settings.accept_research_licence, threads=1,
                     cache=cache_for(self.settings.compiled_cache),
                 )
-                self._analyzer.load()
             return self._analyzer
 
     def fused_embedder(self) -> FusedEmbedder:

@@ -11,7 +11,7 @@ from faceledger import ActionContext, Settings, init_store, open_store
 from faceledger.errors import ConfigError
 from faceledger.privacy.rights import erase_person
 
-from .fake_analyzer import fake_analyzer, square_photo
+from .fake_analyzer import ColourRecognizer, SquareDetector, fake_analyzer, square_photo
 
 CTX = ActionContext(actor="dpo", purpose="unit test of the store's paths", case="T-1")
 SOURCE = dict(controller="Acme Photo Ltd", lawful_basis="consent",
@@ -117,3 +117,84 @@ def test_an_injected_analyzer_stays_in_this_process(tmp_path, gallery):
         # worker processes would load the pack from the (empty) models dir instead
         report = store.ingest("events", workers=2, processes=True)
         assert report.faces == FACES and analyzer.detector.counter.calls == len(PHOTOS)
+
+
+class _SlowLoadingRecognizer(ColourRecognizer):
+    """Loads only once a photo has been detected (or gives up after 10 s): it tells whether
+    ingest detected while it was loading."""
+
+    def __init__(self, embedding_size: int, detected) -> None:
+        super().__init__(embedding_size)
+        self.detected = detected
+        self.saw_detection: bool | None = None
+
+    def _load(self) -> None:
+        self.saw_detection = self.detected.wait(10.0)
+
+
+class _SignallingDetector(SquareDetector):
+    def __init__(self, detected, counter=None) -> None:
+        super().__init__(counter)
+        self.detected = detected
+
+    def clone(self):
+        return _SignallingDetector(self.detected, self.counter)
+
+    def _detect(self, bgr):
+        found = super()._detect(bgr)
+        self.detected.set()
+        return found
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ingest_detects_while_the_recognizer_loads(tmp_path, gallery, workers):
+    """The recognizer's load is most of a fresh store's start-up: the lanes detect their
+    first photos meanwhile, and embed once it is loaded."""
+    import threading
+
+    from faceledger.models.analyzer import FaceAnalyzer
+    from faceledger.models.registry import get_pack
+
+    spec = get_pack("yunet-omz0095")
+    detected = threading.Event()
+    recognizer = _SlowLoadingRecognizer(spec.embedding_size, detected)
+    analyzer = FaceAnalyzer(spec, _SignallingDetector(detected), recognizer)
+    store, _ = new_store(tmp_path, gallery, analyzer)
+    with store:
+        report = store.ingest("events", workers=workers)
+        assert recognizer.saw_detection is True  # loaded after a detection, not before
+        assert report.status == "completed" and report.faces == FACES
+        assert found_photos(store, selfie(tmp_path, "ben")) == {"b1", "b2"}
+
+
+class _BrokenRecognizer(ColourRecognizer):
+    def __init__(self, embedding_size: int) -> None:
+        super().__init__(embedding_size)
+        self.loads = 0
+
+    def _load(self) -> None:
+        from faceledger.errors import ModelError
+
+        self.loads += 1
+        raise ModelError("recognizer weights fail their sha256 check")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_recognizer_that_fails_to_load_fails_the_run_not_each_photo(tmp_path, gallery,
+                                                                       workers):
+    """Loaded in the background, the recognizer's error still ends the run with that error,
+    before anything is written: no photo recorded as failed, none stored."""
+    from faceledger.errors import ModelError
+    from faceledger.models.analyzer import FaceAnalyzer
+    from faceledger.models.registry import get_pack
+
+    spec = get_pack("yunet-omz0095")
+    recognizer = _BrokenRecognizer(spec.embedding_size)
+    store, _ = new_store(tmp_path, gallery, FaceAnalyzer(spec, SquareDetector(), recognizer))
+    with store:
+        with pytest.raises(ModelError, match="sha256"):
+            store.ingest("events", workers=workers)
+        assert recognizer.loads == 1  # the background load, not once per photo
+        run = store.catalog.runs()[0]
+        assert run.status == "failed" and run.photos == 0 and run.errors == 0
+        assert store.counts()["photos"] == 0 and store.counts()["faces"] == 0

@@ -34,6 +34,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool  # not cf.process: unset until imported
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -181,7 +182,7 @@ def _run_locked(
     started = time.perf_counter()
     status = "failed"
     if workers is None and ray is None:
-        shared = not processes and store.analyzer.parallel_in_threads
+        shared = not processes and store.built_analyzer().parallel_in_threads
         workers = auto_workers(store.settings.workers, shared_models=shared)
     gate = LaneGate(workers or 1, free)
 
@@ -331,11 +332,12 @@ def _analyse(
     first = list(itertools.islice(todo, CHUNK + 1))  # one chunk or less: one lane
     chunks = _chunks(itertools.chain(first, todo))
     one_lane = workers <= 1 or len(first) <= CHUNK
-    if store.analyzer_injected and (processes or not store.analyzer.parallel_in_threads):
+    analyzer = store.built_analyzer()  # loaded by the lanes in this process, not before
+    if store.analyzer_injected and (processes or not analyzer.parallel_in_threads):
         one_lane = True  # worker processes would load the pack, not the analyzer handed in
     if one_lane:
         gate.fix(1)
-        lane = AnalysisLane(store.analyzer, limits)
+        lane = AnalysisLane(analyzer, limits, ready=analyzer.load_async().result)
         try:
             for chunk in chunks:
                 for result in lane.analyze(chunk):
@@ -347,7 +349,7 @@ def _analyse(
         finally:
             lane.close()
         return
-    if not processes and store.analyzer.parallel_in_threads:
+    if not processes and analyzer.parallel_in_threads:
         yield from _analyse_in_threads(store, chunks, gate, stop_event)
         return
     gate.fix(workers)  # worker processes: each its own, the kernel shares the cores
@@ -377,8 +379,11 @@ def _analyse_in_threads(
     :meth:`~faceledger.models.analyzer.FaceAnalyzer.sibling` of the store's analyzer (the
     detector copied, the recognizer shared: OpenVINO runs one inference per stream and
     per core side by side). The models, OpenCV and Pillow release the GIL, so the lanes
-    use the cores without a second interpreter or a second copy of the models."""
-    pool = LanePool(gate, lambda: AnalysisLane(store.analyzer.sibling(), store.limits),
+    use the cores without a second interpreter or a second copy of the models. The
+    recognizer loads while the first lanes detect (``load_async``)."""
+    analyzer = store.built_analyzer()
+    ready = analyzer.load_async().result
+    pool = LanePool(gate, lambda: AnalysisLane(analyzer.sibling(), store.limits, ready=ready),
                     lambda lane, chunk: lane.analyze(chunk))
     try:
         yield from _in_order(pool.submit, chunks, gate.lanes, stop_event)
@@ -404,7 +409,7 @@ def _in_order(
                 return
             try:
                 results = pending.popleft().result()
-            except cf.process.BrokenProcessPool as exc:
+            except BrokenProcessPool as exc:
                 raise ModelError(
                     "an ingest worker process died; if you call ingest from a script with "
                     "workers > 1, guard it with `if __name__ == '__main__':`"

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,9 +145,12 @@ class AnalysisLane:
 
     def __init__(self, analyzer: FaceAnalyzer, limits: ImageLimits,
                  read_ahead: int = READ_AHEAD, faces_per_call: int | None = FACES_PER_CALL,
-                 readers: int = 2) -> None:
+                 readers: int = 2, ready: Callable[[], object] | None = None) -> None:
         self.analyzer = analyzer
         self.limits = limits
+        # called before each embedding: waits for models still loading and raises their
+        # load error, which fails the run (not one photo after another)
+        self.ready = ready
         self.read_ahead = max(1, read_ahead)
         self.faces_per_call = faces_per_call
         self._readers = cf.ThreadPoolExecutor(max(1, readers), thread_name_prefix="read")
@@ -184,6 +188,8 @@ class AnalysisLane:
     def _embed(self, prepared: list[tuple[PhotoResult, PreparedPhoto]]) -> None:
         if not prepared:
             return
+        if self.ready is not None:
+            self.ready()
         try:
             found = self.analyzer.embed_prepared([p for _, p in prepared], self.faces_per_call)
         except Exception:  # one bad photo must not fail its batch: embed them one by one
