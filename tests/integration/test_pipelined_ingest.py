@@ -140,7 +140,7 @@ def test_on_a_busy_machine_the_default_lets_one_lane_work(tmp_path, lfw_dir, mod
             return 1.0
 
         def age(self) -> float:
-            return 0.0  # made just now: the gate waits a quarter second for its reading
+            return 0.0  # made just now: the gate waits a tenth of a second for its reading
 
     photos = photo_folder(tmp_path, lfw_dir, per_person=4)
     one = new_store(tmp_path / "one", models_dir, photos)

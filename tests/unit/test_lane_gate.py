@@ -108,27 +108,28 @@ def test_the_gate_closes_on_a_busy_machine_and_opens_when_it_frees():
     assert gate.mean_allowed() == pytest.approx((2 * 1 + 1 * 3 + 2 * 1) / 5)
 
 
-def test_only_lane_0_works_until_the_first_reading_a_quarter_second_in():
+def test_only_lane_0_works_until_the_first_reading_a_tenth_of_a_second_in():
     clock, free = Clock(), FakeFree(2.0)
     gate = LaneGate(2, free, clock=clock)  # type: ignore[arg-type]
     assert gate.allowed == 1  # no reading yet: a second lane could only contend
-    clock.now = 0.2
+    clock.now = 0.08
     assert gate.wait_turn(0) and gate.allowed == 1  # not yet
-    clock.now = 0.25
+    clock.now = 0.1
     assert gate.wait_turn(0) and gate.allowed == 2  # two cores free
     clock.now = 0.9
     free.value = 0.0
     assert gate.wait_turn(0) and gate.allowed == 2  # then once a second
-    clock.now = 1.25
+    clock.now = 1.1
     assert gate.wait_turn(0) and gate.allowed == 1  # (2.0 + 0.0) / 2 = 1.0
-    assert gate.mean_allowed() == pytest.approx((1 * 0.25 + 2 * 1.0) / 1.25)
+    clock.now = 1.25
+    assert gate.mean_allowed() == pytest.approx((1 * 0.1 + 2 * 1.0 + 1 * 0.15) / 1.25)
 
 
 def test_a_machine_whose_cpu_time_cannot_be_read_gets_every_lane():
     clock, free = Clock(), FakeFree(None)
     gate = LaneGate(2, free, clock=clock)  # type: ignore[arg-type]
     assert gate.allowed == 1
-    clock.now = 0.25
+    clock.now = 0.1
     assert gate.wait_turn(1) and gate.allowed == 2  # as with no gate
     free.value = 1.0
     clock.now = 1.25
@@ -138,12 +139,12 @@ def test_a_machine_whose_cpu_time_cannot_be_read_gets_every_lane():
 def test_a_machine_watched_long_enough_is_read_when_the_gate_is_made():
     clock = Clock()
     idle = FreeCores({0, 1}, read_busy=lambda: 0.0, read_own=lambda: 0.0, clock=clock)
-    clock.now = 0.1
-    early = LaneGate(2, idle, clock=clock)  # watched 0.1 s: the reading is 0.15 s away
-    clock.now = 0.2
+    clock.now = 0.04
+    early = LaneGate(2, idle, clock=clock)  # watched 0.04 s: the reading is 0.06 s away
+    clock.now = 0.08
     assert early.wait_turn(0) and early.allowed == 1  # not yet
-    clock.now = 0.25
-    assert early.wait_turn(0) and early.allowed == 2  # a quarter second watched
+    clock.now = 0.1
+    assert early.wait_turn(0) and early.allowed == 2  # a tenth of a second watched
     busy = FreeCores({0, 1}, read_busy=lambda: 1.0 + clock.now, read_own=lambda: 0.0,
                      clock=clock)  # others keep one core busy
     clock.now = 0.8  # the models took this long to load
