@@ -94,6 +94,35 @@ def test_the_analysis_pulls_chunks_only_as_lanes_have_room():
     assert listing.taken <= (3 + 2 * ingest.IN_FLIGHT) * ingest.CHUNK
 
 
+def test_with_several_lanes_the_last_photos_come_in_smaller_chunks():
+    """Whole chunks to the end left a lane idle while another analysed the last one: the
+    tail is cut finer and finer, every photo once, in order, with a bounded look-ahead."""
+    n = 10 * ingest.CHUNK + 7
+    refs = [PhotoRef(f"file:///photos/{i:08d}.jpg", ACCESS) for i in range(n)]
+    pulled = 0
+
+    def listing():
+        nonlocal pulled
+        for ref in refs:
+            pulled += 1
+            yield ref
+
+    sizes, out = [], []
+    for chunk in ingest._chunks(listing(), lanes=2):
+        # listed ahead of what is handed out: a chunk per lane, no more
+        assert pulled - sum(sizes) <= 3 * ingest.CHUNK + 1
+        sizes.append(len(chunk))
+        out += chunk
+    assert out == refs  # each photo once, in the listing's order
+    whole = sizes.index(next(s for s in sizes if s < ingest.CHUNK))
+    assert set(sizes[:whole]) == {ingest.CHUNK}  # whole chunks until the tail
+    tail = sizes[whole:]
+    assert tail == sorted(tail, reverse=True) and tail[-1] == 1  # then ever smaller
+    assert sum(tail) > 2 * ingest.CHUNK  # the tail is what the two lanes share at the end
+    one_lane = [len(c) for c in ingest._chunks(iter(refs))]
+    assert one_lane == [ingest.CHUNK] * 10 + [7]  # one lane: nothing to balance
+
+
 def test_a_folder_is_listed_lazily_in_the_order_of_its_uris(tmp_path):
     root = tmp_path / "photos"
     names = ["a.jpg", "a b.jpg", "a-b/c.jpg", "a/z.jpg", "a/b/c.jpg", "a0.jpg", "b/%.jpg",

@@ -313,9 +313,25 @@ def _record_end(store: RecoveryParts, run_id: int, intent, status: str, counts: 
                      inputs=inputs, outputs=outputs)
 
 
-def _chunks(todo: Iterator[PhotoRef]) -> Iterator[list[PhotoRef]]:
-    while chunk := list(itertools.islice(todo, CHUNK)):
-        yield chunk
+def _chunks(todo: Iterator[PhotoRef], lanes: int = 1) -> Iterator[list[PhotoRef]]:
+    """Chunks of ``CHUNK`` photos; with several lanes the run's last photos come in
+    smaller and smaller chunks (each a ``2 * lanes``-th of those left), so that the lanes
+    finish together. With whole chunks to the end, a lane that found the queue empty idled
+    while another analysed its last chunk: up to a chunk's time (0.3 s on the 2-core test
+    machine), and 0.09-0.31 s of a 4.3 s run of 400 photos in three runs. To know where the
+    end is, ``lanes * CHUNK`` photos are listed ahead."""
+    if lanes <= 1:
+        while chunk := list(itertools.islice(todo, CHUNK)):
+            yield chunk
+        return
+    ahead: deque[PhotoRef] = deque()
+    for ref in todo:
+        ahead.append(ref)
+        if len(ahead) > (lanes + 1) * CHUNK:
+            yield [ahead.popleft() for _ in range(CHUNK)]
+    while ahead:
+        size = min(CHUNK, -(-len(ahead) // (2 * lanes)))
+        yield [ahead.popleft() for _ in range(size)]
 
 
 def _analyse(
@@ -330,11 +346,11 @@ def _analyse(
     workers = gate.lanes
     limits = store.limits
     first = list(itertools.islice(todo, CHUNK + 1))  # one chunk or less: one lane
-    chunks = _chunks(itertools.chain(first, todo))
     one_lane = workers <= 1 or len(first) <= CHUNK
     analyzer = store.built_analyzer()  # loaded by the lanes in this process, not before
     if store.analyzer_injected and (processes or not analyzer.parallel_in_threads):
         one_lane = True  # worker processes would load the pack, not the analyzer handed in
+    chunks = _chunks(itertools.chain(first, todo), 1 if one_lane else workers)
     if one_lane:
         gate.fix(1)
         lane = AnalysisLane(analyzer, limits, ready=analyzer.load_async().result)
