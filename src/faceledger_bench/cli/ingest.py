@@ -59,6 +59,9 @@ def bench_ingest(ctx, lfw_dir, n, workers, process_workers, ray_workers, busy, r
                f"{result.load_before} before, {result.load_after} after")
     click.echo(f"{result.repeats} round(s); the limit and the ratios are of the medians over "
                f"them; models alone per round: {result.model_cpu_seconds_each} s CPU")
+    for gone in result.discarded_rounds:
+        click.echo(f"round {gone['round'] + 1} measured again: the hypervisor took "
+                   f"{gone['steal_cores']} cores meanwhile")
     click.echo(f"model-bound limit: models alone {result.model_cpu_seconds:.1f} s CPU "
                f"({d['model_cpu_ms_per_photo']} ms per photo) = "
                f"{d['model_bound_photos_per_second']} photos/s over {result.cores} cores")
