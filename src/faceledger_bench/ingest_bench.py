@@ -536,7 +536,7 @@ def run_ingest_bench(
                 steal = stolen[0] / stolen[1] if stolen[1] else 0.0
                 if steal <= STEAL_LIMIT_CORES or attempt == STEAL_RETRIES:
                     if steal > STEAL_LIMIT_CORES:
-                        notes.append(f"round {r}: the hypervisor took {steal:.2f} cores on "
+                        notes.append(f"round {r + 1}: the hypervisor took {steal:.2f} cores on "
                                      f"average in {1 + STEAL_RETRIES} tries; kept the last")
                     break
                 # not this machine's cores being measured: the round again, its runs dropped

@@ -170,4 +170,4 @@ def test_a_round_stolen_from_in_every_try_is_kept_with_a_note(monkeypatch, lfw_d
     assert len(result.discarded_rounds) == bench.STEAL_RETRIES
     assert all(n == 1 + bench.STEAL_RETRIES for (_, _, _, r), n in tries.items() if r == 0)
     assert len(result.runs) == 12  # the last try's runs, not all of them
-    assert any("round 0" in note and "kept the last" in note for note in result.notes)
+    assert any("round 1:" in note and "kept the last" in note for note in result.notes)
