@@ -421,6 +421,17 @@ def _add_source(store, listing: Path, lfw_dir: Path) -> None:
     )
 
 
+@dataclass
+class _Round:
+    """One try of a round: its ingests, models-alone CPU seconds, all-cores runs, and the
+    cores the hypervisor took on average meanwhile."""
+
+    runs: list[IngestRun] = field(default_factory=list)
+    model_cpu: list[float] = field(default_factory=list)
+    all_cores: list[tuple[float, float]] = field(default_factory=list)
+    steal: float = 0.0
+
+
 def _ingest_run(st, ray, mode: str, w: int, loops: int, r: int) -> IngestRun:
     """One ingest of the bench's source into the fresh store ``st``, with ``loops`` busy
     loops meanwhile."""
@@ -506,45 +517,49 @@ def run_ingest_bench(
             plan += busy_runs[::-1] if flip else busy_runs
             return plan
 
+        step = 0
+
+        def measure_round(r: int, first_try: bool) -> _Round:
+            nonlocal step
+            got = _Round()
+            stolen = wall_seconds = 0.0  # of the round's ingests and all-cores models run
+            for mode, w, loops, _ in round_plan(r, first_try):
+                st = fresh(f"{step}-{mode}{w}{'-busy' if loops else ''}-{r}")
+                step += 1
+                if mode == "models":
+                    got.model_cpu.append(model_cpu_seconds(photos, st.analyzer, st.limits)[0])
+                    continue
+                if mode == "models-all-cores":
+                    wall, steal = models_on_all_cores(photos, st.analyzer, st.limits, w)
+                    got.all_cores.append((len(photos) / wall, steal / wall))
+                    stolen, wall_seconds = stolen + steal, wall_seconds + wall
+                    continue
+                run = _ingest_run(st, ray, mode, w, loops, r)
+                got.runs.append(run)
+                if mode in ("local", "auto"):
+                    stolen, wall_seconds = stolen + run.steal_seconds, wall_seconds + run.seconds
+            got.steal = stolen / wall_seconds if wall_seconds else 0.0
+            return got
+
         model_cpu_each: list[float] = []
         model_cpu_round: list[int] = []  # the round of each
         all_cores: list[tuple[float, float]] = []  # (photos/s, steal cores) per round
-        step = 0
         for r in range(repeats):
             for attempt in range(1 + STEAL_RETRIES):
-                kept = len(runs), len(model_cpu_each), len(all_cores)
-                stolen = [0.0, 0.0]  # steal and wall seconds of the round's measurements
-                for mode, w, loops, _ in round_plan(r, attempt == 0):
-                    st = fresh(f"{step}-{mode}{w}{'-busy' if loops else ''}-{r}")
-                    step += 1
-                    if mode == "models":
-                        model_cpu_each.append(model_cpu_seconds(photos, st.analyzer,
-                                                                st.limits)[0])
-                        model_cpu_round.append(r)
-                        continue
-                    if mode == "models-all-cores":
-                        wall, steal = models_on_all_cores(photos, st.analyzer, st.limits, w)
-                        all_cores.append((len(photos) / wall, steal / wall))
-                        stolen[0] += steal
-                        stolen[1] += wall
-                        continue
-                    run = _ingest_run(st, ray, mode, w, loops, r)
-                    runs.append(run)
-                    if mode in ("local", "auto"):
-                        stolen[0] += run.steal_seconds
-                        stolen[1] += run.seconds
-                steal = stolen[0] / stolen[1] if stolen[1] else 0.0
-                if steal <= STEAL_LIMIT_CORES or attempt == STEAL_RETRIES:
-                    if steal > STEAL_LIMIT_CORES:
-                        notes.append(f"round {r + 1}: the hypervisor took {steal:.2f} cores on "
-                                     f"average in {1 + STEAL_RETRIES} tries; kept the last")
+                got = measure_round(r, attempt == 0)
+                if got.steal <= STEAL_LIMIT_CORES or attempt == STEAL_RETRIES:
                     break
-                # not this machine's cores being measured: the round again, its runs dropped
-                discarded.append({"round": r, "steal_cores": round(steal, 3)})
-                keep_runs = [x for x in runs[kept[0]:] if x.mode in ("processes", "ray")]
-                del runs[kept[0]:]
-                runs.extend(keep_runs)
-                del model_cpu_each[kept[1]:], model_cpu_round[kept[1]:], all_cores[kept[2]:]
+                # not this machine's cores being measured: the round again, its runs
+                # dropped (but the Ray and process runs, which are not measured again)
+                discarded.append({"round": r, "steal_cores": round(got.steal, 3)})
+                runs.extend(x for x in got.runs if x.mode in ("processes", "ray"))
+            if got.steal > STEAL_LIMIT_CORES:
+                notes.append(f"round {r + 1}: the hypervisor took {got.steal:.2f} cores on "
+                             f"average in {1 + STEAL_RETRIES} tries; kept the last")
+            runs.extend(got.runs)
+            model_cpu_each += got.model_cpu
+            model_cpu_round += [r] * len(got.model_cpu)
+            all_cores += got.all_cores
         if ray is not None and ray.is_initialized():
             ray.shutdown()
         peer = face_recognition_run(photos) if peers else None
