@@ -67,6 +67,8 @@ from faceledger.config import Settings
 from faceledger.ledger import init_store
 from faceledger.types import ActionContext
 
+from .machine import cpu_name, openvino_precision
+
 
 @dataclass(frozen=True)
 class IngestRun:
@@ -149,6 +151,10 @@ class IngestBenchResult:
     search_p99_ms: float = 0.0
     index_p50_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
+    cpu: str = ""  # the CPU's model name and core count (machine.cpu_name)
+    # what OpenVINO infers in here by default: "bf16" or "f32" makes the models' cost
+    # several times apart (machine.py)
+    inference_precision: str | None = None
 
     def run(self, mode: str, workers: int, busy: bool = False) -> IngestRun | None:
         """The median run of this kind over the rounds (by photos/s; the lower of the two
@@ -594,6 +600,7 @@ def run_ingest_bench(
         face_recognition_faces=peer[2] if peer else None,
         gallery_faces=gallery, search_queries=search[0], search_p50_ms=search[1],
         search_p99_ms=search[2], index_p50_ms=search[3], notes=notes,
+        cpu=cpu_name(), inference_precision=openvino_precision(),
     )
 
 

@@ -52,6 +52,7 @@ from faceledger.ledger import init_store, open_store
 from faceledger.store.catalog import utc_now
 from faceledger.types import ActionContext
 
+from .machine import cpu_name
 from .synthetic import SyntheticGallery
 
 K = 10
@@ -585,7 +586,7 @@ def run_store_bench(gallery: SyntheticGallery, models_dir: Path, queries_n: int 
         raise RuntimeError("check found the catalog and the index disagreeing")
     return StoreBenchReport(n=gallery.n, kind=cold["kind"], build_s=build_s,
                             open_cold_s=cold["open_cold_s"], queries=int(take),
-                            cpu=_cpu(), backends=_describe(where), **warm)
+                            cpu=cpu_name(), backends=_describe(where), **warm)
 
 
 def _describe(where: Where) -> str:
@@ -630,17 +631,6 @@ def cluster_where(catalog: str | None, vectors: str | None) -> tuple[Where, Call
         parts = urlsplit(vectors)
         milvus = urlunsplit(parts._replace(path="/" + run))
     return Where(pg, milvus), cleanup
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return f"{line.split(':', 1)[1].strip()} x {os.cpu_count()}"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores"
 
 
 def _rounded(value):

@@ -26,6 +26,9 @@ def test_every_run_ingests_the_same_photos(lfw_dir, models_dir):
     d = result.as_dict()
     assert all(key in d for key in KEYS)
     assert d["face_recognition_photos_per_second"] is None  # not asked for
+    # the machine the figures belong to: its CPU, and OpenVINO's precision on it
+    assert d["cpu"].endswith(f" x {os.cpu_count()}") and len(d["cpu"]) > 4
+    assert d["inference_precision"] in ("f32", "bf16", "f16")
     kinds = [(r.mode, r.workers, r.busy) for r in result.runs]
     assert kinds == [("local", 1, 0), ("local", 2, 0), ("auto", 0, 0),
                      ("local", 2, 1), ("local", 1, 1), ("auto", 0, 1)]

@@ -57,6 +57,8 @@ def bench_ingest(ctx, lfw_dir, n, workers, process_workers, ray_workers, busy, r
     d = result.as_dict()
     click.echo(f"{result.photos} LFW photos, {result.cores} cores, load average "
                f"{result.load_before} before, {result.load_after} after")
+    click.echo(f"machine: {result.cpu or 'CPU unknown'}; OpenVINO infers in "
+               f"{result.inference_precision or '(OpenVINO absent)'} by default")
     click.echo(f"{result.repeats} round(s); the limit and the ratios are of the medians over "
                f"them; models alone per round: {result.model_cpu_seconds_each} s CPU")
     for gone in result.discarded_rounds:
