@@ -12,7 +12,7 @@ import time
 import pytest
 
 from faceledger.pipeline.free_cores import FreeCores, busy_seconds
-from faceledger.pipeline.lane_gate import LaneGate, lanes_for
+from faceledger.pipeline.lane_gate import FIRST_MARGIN, LaneGate, lanes_for
 from faceledger.pipeline.lane_pool import LanePool
 
 STAT = """cpu  900 0 300 5000 10 0 0 0 0 0
@@ -123,6 +123,72 @@ def test_only_lane_0_works_until_the_first_reading_a_tenth_of_a_second_in():
     assert gate.wait_turn(0) and gate.allowed == 1  # (2.0 + 0.0) / 2 = 1.0
     clock.now = 1.25
     assert gate.mean_allowed() == pytest.approx((1 * 0.1 + 2 * 1.0 + 1 * 0.15) / 1.25)
+
+
+class Readings:
+    """A FreeCores stand-in that gives ``values`` in turn and records when it was read."""
+
+    def __init__(self, clock: Clock, *values: float) -> None:
+        self.clock, self.values, self.read_at = clock, list(values), []
+
+    def sample(self) -> float:
+        self.read_at.append(self.clock.now)
+        return self.values.pop(0)
+
+    def age(self) -> float:
+        return 0.0
+
+
+def test_lanes_for_takes_a_margin():
+    assert lanes_for(1.45, 2, FIRST_MARGIN) == 1  # the busy machine's highest start reading
+    assert lanes_for(1.91, 2, FIRST_MARGIN) == 2  # the idle machine's lowest
+    assert lanes_for(1.45, 2) == 2
+
+
+def test_a_start_up_reading_that_only_the_small_margin_allows_is_read_again():
+    """A busy machine read as 1.45 free cores while this process starts (its own threads
+    took part of the other job's core) keeps one lane; the reading 0.2 s later decides."""
+    clock = Clock()
+    busy = Readings(clock, 1.45, 1.02, 1.0)
+    gate = LaneGate(2, busy, clock=clock)  # type: ignore[arg-type]
+    clock.now = 0.1
+    assert gate.wait_turn(0) and gate.allowed == 1  # set aside, not acted on
+    clock.now = 0.29
+    assert gate.wait_turn(0) and gate.allowed == 1 and busy.read_at == [0.1]
+    clock.now = 0.31
+    assert gate.wait_turn(0) and gate.allowed == 1 and busy.read_at == [0.1, 0.31]
+    clock.now = 1.0
+    assert gate.wait_turn(0) and busy.read_at == [0.1, 0.31]  # then once a second
+    clock.now = 1.31
+    assert gate.wait_turn(0) and gate.allowed == 1 and busy.read_at == [0.1, 0.31, 1.31]
+    # 1.02 is the first reading used: smoothed with the next, (1.02 + 1.0) / 2
+    assert gate.mean_allowed() == pytest.approx(1.0)
+
+
+def test_a_start_up_reading_in_between_confirmed_lets_the_lane_in():
+    clock = Clock()
+    gate = LaneGate(2, Readings(clock, 1.45, 1.5), clock=clock)  # type: ignore[arg-type]
+    clock.now = 0.1
+    assert gate.wait_turn(0) and gate.allowed == 1
+    clock.now = 0.31
+    assert gate.wait_turn(0) and gate.allowed == 2  # half a core to spare, after the start
+    assert gate.wait_turn(1)
+
+
+def test_a_clear_start_up_reading_acts_at_once():
+    clock = Clock()
+    idle = Readings(clock, 1.91)
+    gate = LaneGate(2, idle, clock=clock)  # type: ignore[arg-type]
+    clock.now = 0.1
+    assert gate.wait_turn(0) and gate.allowed == 2 and idle.read_at == [0.1]
+    assert gate.wait_turn(1)
+    clock = Clock()
+    busy = Readings(clock, 1.1)
+    gate = LaneGate(2, busy, clock=clock)  # type: ignore[arg-type]
+    clock.now = 0.1
+    assert gate.wait_turn(0) and gate.allowed == 1
+    clock.now = 0.31
+    assert gate.wait_turn(0) and busy.read_at == [0.1]  # the next reading a second on
 
 
 def test_a_machine_whose_cpu_time_cannot_be_read_gets_every_lane():

@@ -19,6 +19,16 @@ to need at once and takes a chunk of photos, and on a busy machine all of that i
 the one core the others leave (measured: 0.4 s of CPU, 3 % of a 500-photo run). The ingest
 starts watching the machine before lane 0 starts, and lane 0 detects while the recognizer
 loads, so a second lane waits about a tenth of a second of the run.
+
+That first reading comes while this process starts: its lane, readers and the recognizer's
+loading thread run at once, and the kernel gives them part of the other jobs' time. With a
+busy loop in another session, the first tenth of a second of a default ingest read 1.02-1.45
+free cores (22 runs on the 2-core test machine; 1.0 over a whole second), and a reading
+above 1.25 let a second lane onto the busy core until the next reading, a second later (6 of
+58 busy runs, 2026-12-07). So the first reading lets a further lane in at once only past
+:data:`FIRST_MARGIN` of a core (the idle machine read 1.91-2.00); one that only
+:data:`MARGIN` would let in is not used, and the reading :data:`CONFIRM_SECONDS` later,
+after the start, decides instead.
 """
 
 from __future__ import annotations
@@ -35,12 +45,15 @@ FIRST_SAMPLE_SECONDS = 0.1  # the first reading comes sooner: a busy machine is 
 # a further lane is let in once the free cores exceed the lanes at work by this much: below
 # it, the extra lane would mostly take turns with the others on the same cores
 MARGIN = 0.25
+# the same for the first reading, which this process's start-up inflates (module docstring)
+FIRST_MARGIN = 0.6
+CONFIRM_SECONDS = 0.2  # after a first reading that only MARGIN would act on, the next one
 
 
-def lanes_for(free: float, lanes: int) -> int:
+def lanes_for(free: float, lanes: int, margin: float = MARGIN) -> int:
     """Lanes to let work with ``free`` cores free for them: at least one, at most ``lanes``,
-    and one more than the whole cores only past :data:`MARGIN` of a core."""
-    return max(1, min(lanes, math.ceil(free - MARGIN)))
+    and one more than the whole cores only past ``margin`` of a core."""
+    return max(1, min(lanes, math.ceil(free - margin)))
 
 
 class LaneGate:
@@ -60,6 +73,7 @@ class LaneGate:
         self._clock = clock
         self._cond = threading.Condition()
         self._smoothed: float | None = None
+        self._confirming = False  # the first reading was set aside (see the module docstring)
         start = clock()
         watched = free.age() if free is not None else 0.0
         self._next = start + max(0.0, min(first, every) - watched)
@@ -105,8 +119,13 @@ class LaneGate:
         now = self._clock()
         if self._free is None or now < self._next:
             return
-        self._next = now + self.every
         free = self._free.sample()
+        if (self._smoothed is None and free is not None and not self._confirming
+                and lanes_for(free, self.lanes, FIRST_MARGIN) < lanes_for(free, self.lanes)):
+            self._confirming = True  # a start-up reading in between: read again soon
+            self._next = now + CONFIRM_SECONDS
+            return
+        self._next = now + self.every
         if free is None:  # unknown: the cores this process may use, as with no gate
             allowed = self.lanes if self._smoothed is None else self.allowed
         else:
