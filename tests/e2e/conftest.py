@@ -55,6 +55,16 @@ def page(browser, request):
     context.close()
 
 
+def image_width(img, timeout_ms: float = 15_000) -> int:
+    """The natural width of the ``<img>`` that locator ``img`` finds, once the browser has
+    finished with it: loaded (its width) or failed (0). Reading it at once races the fetch:
+    an image still on its way reads 0 like a broken one (seen once in CI, 2026-12-08)."""
+    img.scroll_into_view_if_needed(timeout=timeout_ms)  # a lazy image loads once in view
+    img.page.wait_for_function("img => img.complete", arg=img.element_handle(),
+                               timeout=timeout_ms)
+    return img.evaluate("img => img.naturalWidth")
+
+
 def shot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from .conftest import shot
+from .conftest import image_width, shot
 
 try:
     from playwright.sync_api import expect
@@ -48,7 +48,7 @@ def test_investigator_signs_in_and_searches_with_a_photo(page, site):
     assert "match" in first.get_by_test_id("decision").inner_text()
     assert "e2e-gallery" in caption and name in caption
     # the face crop really loaded (an <img> with pixels, fetched with the sign-in cookie)
-    width = first.locator("img").evaluate("img => img.complete ? img.naturalWidth : 0")
+    width = image_width(first.locator("img"))
     assert width > 0
     assert "face(s) in the probe" in page.get_by_test_id("search-status").inner_text()
     # each match and the probe face show their quality and pose; a good probe has no warning
@@ -248,7 +248,7 @@ def test_a_search_lists_persons_beside_the_faces(page, site):
     assert counts == f"{top['faces']} faces · {top['photos']} photos"
     assert card.get_by_test_id("person-sources").inner_text() == "e2e-gallery"
     assert f"{len(top['matched_faces'])} matched" in card.get_by_test_id("person-best").inner_text()
-    width = card.locator("img").evaluate("img => img.complete ? img.naturalWidth : 0")
+    width = image_width(card.locator("img"))
     assert width > 0  # the cover face really loaded
     shot(page, "search-persons")
     card.click()

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .conftest import shot
+from .conftest import image_width, shot
 from .test_browser import sign_in
 
 try:
@@ -29,7 +29,7 @@ def test_people_merge_rename_split_and_not_this(page, site):
     cards = page.get_by_test_id("person")
     expect(cards.first).to_be_visible()
     assert cards.count() >= len(site["people"])  # 10 people, two photos each
-    width = cards.first.locator("img").evaluate("img => img.complete ? img.naturalWidth : 0")
+    width = image_width(cards.first.locator("img"))
     assert width > 0  # the cover face really loaded
     shot(page, "people")
     a, b = cards.nth(0), cards.nth(1)
@@ -74,8 +74,7 @@ def test_photo_page_says_why_it_is_held(page, site):
     why = page.get_by_test_id("why").inner_text()
     assert "faceledger e2e tests" in why and "legitimate-interests" in why
     assert "30 days" in page.get_by_test_id("retention").inner_text()
-    width = page.locator("[data-testid=photo] img").evaluate(
-        "img => img.complete ? img.naturalWidth : 0")
+    width = image_width(page.locator("[data-testid=photo] img"))
     assert width > 0
     shot(page, "photo-page")
 
